@@ -1,0 +1,48 @@
+"""One screening's dialog state: the FSM model the shared Machine drives.
+
+It holds only what the dialog needs (state name, current answers, language); everything
+durable lives in storage, and a conversation is rebuilt from it for each update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dialogs.protocol import Protocol
+from dialogs.resolution import Resolution, resolve
+from dialogs.values import Answer
+
+
+class Conversation:
+    """FSM model.  ``state`` is set by the shared ``transitions.Machine``."""
+
+    state: str
+    # Bound by the Machine on add_model.
+    trigger: Callable[..., bool]
+
+    def __init__(self, protocol: Protocol, answers: dict[str, Answer], lang: str) -> None:
+        self.protocol = protocol
+        self.answers = answers
+        self.lang = lang
+        self._resolution: Resolution | None = None
+
+    # Methods the machine's guards and callbacks call -------------------------------
+
+    def record(self, answer: Answer) -> None:
+        self.answers[answer.question_id] = answer
+        self._resolution = None
+
+    def applies(self, question_id: str) -> Any:
+        """True, False or UNKNOWN, from the current answers."""
+        return self.resolution.applies[question_id]
+
+    @property
+    def resolution(self) -> Resolution:
+        if self._resolution is None:
+            self._resolution = resolve(self.protocol, self.answers)
+        return self._resolution
+
+    def forget(self, question_id: str) -> None:
+        self.answers.pop(question_id, None)
+        self._resolution = None

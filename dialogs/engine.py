@@ -1,0 +1,213 @@
+"""The dialog engine: the one API front ends use.  It returns data and never talks to users.
+
+A front end restores a conversation from storage (:meth:`Engine.restore`), feeds it one
+answer (:meth:`Engine.answer`), stores what the returned :class:`Step` says, and shows the
+next :class:`Prompt`.  Bad answers come back as a Step with ``error`` set and the state
+unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from transitions import MachineError
+
+from dialogs.answers import AnswerError, AnswerParser, ParseContext
+from dialogs.conversation import Conversation
+from dialogs.display import value_text
+from dialogs.errors import ConversationError
+from dialogs.evaluation import CriteriaEvaluator, CriterionResult, Evaluation
+from dialogs.machine import COMPLETE, build_machine
+from dialogs.messages import message
+from dialogs.protocol import AnswerType, Protocol, Question
+from dialogs.resolution import planned_start
+from dialogs.values import Answer, Value
+
+Clock = Callable[[], dt.date]
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What to ask next; ``choices`` become buttons (value, label)."""
+
+    question_id: str
+    text: str
+    help: str | None
+    type: AnswerType
+    choices: tuple[tuple[str, str], ...]
+    allows_unknown: bool
+    current: str | None
+    position: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The outcome of one answer (or of ``back``)."""
+
+    question_id: str
+    state: str
+    accepted: bool
+    error: str | None = None
+    answer: Answer | None = None
+    display: str | None = None
+    newly_failed: tuple[CriterionResult, ...] = ()
+    notices: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.state == COMPLETE
+
+
+class Engine:
+    """Runs conversations for one protocol version on one shared state machine."""
+
+    def __init__(self, protocol: Protocol, clock: Clock = dt.date.today) -> None:
+        self.protocol = protocol
+        self.clock = clock
+        self.parser = AnswerParser(protocol)
+        self.criteria = CriteriaEvaluator(protocol)
+        self.machine = build_machine(protocol.order)
+        self._first_record_question = next(
+            q.id for q in protocol.ordered_questions if not q.chat_only
+        )
+
+    # -- attaching conversations ---------------------------------------------------
+
+    def start(self, lang: str = "en", *, skip_chat_only: bool = False) -> Conversation:
+        initial = self._first_record_question if skip_chat_only else self.protocol.order[0]
+        return self.restore(initial, {}, lang)
+
+    def restore(self, state: str, answers: Mapping[str, Answer], lang: str) -> Conversation:
+        """Attach a conversation at a saved state name (never builds a machine)."""
+        if state != COMPLETE and state not in self.protocol.question_by_id:
+            raise ConversationError(f"state {state!r} is not in protocol {self.protocol.id}")
+        conv = Conversation(self.protocol, dict(answers), lang)
+        self.machine.add_model(conv, initial=state)
+        return conv
+
+    def release(self, conv: Conversation) -> None:
+        if conv in self.machine.models:
+            self.machine.remove_model(conv)
+
+    @contextmanager
+    def attached(
+        self, state: str, answers: Mapping[str, Answer], lang: str
+    ) -> Iterator[Conversation]:
+        conv = self.restore(state, answers, lang)
+        try:
+            yield conv
+        finally:
+            self.release(conv)
+
+    # -- asking --------------------------------------------------------------------
+
+    def question(self, question_id: str) -> Question:
+        return self.protocol.question_by_id[question_id]
+
+    def prompt(self, conv: Conversation) -> Prompt | None:
+        if conv.state == COMPLETE:
+            return None
+        q = self.question(conv.state)
+        lang = conv.lang
+        if q.type is AnswerType.yesno:
+            choices: tuple[tuple[str, str], ...] = (
+                ("yes", value_text(self.protocol, q.id, "yes", lang).capitalize()),
+                ("no", value_text(self.protocol, q.id, "no", lang).capitalize()),
+            )
+        else:
+            choices = tuple((c.value, c.label.get(lang)) for c in q.choices)
+        current = conv.answers.get(q.id)
+        applicable = [
+            qid
+            for qid in self.protocol.order
+            if conv.resolution.applies[qid] is True and not self.question(qid).chat_only
+        ]
+        position = applicable.index(q.id) + 1 if q.id in applicable else 0
+        return Prompt(
+            question_id=q.id,
+            text=q.label.get(lang),
+            help=q.help.get(lang) if q.help else None,
+            type=q.type,
+            choices=choices,
+            allows_unknown=not q.required,
+            current=self.display(q.id, current.value, lang) if current else None,
+            position=position,
+            total=len(applicable),
+        )
+
+    def expected(self, question_id: str, lang: str) -> str:
+        return self.parser.expected(self.question(question_id), lang)
+
+    def display(self, question_id: str, value: Value, lang: str) -> str:
+        if value is not None and repr(value) == "UNKNOWN":
+            return message("unknown_answer", lang)
+        return value_text(self.protocol, question_id, value, lang)
+
+    def parse(self, conv: Conversation, question_id: str, text: str) -> Answer | AnswerError:
+        ctx = ParseContext(today=self.clock(), planned_start=planned_start(conv.answers),
+                           lang=conv.lang)
+        return self.parser.parse(self.question(question_id), text, ctx)
+
+    # -- moving ----------------------------------------------------------------------
+
+    def answer(self, conv: Conversation, text: str) -> Step:
+        """Parse ``text`` for the current question; on success record it and move on."""
+        qid = conv.state
+        if qid == COMPLETE:
+            raise ConversationError("the screening is complete: go back to change an answer")
+        parsed = self.parse(conv, qid, text)
+        if isinstance(parsed, AnswerError):
+            return Step(qid, qid, accepted=False, error=parsed.message)
+        before = {r.id for r in self.evaluate(conv).failed}
+        conv.trigger("advance", answer=parsed)
+        after = self.evaluate(conv)
+        newly = tuple(r for r in after.failed if r.id not in before)
+        notices = tuple(
+            after.computed[cid].text
+            for cid in sorted(self.criteria.computed_inputs.get(qid, ()))
+            if after.computed[cid].value is not None
+            and repr(after.computed[cid].value) != "UNKNOWN"
+        )
+        return Step(
+            qid,
+            conv.state,
+            accepted=True,
+            answer=parsed,
+            display=self.display(qid, parsed.value, conv.lang),
+            newly_failed=newly,
+            notices=notices,
+        )
+
+    def back(self, conv: Conversation) -> Step | None:
+        """Step back to the previous question asked; None when there is none."""
+        source = conv.state
+        try:
+            moved = conv.trigger("back")
+        except MachineError:
+            return None
+        if not moved:
+            return None
+        if self.question(conv.state).chat_only:
+            self.machine.set_state(source, model=conv)
+            return None
+        return Step(source, conv.state, accepted=True)
+
+    def goto(self, conv: Conversation, question_id: str) -> None:
+        """Reopen at a given question (a coordinator's query); it must apply."""
+        if question_id not in self.protocol.question_by_id:
+            raise ConversationError(f"no question {question_id!r}")
+        if conv.applies(question_id) is not True:
+            raise ConversationError(f"question {question_id!r} does not apply to this screening")
+        self.machine.set_state(question_id, model=conv)
+
+    # -- evaluating --------------------------------------------------------------------
+
+    def evaluate(self, conv: Conversation) -> Evaluation:
+        return self.criteria.evaluate(conv.answers, conv.lang)
+
+    def evaluate_answers(self, answers: Mapping[str, Answer], lang: str = "en") -> Evaluation:
+        return self.criteria.evaluate(answers, lang)

@@ -1,0 +1,205 @@
+"""Criterion statuses, reasons, computed values and the verdict.
+
+The status words (pass/fail/unknown/not_applicable) and verdicts
+(eligible/not_eligible/incomplete) are an interface other systems read: keep them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dialogs.display import render, value_text
+from dialogs.errors import ExpressionError
+from dialogs.expressions import Evaluator, names_in
+from dialogs.messages import message
+from dialogs.protocol import Criterion, Protocol
+from dialogs.resolution import Resolution, resolve
+from dialogs.values import UNKNOWN, Answer
+
+Status = Literal["pass", "fail", "unknown", "not_applicable"]
+Verdict = Literal["eligible", "not_eligible", "incomplete"]
+STATUSES: tuple[Status, ...] = ("pass", "fail", "unknown", "not_applicable")
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionResult:
+    id: str
+    status: Status
+    reason: str
+    earliest_start: dt.date | None = None
+    flagged: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "earliest_start": self.earliest_start.isoformat() if self.earliest_start else None,
+            "flagged": self.flagged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedValue:
+    id: str
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    verdict: Verdict
+    results: dict[str, CriterionResult]
+    computed: dict[str, ComputedValue]
+    pending: tuple[str, ...]
+    earliest_start: dt.date | None
+
+    @property
+    def failed(self) -> tuple[CriterionResult, ...]:
+        return tuple(r for r in self.results.values() if r.status == "fail")
+
+    @property
+    def unknown(self) -> tuple[CriterionResult, ...]:
+        return tuple(r for r in self.results.values() if r.status == "unknown")
+
+    def statuses(self) -> dict[str, Status]:
+        return {cid: r.status for cid, r in self.results.items()}
+
+
+def verdict_of(statuses: Mapping[str, str]) -> Verdict:
+    values = set(statuses.values())
+    if "fail" in values:
+        return "not_eligible"
+    if "unknown" in values:
+        return "incomplete"
+    return "eligible"
+
+
+def _unknown_reason(
+    protocol: Protocol, res: Resolution, names: frozenset[str], lang: str
+) -> str:
+    pending = sorted(n for n in names if n in res.pending)
+    invalid = sorted(n for n in names if n in res.invalid)
+    other = sorted(n for n in names if n not in res.pending and n not in res.invalid)
+    parts: list[str] = []
+    if other:
+        parts.append(message("reason_unknown", lang, names=", ".join(other)))
+    if pending:
+        parts.append(message("reason_pending", lang, names=", ".join(pending)))
+    for n in invalid:
+        parts.append(message("reason_invalid_date", lang, name=n))
+    del protocol
+    return "; ".join(parts) or message("reason_unknown", lang, names="?")
+
+
+class CriteriaEvaluator:
+    """Evaluates one protocol's criteria; holds nothing per conversation."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        # Which computed values each question feeds, for the "computed: …" notice.
+        self.computed_inputs: dict[str, set[str]] = {}
+        deps: dict[str, set[str]] = {}
+        for c in protocol.computed:
+            names, _ = names_in(c.expr)
+            direct = {n for n in names if n in protocol.question_by_id}
+            for n in names:
+                direct |= deps.get(n, set())
+            deps[c.id] = direct
+            for q in direct:
+                self.computed_inputs.setdefault(q, set()).add(c.id)
+
+    def evaluate(self, answers: Mapping[str, Answer], lang: str = "en") -> Evaluation:
+        res = resolve(self.protocol, answers)
+        names = res.names
+        ev = Evaluator(names, res.start)
+        computed: dict[str, ComputedValue] = {}
+        for c in self.protocol.computed:
+            value = ev.evaluate(c.expr).value
+            names[c.id] = value
+        for c in self.protocol.computed:
+            value = names[c.id]
+            text = (
+                render(c.explain.get(lang), self.protocol, names, lang)
+                if value is not UNKNOWN and value is not None
+                else value_text(self.protocol, c.id, value, lang)
+            )
+            computed[c.id] = ComputedValue(c.id, value, text)
+        results = {
+            cr.id: self._criterion(cr, ev, res, names, lang) for cr in self.protocol.criteria
+        }
+        statuses = {cid: r.status for cid, r in results.items()}
+        verdict = verdict_of(statuses)
+        earliest = None
+        fails = [r for r in results.values() if r.status == "fail"]
+        if fails and all(r.earliest_start for r in fails):
+            earliest = max(r.earliest_start for r in fails if r.earliest_start)
+        return Evaluation(verdict, results, computed, res.pending, earliest)
+
+    def _criterion(
+        self,
+        cr: Criterion,
+        ev: Evaluator,
+        res: Resolution,
+        names: dict[str, Any],
+        lang: str,
+    ) -> CriterionResult:
+        p = self.protocol
+
+        def explain() -> str:
+            return render(cr.explain.get(lang), p, names, lang)
+
+        try:
+            if cr.not_applicable:
+                out = ev.truth(cr.not_applicable)
+                if out.value is UNKNOWN:
+                    return CriterionResult(
+                        cr.id, "unknown", _unknown_reason(p, res, out.unknown_names, lang)
+                    )
+                if out.value:
+                    reason = (
+                        render(cr.not_applicable_reason.get(lang), p, names, lang)
+                        if cr.not_applicable_reason
+                        else explain()
+                    )
+                    return CriterionResult(cr.id, "not_applicable", reason)
+            for case in cr.cases:
+                out = ev.truth(case.when)
+                if out.value is UNKNOWN:
+                    return CriterionResult(
+                        cr.id,
+                        "unknown",
+                        explain() + " — " + _unknown_reason(p, res, out.unknown_names, lang),
+                    )
+                if out.value:
+                    return CriterionResult(
+                        cr.id, case.status, render(case.reason.get(lang), p, names, lang)
+                    )
+            out = ev.truth(cr.pass_)
+            if out.value is UNKNOWN:
+                return CriterionResult(
+                    cr.id,
+                    "unknown",
+                    explain() + " — " + _unknown_reason(p, res, out.unknown_names, lang),
+                )
+            if out.value:
+                flagged = None
+                if cr.flag and ev.truth(cr.flag).value is True:
+                    flagged = render(cr.flag_reason.get(lang), p, names, lang) if (
+                        cr.flag_reason
+                    ) else explain()
+                return CriterionResult(cr.id, "pass", explain(), flagged=flagged)
+            earliest = None
+            if cr.earliest_start:
+                when = ev.evaluate(cr.earliest_start).value
+                earliest = when if isinstance(when, dt.date) else None
+            reason = explain()
+            if earliest is not None:
+                reason += " — " + message(
+                    "earliest_start", lang, date=earliest.strftime("%d/%m/%Y")
+                )
+            return CriterionResult(cr.id, "fail", reason, earliest_start=earliest)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{p.source}: {cr.id}: {exc}") from exc

@@ -1,0 +1,77 @@
+"""The dialog's finite-state machine, built once per protocol version with ``transitions``.
+
+States are the protocol's questions plus the terminal ``complete``.  One Machine is shared
+by every conversation of that protocol version: a conversation is attached with its saved
+state name (``add_model(initial=...)``) for as long as the caller works on it, then
+detached (``remove_model``), so no machine is ever built per chat.
+
+Triggers:
+- ``advance(answer=...)`` records the parsed answer (``prepare_event``) and moves to the
+  nearest later question that applies and has no answer yet, or to ``complete``.  The
+  candidate transitions are tried nearest first, each guarded by :class:`_Pending`.
+- ``back`` moves to the nearest earlier question that applies and was answered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from transitions import EventData, Machine
+
+from dialogs.values import Answer
+
+if TYPE_CHECKING:
+    from dialogs.conversation import Conversation
+
+COMPLETE = "complete"
+
+
+class _Pending:
+    """Guard: the target question applies and still waits for an answer."""
+
+    def __init__(self, question_id: str) -> None:
+        self.question_id = question_id
+
+    def __call__(self, event: EventData) -> bool:
+        conv = cast("Conversation", event.model)
+        return self.question_id not in conv.answers and conv.applies(self.question_id) is True
+
+
+class _Answered:
+    """Guard for ``back``: the target applies and has an answer to revisit."""
+
+    def __init__(self, question_id: str) -> None:
+        self.question_id = question_id
+
+    def __call__(self, event: EventData) -> bool:
+        conv = cast("Conversation", event.model)
+        return self.question_id in conv.answers and conv.applies(self.question_id) is True
+
+
+def _record_answer(event: EventData) -> None:
+    answer: Any = event.kwargs.get("answer")
+    if isinstance(answer, Answer):
+        conv = cast("Conversation", event.model)
+        conv.record(answer)
+
+
+def build_machine(order: tuple[str, ...]) -> Machine:
+    """The shared machine for one protocol version's question order."""
+    states = [*order, COMPLETE]
+    machine = Machine(
+        model=[],
+        states=states,
+        initial=order[0],
+        auto_transitions=False,
+        send_event=True,
+        prepare_event=[_record_answer],
+        ignore_invalid_triggers=False,
+    )
+    for i, source in enumerate(order):
+        for target in order[i + 1 :]:
+            machine.add_transition("advance", source, target, conditions=[_Pending(target)])
+        machine.add_transition("advance", source, COMPLETE)
+    for i, source in enumerate(states):
+        for target in reversed(order[:i]):
+            machine.add_transition("back", source, target, conditions=[_Answered(target)])
+    return machine

@@ -1,0 +1,117 @@
+"""The engine's user-facing messages, in English and French.
+
+Kept in one small catalogue so a translation fix is a one-line change and a test can
+check that every key exists in every language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "required": {
+        "en": "This answer is required: 'unknown' is not accepted here.",
+        "fr": "Cette réponse est obligatoire : « inconnu » n'est pas accepté ici.",
+    },
+    "empty": {
+        "en": "Please type an answer.",
+        "fr": "Merci de saisir une réponse.",
+    },
+    "yesno": {
+        "en": "Please answer yes or no (or 'unknown').",
+        "fr": "Merci de répondre oui ou non (ou « inconnu »).",
+    },
+    "choice": {
+        "en": "Please choose one of: {choices}.",
+        "fr": "Merci de choisir parmi : {choices}.",
+    },
+    "integer": {
+        "en": "Please type a whole number{range}.",
+        "fr": "Merci de saisir un nombre entier{range}.",
+    },
+    "number": {
+        "en": "Please type a number{range}{uln}.",
+        "fr": "Merci de saisir un nombre{range}{uln}.",
+    },
+    "uln_hint": {
+        "en": " (e.g. 1.2 or 1.2 x ULN)",
+        "fr": " (par ex. 1,2 ou 1,2 x LSN)",
+    },
+    "range_between": {"en": " between {lo} and {hi}", "fr": " entre {lo} et {hi}"},
+    "range_min": {"en": " of at least {lo}", "fr": " supérieur ou égal à {lo}"},
+    "range_min_exclusive": {"en": " greater than {lo}", "fr": " strictement supérieur à {lo}"},
+    "range_max": {"en": " of at most {hi}", "fr": " inférieur ou égal à {hi}"},
+    "quantity": {
+        "en": "Please type a number with its unit, one of: {units}.",
+        "fr": "Merci de saisir un nombre avec son unité, parmi : {units}.",
+    },
+    "unknown_unit": {
+        "en": "I don't know the unit '{unit}'. Accepted units: {units}.",
+        "fr": "Je ne connais pas l'unité « {unit} ». Unités acceptées : {units}.",
+    },
+    "quantity_range": {
+        "en": "{value} is out of range: expected {expected}.",
+        "fr": "{value} est hors limites : attendu {expected}.",
+    },
+    "date": {
+        "en": "Please type a date as DD/MM/YYYY or YYYY-MM-DD{specials}.",
+        "fr": "Merci de saisir une date au format JJ/MM/AAAA ou AAAA-MM-JJ{specials}.",
+    },
+    "date_invalid": {
+        "en": "{text} is not a valid calendar date.",
+        "fr": "{text} n'est pas une date valide.",
+    },
+    "date_after_start": {
+        "en": "{date} is after the planned start date ({start}): please check it.",
+        "fr": "{date} est postérieure à la date de début prévue ({start}) : merci de vérifier.",
+    },
+    "special_today": {"en": "today", "fr": "aujourd'hui"},
+    "special_none": {"en": "none", "fr": "aucun"},
+    "special_ongoing": {"en": "ongoing", "fr": "en cours"},
+    "or_words": {"en": ", or {words}", "fr": ", ou {words}"},
+    "text_length": {
+        "en": "Please type between {lo} and {hi} characters.",
+        "fr": "Merci de saisir entre {lo} et {hi} caractères.",
+    },
+    "text_pattern": {
+        "en": "Only letters, digits and '-' are allowed.",
+        "fr": "Seuls les lettres, les chiffres et « - » sont autorisés.",
+    },
+    "pseudonym_digit": {
+        "en": "A patient code must contain at least one digit (use the centre's screening "
+        "code, never a name).",
+        "fr": "Un code patient doit contenir au moins un chiffre (utilisez le code de "
+        "screening du centre, jamais un nom).",
+    },
+    "pseudonym_date": {
+        "en": "This code reads as a date: a birth date identifies a patient. Please use the "
+        "pseudonymous screening code.",
+        "fr": "Ce code ressemble à une date : une date de naissance identifie le patient. "
+        "Merci d'utiliser le code de screening pseudonymisé.",
+    },
+    "unknown_answer": {"en": "unknown", "fr": "inconnu"},
+    "reason_unknown": {
+        "en": "unknown: {names}",
+        "fr": "inconnu : {names}",
+    },
+    "reason_pending": {
+        "en": "not answered yet: {names}",
+        "fr": "pas encore renseigné : {names}",
+    },
+    "reason_invalid_date": {
+        "en": "{name} is after the planned start date",
+        "fr": "{name} est postérieure à la date de début prévue",
+    },
+    "earliest_start": {
+        "en": "would pass from a planned start on {date}",
+        "fr": "serait respecté pour un début prévu le {date}",
+    },
+    "computed_intro": {"en": "Computed: {text}", "fr": "Calculé : {text}"},
+}
+
+
+def message(key: str, lang: str, **params: Any) -> str:
+    """Render a catalogue entry; an unknown language falls back to English."""
+    entry = CATALOGUE[key]
+    template = entry.get(lang) or entry["en"]
+    return template.format(**params)
