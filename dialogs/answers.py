@@ -244,10 +244,11 @@ class AnswerParser:
         self, q: Question, raw: str, norm: str, ctx: ParseContext
     ) -> Value | AnswerError:
         lang = ctx.lang
+        if norm in SPECIAL_WORDS["today"]:
+            # Any date may be typed as "today"; only the words listed in specials differ.
+            return self._check_start(q, ctx.today, raw, ctx)
         for special in q.specials:
-            if norm in SPECIAL_WORDS[special]:
-                if special == "today":
-                    return self._check_start(q, ctx.today, raw, ctx)
+            if special != "today" and norm in SPECIAL_WORDS[special]:
                 return special
         day = parse_date(norm)
         if day is None:
