@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from dialogs.errors import ExpressionError
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol
 from dialogs.values import UNKNOWN, Quantity
@@ -68,4 +69,7 @@ class DisplayNames(dict[str, str]):
 
 
 def render(template: str, protocol: Protocol, names: dict[str, Any], lang: str) -> str:
-    return template.format_map(DisplayNames(protocol, names, lang))
+    try:
+        return template.format_map(DisplayNames(protocol, names, lang))
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ExpressionError(f"cannot render {template!r}: {exc}") from exc

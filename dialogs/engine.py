@@ -162,16 +162,23 @@ class Engine:
         parsed = self.parse(conv, qid, text)
         if isinstance(parsed, AnswerError):
             return Step(qid, qid, accepted=False, error=parsed.message)
-        before = {r.id for r in self.evaluate(conv).failed}
+        before = self.criteria.failing(conv.resolution)
         conv.trigger("advance", answer=parsed)
-        after = self.evaluate(conv)
-        newly = tuple(r for r in after.failed if r.id not in before)
-        notices = tuple(
-            after.computed[cid].text
-            for cid in sorted(self.criteria.computed_inputs.get(qid, ()))
-            if after.computed[cid].value is not None
-            and repr(after.computed[cid].value) != "UNKNOWN"
-        )
+        newly_ids = self.criteria.failing(conv.resolution) - before
+        feeds = self.criteria.computed_inputs.get(qid, set())
+        newly: tuple[CriterionResult, ...] = ()
+        notices: tuple[str, ...] = ()
+        if newly_ids or feeds:
+            # Reasons and computed texts only when there is something to say: most
+            # answers neither fail a criterion nor feed a computed value.
+            after = self.evaluate(conv)
+            newly = tuple(r for r in after.failed if r.id in newly_ids)
+            notices = tuple(
+                after.computed[cid].text
+                for cid in sorted(feeds)
+                if after.computed[cid].value is not None
+                and repr(after.computed[cid].value) != "UNKNOWN"
+            )
         return Step(
             qid,
             conv.state,
@@ -207,7 +214,7 @@ class Engine:
     # -- evaluating --------------------------------------------------------------------
 
     def evaluate(self, conv: Conversation) -> Evaluation:
-        return self.criteria.evaluate(conv.answers, conv.lang)
+        return self.criteria.evaluate(conv.answers, conv.lang, conv.resolution)
 
     def evaluate_answers(self, answers: Mapping[str, Answer], lang: str = "en") -> Evaluation:
         return self.criteria.evaluate(answers, lang)

@@ -111,21 +111,33 @@ class CriteriaEvaluator:
             for q in direct:
                 self.computed_inputs.setdefault(q, set()).add(c.id)
 
-    def evaluate(self, answers: Mapping[str, Answer], lang: str = "en") -> Evaluation:
-        res = resolve(self.protocol, answers)
-        names = res.names
+    def evaluate(
+        self,
+        answers: Mapping[str, Answer],
+        lang: str = "en",
+        resolution: Resolution | None = None,
+    ) -> Evaluation:
+        """Full evaluation with reasons; pass the conversation's cached resolution if any."""
+        res = resolution or resolve(self.protocol, answers)
+        names = dict(res.names)  # computed values are added: keep the resolution clean
         ev = Evaluator(names, res.start)
         computed: dict[str, ComputedValue] = {}
+        src = self.protocol.source
         for c in self.protocol.computed:
-            value = ev.evaluate(c.expr).value
-            names[c.id] = value
+            try:
+                names[c.id] = ev.evaluate(c.expr).value
+            except ExpressionError as exc:
+                raise ExpressionError(f"{src}: {c.id}: {exc}") from exc
         for c in self.protocol.computed:
             value = names[c.id]
-            text = (
-                render(c.explain.get(lang), self.protocol, names, lang)
-                if value is not UNKNOWN and value is not None
-                else value_text(self.protocol, c.id, value, lang)
-            )
+            try:
+                text = (
+                    render(c.explain.get(lang), self.protocol, names, lang)
+                    if value is not UNKNOWN and value is not None
+                    else value_text(self.protocol, c.id, value, lang)
+                )
+            except ExpressionError as exc:
+                raise ExpressionError(f"{src}: {c.id}: {exc}") from exc
             computed[c.id] = ComputedValue(c.id, value, text)
         results = {
             cr.id: self._criterion(cr, ev, res, names, lang) for cr in self.protocol.criteria
@@ -137,6 +149,28 @@ class CriteriaEvaluator:
         if fails and all(r.earliest_start for r in fails):
             earliest = max(r.earliest_start for r in fails if r.earliest_start)
         return Evaluation(verdict, results, computed, res.pending, earliest)
+
+    def failing(self, resolution: Resolution) -> set[str]:
+        """IDs of failing criteria, without reasons: the cheap 'before' of an answer."""
+        names = dict(resolution.names)
+        ev = Evaluator(names, resolution.start)
+        for c in self.protocol.computed:
+            names[c.id] = ev.evaluate(c.expr).value
+        failed: set[str] = set()
+        for cr in self.protocol.criteria:
+            if cr.not_applicable and ev.truth(cr.not_applicable).value is not False:
+                continue
+            decided = False
+            for case in cr.cases:
+                out = ev.truth(case.when).value
+                if out is not False:
+                    decided = True
+                    if out is True and case.status == "fail":
+                        failed.add(cr.id)
+                    break
+            if not decided and ev.truth(cr.pass_).value is False:
+                failed.add(cr.id)
+        return failed
 
     def _criterion(
         self,

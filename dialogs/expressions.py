@@ -259,12 +259,14 @@ class Evaluator:
             functions["gap"] = lambda day: gap(start, day)
         else:
             functions["gap"] = lambda day: UNKNOWN
-        # Kept by reference: resolution adds each question's name as it walks the order.
-        self._names = names
-        self._functions = functions
+        # Names are kept by reference: resolution adds each question's name as it walks the
+        # order.  One simpleeval instance serves every expression of this evaluation: its
+        # constructor costs more than most of the expressions.
+        self._eval = _KleeneEval(names, functions)
 
     def evaluate(self, expr: str) -> Outcome:
-        ev = _KleeneEval(self._names, self._functions)
+        ev = self._eval
+        ev.touched_unknown = set()
         node = parse(expr)
         try:
             value = ev._eval(node)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dialogs.errors import ExpressionError
 from dialogs.expressions import Evaluator
 from dialogs.protocol import Protocol
 from dialogs.values import UNKNOWN, Answer
@@ -41,7 +42,10 @@ def resolve(protocol: Protocol, answers: Mapping[str, Answer]) -> Resolution:
     evaluator = Evaluator(names, start)
     for q in protocol.ordered_questions:
         # ``names`` is shared with the evaluator: each question sees the earlier ones.
-        verdict = True if q.when == "True" else evaluator.truth(q.when).value
+        try:
+            verdict = True if q.when == "True" else evaluator.truth(q.when).value
+        except ExpressionError as exc:
+            raise ExpressionError(f"{protocol.source}: {q.id}: 'when': {exc}") from exc
         applies[q.id] = verdict
         if verdict is UNKNOWN:
             names[q.id] = UNKNOWN

@@ -1,0 +1,291 @@
+"""``screenbot evaluate`` and ``screenbot protocol``, run as an investigator would run them.
+
+Most tests call ``bot.cli.main`` in-process (fast, capsys sees the output); the
+subprocess tests prove the installed entry point works end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from dialogs.protocol import PROTOCOL_DIR, load_protocol
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+ACSE = PROTOCOL_DIR / "acse-pembrolizumab-v1.yaml"
+TODAY = "2026-11-30"  # the planned start in the records is 2026-12-01
+
+
+def write(tmp_path: Path, name: str, content: Any) -> Path:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content), "utf-8")
+    return path
+
+
+def evaluate_json(tmp_path: Path, record: dict[str, Any], capsys: Any) -> dict[str, Any]:
+    path = write(tmp_path, "record.json", record)
+    assert main(["evaluate", str(path), "--json", "--today", TODAY]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # exactly one JSON object, on one line
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+# -- evaluate: the spec's verdicts ------------------------------------------------------------
+
+
+def test_eligible_record_gives_eligible_with_the_full_json_shape(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    result = evaluate_json(tmp_path, eligible_record, capsys)
+    assert result["verdict"] == "eligible"
+    assert set(result) == {
+        "verdict",
+        "criteria",
+        "reasons",
+        "earliest_start",
+        "unused",
+        "computed",
+        "protocol",
+    }
+    acse = load_protocol(ACSE)
+    assert result["protocol"] == {"id": acse.id, "version": 1, "sha256": acse.sha256}
+    assert set(result["criteria"]) == {c.id for c in acse.criteria}
+    assert set(result["criteria"].values()) <= {"pass", "not_applicable"}
+    assert set(result["reasons"]) == set(result["criteria"])
+    assert result["earliest_start"] is None
+    assert result["computed"]["lab_gap"]["value"] == 7
+
+
+def test_a_17_year_old_is_not_eligible_on_i04(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    result = evaluate_json(tmp_path, {**eligible_record, "age": 17}, capsys)
+    assert result["verdict"] == "not_eligible"
+    assert result["criteria"]["I04"] == "fail"
+    assert "17" in result["reasons"]["I04"]
+
+
+def test_dexamethasone_2mg_fails_n03_with_its_prednisone_equivalent(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    record = {**eligible_record, "steroid_drug": "dexamethasone", "steroid_dose_mg": 2}
+    result = evaluate_json(tmp_path, record, capsys)
+    assert result["criteria"]["N03"] == "fail"
+    assert "13.3" in result["reasons"]["N03"]
+    assert result["computed"]["prednisone_eq"]["value"] == 13.3
+
+
+def test_recent_systemic_therapy_fails_i07_with_the_earliest_start(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    record = {**eligible_record, "last_systemic_therapy_date": "2026-11-21"}  # 10 days
+    result = evaluate_json(tmp_path, record, capsys)
+    assert result["verdict"] == "not_eligible"
+    assert result["criteria"]["I07"] == "fail"
+    assert result["earliest_start"] == "2026-12-12"
+
+
+def test_labs_older_than_14_days_leave_the_record_incomplete(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    result = evaluate_json(tmp_path, {**eligible_record, "lab_date": "2026-11-16"}, capsys)
+    assert result["verdict"] == "incomplete"
+    assert {result["criteria"][c] for c in ("I09", "I10", "I11", "I12")} == {"unknown"}
+
+
+def test_answers_to_questions_never_asked_are_listed_as_unused(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    record = {**eligible_record, "gilbert": "no", "patient_code": "CLI-0042"}
+    result = evaluate_json(tmp_path, record, capsys)
+    assert result["unused"] == ["gilbert", "patient_code"]  # bilirubin is normal
+
+
+def test_human_output_has_the_table_verdict_and_protocol_identity(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    path = write(tmp_path, "record.json", {**eligible_record, "age": 17})
+    assert main(["evaluate", str(path), "--today", TODAY]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: not_eligible" in out
+    assert "I04" in out and "fail" in out
+    assert f"protocol: acse-pembrolizumab v1 sha256 {load_protocol(ACSE).sha256}" in out
+    assert "lab_gap: Blood tests 7 days before the planned start" in out
+
+
+def test_protocol_option_evaluates_with_another_file(tmp_path: Path, capsys: Any) -> None:
+    record = {"planned_start_date": "2026-12-01", "cohort": "alpha", "age": 30}
+    path = write(tmp_path, "mini.json", record)
+    argv = ["evaluate", str(path), "--json", "--protocol", str(FIXTURES / "mini.yaml")]
+    assert main([*argv, "--today", TODAY]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"]["id"] == "mini"
+    assert result["criteria"]["I01"] == "pass"
+    assert result["verdict"] == "incomplete"  # ANC and dates unanswered
+
+
+# -- evaluate: bad input --------------------------------------------------------------------
+
+
+def test_a_value_that_does_not_parse_names_the_question_and_what_was_expected(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    path = write(tmp_path, "record.json", {**eligible_record, "age": "fifty"})
+    assert main(["evaluate", str(path), "--today", TODAY]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "question 'age'" in captured.err
+    assert "'fifty' is not accepted: Please type a whole number between 0 and 120." in (
+        captured.err
+    )
+
+
+def test_a_missing_required_answer_names_the_question(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    record = {k: v for k, v in eligible_record.items() if k != "cohort"}
+    path = write(tmp_path, "record.json", record)
+    assert main(["evaluate", str(path), "--json", "--today", TODAY]) == 2
+    err = capsys.readouterr().err
+    assert "question 'cohort'" in err and "required" in err
+
+
+def test_bad_json_exits_2(tmp_path: Path, capsys: Any) -> None:
+    path = write(tmp_path, "record.json", '{"age": 54,')
+    assert main(["evaluate", str(path), "--today", TODAY]) == 2
+    assert f"{path}: not valid JSON" in capsys.readouterr().err
+
+
+def test_a_record_that_is_not_an_object_exits_2(tmp_path: Path, capsys: Any) -> None:
+    path = write(tmp_path, "record.json", "[1, 2]")
+    assert main(["evaluate", str(path)]) == 2
+    assert "a record must be a JSON object" in capsys.readouterr().err
+
+
+def test_missing_file_exits_2_with_a_clear_message(tmp_path: Path, capsys: Any) -> None:
+    missing = tmp_path / "nope.json"
+    assert main(["evaluate", str(missing)]) == 2
+    assert f"{missing}: no such file" in capsys.readouterr().err
+
+
+def test_a_broken_protocol_option_exits_2_naming_it(tmp_path: Path, capsys: Any) -> None:
+    record = write(tmp_path, "record.json", {})
+    broken = FIXTURES / "broken" / "unknown_unit.yaml"
+    assert main(["evaluate", str(record), "--protocol", str(broken)]) == 2
+    assert f"{broken}: anc: unit 'furlong' is not defined" in capsys.readouterr().err
+
+
+# -- evaluate: batches ---------------------------------------------------------------------
+
+
+def test_batch_reports_bad_lines_and_carries_on(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    lines = [
+        json.dumps(eligible_record),
+        '{"cohort": ',
+        json.dumps({**eligible_record, "age": 17}),
+        json.dumps({**eligible_record, "anc": "2.1 furlongs"}),
+        "",
+    ]
+    path = write(tmp_path, "batch.jsonl", "\n".join(lines) + "\n")
+    assert main(["evaluate", str(path), "--today", TODAY]) == 2
+    captured = capsys.readouterr()
+    out = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(r["line"], r["verdict"]) for r in out] == [(1, "eligible"), (3, "not_eligible")]
+    assert f"{path}:2: not valid JSON" in captured.err
+    assert f"{path}:4: question 'anc'" in captured.err and "furlongs" in captured.err
+    assert "2 of 4 records could not be evaluated" in captured.err
+
+
+def test_batch_of_good_records_exits_0_even_with_json_flag_absent(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    path = write(tmp_path, "batch.jsonl", json.dumps(eligible_record) + "\n")
+    assert main(["evaluate", str(path), "--today", TODAY]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["verdict"] == "eligible"
+
+
+# -- protocol check / graph ----------------------------------------------------------------
+
+
+def test_protocol_check_ok_line_on_acse(capsys: Any) -> None:
+    assert main(["protocol", "check", str(ACSE)]) == 0
+    out = capsys.readouterr().out
+    sha = load_protocol(ACSE).sha256
+    assert out.startswith(f"OK: acse-pembrolizumab v1 sha256 {sha} (62 questions, 37 criteria, ")
+    assert " paths explored in " in out
+
+
+def test_protocol_check_lists_findings_and_exits_1(capsys: Any) -> None:
+    broken = FIXTURES / "broken" / "unreachable_when_false.yaml"
+    assert main(["protocol", "check", str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL: {broken}: 1 finding(s)" in out
+    assert f"{broken}: subtype: never asked" in out
+
+
+def test_protocol_check_reports_a_load_error_and_checks_the_other_files(capsys: Any) -> None:
+    broken = FIXTURES / "broken" / "duplicate_question.yaml"
+    assert main(["protocol", "check", str(broken), str(FIXTURES / "mini.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL: {broken}: age: question defined more than once" in out
+    assert "OK: mini v1" in out
+
+
+def test_protocol_graph_formats(capsys: Any) -> None:
+    mini = str(FIXTURES / "mini.yaml")
+    assert main(["protocol", "graph", mini]) == 0
+    assert capsys.readouterr().out.startswith("flowchart TD\n")
+    assert main(["protocol", "graph", mini, "--format", "dot"]) == 0
+    assert '"anc" -> "cd4" [label="anc < 1.0", style=dashed];' in capsys.readouterr().out
+
+
+def test_protocol_without_subcommand_is_a_usage_error(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["protocol"])
+    assert caught.value.code == 2
+    assert "SUBCOMMAND" in capsys.readouterr().err
+
+
+# -- the real entry point ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_installed_command_checks_every_bundled_protocol() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "protocol", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: acse-pembrolizumab v1" in done.stdout
+
+
+@pytest.mark.slow
+def test_screenbot_evaluate_as_a_subprocess(
+    tmp_path: Path, eligible_record: dict[str, Any]
+) -> None:
+    path = write(tmp_path, "record.json", {**eligible_record, "age": "x"})
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "evaluate", str(path), "--today", TODAY],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "question 'age'" in done.stderr
