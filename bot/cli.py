@@ -17,6 +17,7 @@ Handler = Callable[[argparse.Namespace], int]
 _COMMAND_MODULES = (
     "bot.cli_evaluate",
     "bot.cli_protocol",
+    "bot.cli_chat",
 )
 
 

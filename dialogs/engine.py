@@ -162,9 +162,9 @@ class Engine:
         parsed = self.parse(conv, qid, text)
         if isinstance(parsed, AnswerError):
             return Step(qid, qid, accepted=False, error=parsed.message)
-        before = self.criteria.failing(conv.resolution)
+        before = self.criteria.failing(conv.resolution, qid)
         conv.trigger("advance", answer=parsed)
-        newly_ids = self.criteria.failing(conv.resolution) - before
+        newly_ids = self.criteria.failing(conv.resolution, qid) - before
         feeds = self.criteria.computed_inputs.get(qid, set())
         newly: tuple[CriterionResult, ...] = ()
         notices: tuple[str, ...] = ()

@@ -110,6 +110,7 @@ class CriteriaEvaluator:
             deps[c.id] = direct
             for q in direct:
                 self.computed_inputs.setdefault(q, set()).add(c.id)
+        self.affected = _affected_criteria(protocol, deps)
 
     def evaluate(
         self,
@@ -150,14 +151,20 @@ class CriteriaEvaluator:
             earliest = max(r.earliest_start for r in fails if r.earliest_start)
         return Evaluation(verdict, results, computed, res.pending, earliest)
 
-    def failing(self, resolution: Resolution) -> set[str]:
-        """IDs of failing criteria, without reasons: the cheap 'before' of an answer."""
+    def failing(self, resolution: Resolution, question_id: str | None = None) -> set[str]:
+        """IDs of failing criteria, without reasons: the cheap 'before' and 'after' of an
+        answer.  With ``question_id``, only the criteria that answer can change."""
         names = dict(resolution.names)
         ev = Evaluator(names, resolution.start)
         for c in self.protocol.computed:
             names[c.id] = ev.evaluate(c.expr).value
         failed: set[str] = set()
-        for cr in self.protocol.criteria:
+        criteria = (
+            self.protocol.criteria
+            if question_id is None
+            else [self.protocol.criterion_by_id[cid] for cid in self.affected[question_id]]
+        )
+        for cr in criteria:
             if cr.not_applicable and ev.truth(cr.not_applicable).value is not False:
                 continue
             decided = False
@@ -237,3 +244,38 @@ class CriteriaEvaluator:
             return CriterionResult(cr.id, "fail", reason, earliest_start=earliest)
         except ExpressionError as exc:
             raise ExpressionError(f"{p.source}: {cr.id}: {exc}") from exc
+
+
+def _affected_criteria(
+    protocol: Protocol, computed_deps: dict[str, set[str]]
+) -> dict[str, tuple[str, ...]]:
+    """For each question, the criteria whose status its answer can change.
+
+    A criterion depends on the questions its expressions name, on the inputs of the
+    computed values it names, and on every question that decides whether one of those
+    is asked (the ``when`` chain): answering Q can only change criteria that reach Q.
+    """
+    when_deps: dict[str, set[str]] = {}
+    for q in protocol.ordered_questions:
+        names, _ = names_in(q.when)
+        closure = {n for n in names if n in protocol.question_by_id}
+        for n in list(closure):
+            closure |= when_deps.get(n, set())
+        when_deps[q.id] = closure
+    affected: dict[str, list[str]] = {q.id: [] for q in protocol.questions}
+    for cr in protocol.criteria:
+        exprs = [cr.pass_, *(c.when for c in cr.cases)]
+        exprs += [e for e in (cr.not_applicable, cr.earliest_start, cr.flag) if e]
+        reach: set[str] = set()
+        for expr in exprs:
+            names, _ = names_in(expr)
+            for n in names:
+                if n in protocol.question_by_id:
+                    reach.add(n)
+                reach |= computed_deps.get(n, set())
+        for n in list(reach):
+            reach |= when_deps.get(n, set())
+        reach.add("planned_start_date")  # every date rule counts from it
+        for qid in reach:
+            affected[qid].append(cr.id)
+    return {qid: tuple(cids) for qid, cids in affected.items()}
