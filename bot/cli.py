@@ -18,6 +18,8 @@ _COMMAND_MODULES = (
     "bot.cli_evaluate",
     "bot.cli_protocol",
     "bot.cli_chat",
+    "bot.cli_db",
+    "bot.cli_export",
 )
 
 

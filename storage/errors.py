@@ -50,3 +50,12 @@ class InvalidTransition(StorageError):
 
 class SchemaOutOfDate(StorageError):
     """The database schema is behind the code: run ``screenbot db upgrade``."""
+
+
+class UpdateAlreadyProcessed(StorageError):
+    """The Telegram update was applied before (a redelivery): the caller does nothing."""
+
+    def __init__(self, update_id: int, screening_id: int | None) -> None:
+        super().__init__(f"update {update_id} was already processed")
+        self.update_id = update_id
+        self.screening_id = screening_id

@@ -23,9 +23,7 @@ class _KeyLock:
 class KeyedLocks:
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._locks: weakref.WeakValueDictionary[Hashable, _KeyLock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[Hashable, _KeyLock] = weakref.WeakValueDictionary()
 
     @contextmanager
     def hold(self, key: Hashable) -> Iterator[None]:

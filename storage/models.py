@@ -55,7 +55,9 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -69,7 +71,9 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (sa.CheckConstraint(_in("role", Role), name="ck_users_role"),)
 
-    telegram_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    telegram_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
     display_name: str = Field(default="", sa_type=sa.String)
     role: str = Field(sa_type=sa.String)
     active: bool = Field(default=True)
@@ -154,7 +158,9 @@ class EventRecord(SQLModel, table=True):
 class ProcessedUpdate(SQLModel, table=True):
     __tablename__ = "processed_updates"
 
-    update_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    update_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
     processed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # The screening the update touched, so a redelivered "start" returns what it created.
     screening_id: int | None = Field(default=None, foreign_key="screenings.id")

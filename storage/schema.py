@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Every module declaring tables on SQLModel.metadata: autogenerate and the drift check
+# compare the migrations against these.  Imported lazily, as some of them import the
+# repository, which imports this module.
+TABLE_MODULES: tuple[str, ...] = ("storage.models", "storage.coordination")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # Arbitrary constant: workers starting together on one PostgreSQL database take turns
 # to migrate instead of racing to create the same tables.
 _PG_MIGRATION_LOCK = 0x5C12EE7B07
+
+
+def load_table_modules() -> None:
+    for name in TABLE_MODULES:
+        importlib.import_module(name)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -58,6 +67,7 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def schema_diff(engine: Engine) -> list[Any]:
     """Differences between the models and the database (empty when migrations match)."""
+    load_table_modules()
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff: list[Any] = compare_metadata(context, SQLModel.metadata)

@@ -10,11 +10,12 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.engine import create_engine
+from storage.schema import load_table_modules
 
 
 def _run(connection: Connection) -> None:
+    load_table_modules()
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,

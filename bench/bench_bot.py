@@ -1,0 +1,298 @@
+"""Per-answer cost of the Telegram bot, end to end, against a floor measured in the same run.
+
+End to end: Update JSON → ``Update.de_json`` → ``Application.process_update`` → handler →
+restore from storage → engine → one durable commit (SQLite WAL, synchronous=FULL) →
+reply through an offline ``BaseRequest``.
+
+Floor: ``process_update`` of a handler doing one raw ``sqlite3`` durable INSERT (WAL,
+synchronous=FULL) and one ``reply_text`` through the same offline request.
+
+Also: answers/s with 1,000 screenings in flight (answers interleaved across 1,000 open
+screenings of 1,000 investigators) and resident memory per in-flight screening.
+
+    uv run python bench/bench_bot.py           # full run (~1-2 minutes)
+    uv run python bench/bench_bot.py --quick   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gc
+import itertools
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import build_application, build_services
+from bot.settings import Settings
+from dialogs.protocol import AnswerType
+
+TODAY = dt.date(2025, 6, 2)
+TOKEN = "123456:BENCH"
+BOT_USER = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
+
+
+def ago(days: int) -> str:
+    return (TODAY - dt.timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+# An eligible sarcoma patient, in the order the questions are asked.
+ANSWERS: dict[str, str] = {
+    "planned_start_date": "today", "cohort": "sarcoma", "histology_confirmed": "yes",
+    "advanced_refractory": "yes", "prior_anti_pd1": "no", "other_trial_available": "no",
+    "consent_signed": "yes", "age": "54", "sex": "male", "ecog": "1",
+    "life_expectancy_90d": "yes", "recist_measurable": "yes", "ffpe_available": "yes",
+    "social_security": "yes", "cns_metastases": "none", "leptomeningeal": "no",
+    "autoimmune_systemic_2y": "no", "pneumonitis": "no", "mab_hypersensitivity": "no",
+    "other_malignancy_5y": "no", "active_infection": "no", "hbv_hcv_hiv_tb": "no",
+    "substance_abuse": "no", "compliance_concerns": "no", "investigator_concern": "no",
+    "last_systemic_therapy_date": ago(60), "toxicity_grade": "1",
+    "last_radiotherapy_date": "none", "last_investigational_date": "none",
+    "last_live_vaccine_date": "none", "steroid_drug": "none", "sexually_active": "yes",
+    "contraception_agreed": "yes", "lab_date": ago(3), "anc": "2.1 G/L",
+    "platelets": "210 G/L", "hemoglobin": "11.2 g/dL", "lymphocytes": "1.4 G/L",
+    "creatinine_clearance": "85 mL/min", "creatinine_uln": "0.8", "bilirubin_uln": "0.6",
+    "asat_uln": "0.9", "alat_uln": "1.1", "calcium_normal": "yes", "magnesium_normal": "yes",
+}  # fmt: skip
+
+
+class OfflineRequest(BaseRequest):
+    """Answers like the Bot API, without a network."""
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+        self.calls = 0
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        self.calls += 1
+        endpoint = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data is not None else {}
+        result: Any = True
+        if endpoint == "getMe":
+            result = BOT_USER
+        elif endpoint in ("sendMessage", "editMessageText"):
+            result = {
+                "message_id": next(self.ids),
+                "date": 0,
+                "chat": {"id": int(params.get("chat_id", 1)), "type": "private"},
+                "text": params.get("text", ""),
+            }
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+_update_ids = itertools.count(1)
+
+
+def message_update(user_id: int, text: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": 0,
+        "chat": {"id": user_id, "type": "private"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "I", "language_code": "en"},
+        "text": text,
+    }
+    if text.startswith("/"):
+        length = len(text.split(" ", 1)[0])
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    return {"update_id": next(_update_ids), "message": message}
+
+
+def callback_update(user_id: int, data: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "I", "language_code": "en"}
+    message = {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": user_id, "type": "private"},
+        "from": BOT_USER,
+        "text": "question",
+    }
+    query = {"id": str(next(_update_ids)), "from": user, "chat_instance": "c", "data": data,
+             "message": message}  # fmt: skip
+    return {"update_id": next(_update_ids), "callback_query": query}
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timed(app: Application, data: dict[str, Any]) -> float:  # type: ignore[type-arg]
+    start = time.perf_counter()
+    await app.process_update(Update.de_json(data, app.bot))
+    return time.perf_counter() - start
+
+
+# -- the floor ---------------------------------------------------------------------------
+
+
+async def measure_floor(folder: Path, n: int) -> list[float]:
+    db = sqlite3.connect(folder / "floor.sqlite3", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE answers (id INTEGER PRIMARY KEY, user_id INTEGER, text TEXT)")
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.from_user is not None
+        db.execute(
+            "INSERT INTO answers (user_id, text) VALUES (?, ?)",
+            (message.from_user.id, message.text),
+        )
+        await message.reply_text("recorded")
+
+    request = OfflineRequest()
+    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+    app.add_handler(MessageHandler(filters.TEXT, handler))
+    await app.initialize()
+    samples = [await timed(app, message_update(1 + i % 1000, "54")) for i in range(n)]
+    await app.shutdown()
+    db.close()
+    return samples
+
+
+# -- the bot ---------------------------------------------------------------------------------
+
+
+async def measure_bot(
+    folder: Path, screenings: int, answers_each: int, rate_limiter: bool = False
+) -> dict[str, Any]:
+    folder.mkdir(exist_ok=True)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_token=TOKEN,
+        database_url=f"sqlite:///{folder / 'bot.sqlite3'}",
+        data_dir=folder,
+    )
+    services = build_services(settings, clock=lambda: TODAY)
+    request = OfflineRequest()
+    app = build_application(
+        settings, services, request=request, get_updates_request=request, rate_limiter=rate_limiter
+    )
+    await app.initialize()
+    engine = services.registry.latest()
+    users = list(range(10_001, 10_001 + screenings))
+    for uid in users:
+        services.store.add_user(uid, "investigator", f"inv {uid}")
+    gc.collect()
+    rss_before = rss_kib()
+    opened = [await timed(app, message_update(uid, f"/new P-{uid}")) for uid in users]
+    sids = {uid: services.store.find_open_screening(uid).id for uid in users}  # type: ignore[union-attr]
+    order = list(ANSWERS)
+    samples: list[float] = []
+    pressed: list[float] = []
+    typed: list[float] = []
+    wall = time.perf_counter()
+    for step in range(answers_each):
+        qid = order[step]
+        kind = engine.question(qid).type
+        for uid in users:  # interleaved: every screening answers its next question in turn
+            if kind in (AnswerType.yesno, AnswerType.choice):
+                data = callback_update(uid, f"a|{sids[uid]}|{qid}|{ANSWERS[qid]}")
+                elapsed = await timed(app, data)
+                pressed.append(elapsed)
+            else:
+                elapsed = await timed(app, message_update(uid, ANSWERS[qid]))
+                typed.append(elapsed)
+            samples.append(elapsed)
+    wall = time.perf_counter() - wall
+    gc.collect()
+    rss_after = rss_kib()
+    # Sanity: every screening moved exactly answers_each questions on.
+    states = {services.store.get_screening(s).current_state for s in sids.values()}
+    expected = order[answers_each] if answers_each < len(order) else "complete"
+    assert states == {expected}, states
+    await app.shutdown()
+    services.close()
+    return {
+        "samples": samples,
+        "pressed": pressed,
+        "typed": typed,
+        "opened": opened,
+        "wall": wall,
+        "rss_per_screening_kib": (rss_after - rss_before) / screenings,
+        "rss_after_mib": rss_after / 1024,
+    }
+
+
+def line(name: str, samples: list[float]) -> str:
+    return (
+        f"{name:<34} n={len(samples):>6}  p50={pct(samples, 0.50) * 1e3:7.3f} ms"
+        f"  p99={pct(samples, 0.99) * 1e3:7.3f} ms  mean={statistics.fmean(samples) * 1e3:7.3f} ms"
+    )
+
+
+async def main(quick: bool) -> int:
+    screenings = 50 if quick else 1000
+    answers_each = 4 if quick else 5
+    floor_n = 300 if quick else 3000
+    with tempfile.TemporaryDirectory(prefix="bench-bot-") as tmp:
+        folder = Path(tmp)
+        floor = await measure_floor(folder, floor_n)
+        bot = await measure_bot(folder, screenings, answers_each)
+        limited = await measure_bot(folder / "limited", min(screenings, 30), 2, rate_limiter=True)
+    samples = bot["samples"]
+    mode = "quick" if quick else "full"
+    print(f"bench_bot ({mode}): {screenings} screenings in flight, {answers_each} interleaved")
+    print(f"answers each, SQLite WAL synchronous=FULL in {tmp}")
+    print("rate limiter off for both floor and bot (it spaces replies to 30/s; see below)")
+    print(line("floor (raw INSERT + reply_text)", floor))
+    print(line("bot: answer, end to end", samples))
+    print(line("  of which button presses", bot["pressed"]))
+    print(line("  of which typed answers", bot["typed"]))
+    print(line("bot: /new (create screening)", bot["opened"]))
+    r50 = pct(samples, 0.5) / pct(floor, 0.5)
+    r99 = pct(samples, 0.99) / pct(floor, 0.99)
+    print(f"ratio to floor: p50 {r50:.2f}x, p99 {r99:.2f}x (target <= 2x)")
+    print(f"throughput with {screenings} in flight: {len(samples) / bot['wall']:.0f} answers/s")
+    print(line("with AIORateLimiter (production)", limited["samples"]))
+    print("  (Telegram allows a bot ~30 messages/s overall: the limiter spaces the replies)")
+    print(
+        f"resident memory per in-flight screening: {bot['rss_per_screening_kib']:.2f} KiB "
+        f"(RSS at end {bot['rss_after_mib']:.0f} MiB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    sys.exit(asyncio.run(main(parser.parse_args().quick)))

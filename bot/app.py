@@ -1,0 +1,195 @@
+"""The composition root: the only place that reads settings and wires the pieces together.
+
+``build_services`` opens storage (applying migrations) and loads the protocols;
+``build_application`` builds the Telegram ``Application`` around them.  Tests and a local
+Bot API server replace the transport by passing ``request`` / ``get_updates_request`` or
+setting ``TELEGRAM_API_BASE_URL``.
+
+Coordinator features (issue 5) plug in without editing this file:
+
+* ``Services.on_completing``: sync hooks run inside the completion's transaction, right
+  after ``tx.complete(...)`` (``hook(tx, engine, evaluation)``), e.g. queueing the
+  coordinators' summary in the outbox; an exception rolls the completion back;
+* ``Services.on_completed``: async hooks run after the commit and the verdict reply
+  (``await hook(application, completed)``);
+* ``register_coordinator_handlers(app, services)`` imports each module named in
+  ``EXTENSION_MODULES`` that exists and calls its ``register(app, services)`` with this
+  module's :class:`Services` (settings, store, registry, flow and the two hook lists);
+  it is called before the application starts, after the flow's commands; handlers it
+  adds in group 0 take precedence over the investigator's free-text and fallback handlers
+  (which are added after it), so use specific filters and callback-data prefixes other
+  than the flow's (``a k e d x r l`` followed by ``|``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.errors import ConfigurationError
+from bot.handlers import AnyApplication, CompletedHook, TelegramFrontEnd
+from bot.screening_flow import CompletingHook, ScreeningFlow
+from bot.settings import Settings
+from bot.texts import COMMANDS
+from dialogs.engine import Clock
+from dialogs.registry import ProtocolRegistry
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+# Modules that add features on top of the investigator's Application (if present).
+EXTENSION_MODULES: tuple[str, ...] = ("bot.coordinator",)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+FLOW_COMMANDS = (*(name for name, _ in COMMANDS["en"]), "start")
+FLOW_CALLBACKS = r"^[akedxrl]\|"
+
+
+@dataclass
+class Services:
+    registry: ProtocolRegistry
+    store: Store
+    settings: Settings
+    flow: ScreeningFlow
+    on_completing: list[CompletingHook] = field(default_factory=list)
+    on_completed: list[CompletedHook] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    quiet_transport_loggers()
+
+
+def quiet_transport_loggers() -> None:
+    """httpx logs every request URL at INFO, and the URL contains the bot token."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Storage (migrated to the latest schema) and every protocol version, ready to serve."""
+    registry = ProtocolRegistry.from_directory(settings.protocol_dir, clock or dt.date.today)
+    store = Store(settings.effective_database_url)
+    store.upgrade()
+    completing: list[CompletingHook] = []
+    flow = ScreeningFlow(
+        registry,
+        store,
+        stop_at_first_fail=settings.stop_at_first_fail,
+        default_language=settings.default_language,
+        completing=completing,
+    )
+    return Services(registry, store, settings, flow, on_completing=completing)
+
+
+def build_application(
+    settings: Settings,
+    services: Services,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    *,
+    rate_limiter: bool = True,
+) -> AnyApplication:
+    """The Telegram Application: investigator handlers, extensions, error handler.
+
+    ``rate_limiter=False`` only for measurements: AIORateLimiter holds outgoing calls to
+    Telegram's 30 messages/s, which would hide the cost of the bot's own work.
+    """
+    if settings.telegram_token is None:
+        raise ConfigurationError("TELEGRAM_TOKEN is not set")
+    quiet_transport_loggers()
+    base = (
+        Application.builder()
+        .token(settings.telegram_token.get_secret_value())
+        .post_init(_post_init)
+    )
+    # Typed Any: the builder's generic parameters change with the rate limiter.
+    builder: Any = base.rate_limiter(AIORateLimiter()) if rate_limiter else base
+    if settings.telegram_api_base_url:
+        api = settings.telegram_api_base_url.rstrip("/")
+        builder = builder.base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app: AnyApplication = builder.build()
+
+    front = TelegramFrontEnd(services.flow, services.on_completed)
+    only_new = filters.UpdateType.MESSAGE  # an edited old message must not answer anew
+    app.add_handler(CommandHandler(FLOW_COMMANDS, front.on_message, filters=only_new))
+    app.add_handler(CallbackQueryHandler(front.on_callback, pattern=FLOW_CALLBACKS))
+    register_coordinator_handlers(app, services)
+    app.add_handler(MessageHandler(only_new & filters.TEXT & ~filters.COMMAND, front.on_message))
+    app.add_handler(MessageHandler(only_new & filters.COMMAND, front.on_message))
+    app.add_handler(CallbackQueryHandler(front.on_callback))  # anything else: refused
+    app.add_error_handler(front.on_error)
+    app.bot_data["services"] = services
+    return app
+
+
+def register_coordinator_handlers(app: AnyApplication, services: Services) -> None:
+    """Let each extension module present add its handlers, jobs and completion hooks."""
+    for name in EXTENSION_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(app, services)
+
+
+async def register_commands(app: AnyApplication) -> None:
+    """The menu commands, in English (default) and French (users with a French client)."""
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS["en"]])
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS["fr"]], language_code="fr")
+
+
+async def _post_init(app: AnyApplication) -> None:
+    await register_commands(app)
+
+
+def run_bot(app: AnyApplication, settings: Settings) -> None:
+    """Polling by default; a webhook when WEBHOOK_URL is set (several workers, one DB)."""
+    if settings.webhook_url:
+        path = urlparse(settings.webhook_url).path.lstrip("/")
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        log.info("webhook mode on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path)
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        log.info("polling mode")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+
+def services_of(app: AnyApplication) -> Services:
+    services: Any = app.bot_data["services"]
+    assert isinstance(services, Services)
+    return services

@@ -1,0 +1,118 @@
+"""``screenbot chat``: the same screening flow in a terminal (same commands, engine, storage).
+
+:class:`ChatSession` is the pure core: text lines in, output lines out.  Buttons are shown
+numbered; when a question waits for a button, typing its number (or its label) presses
+it; when a question waits for typed text, digits are the answer and an empty line keeps
+the current answer after /back.  ``/quit`` leaves.
+"""
+
+from __future__ import annotations
+
+from bot.keyboards import Button
+from bot.screening_flow import Incoming, Outcome, ScreeningFlow
+from bot.settings import Settings
+from storage import Store
+
+LOCAL_USER_ID = -1  # Telegram user ids are positive: the terminal user cannot clash with one
+LOCAL_USER_NAME = "local investigator"
+QUIT = frozenset({"/quit", "/exit", "/q"})
+
+
+def ensure_local_user(store: Store, user_id: int, lang: str | None) -> None:
+    """The terminal user is an investigator, created on first use."""
+    user = store.get_user(user_id)
+    if user is None:
+        store.add_user(user_id, "investigator", LOCAL_USER_NAME, language=lang)
+    elif lang and user.language != lang:
+        store.set_language(user_id, lang)
+
+
+class ChatSession:
+    def __init__(self, flow: ScreeningFlow, user_id: int = LOCAL_USER_ID) -> None:
+        self.flow = flow
+        self.user_id = user_id
+        self.buttons: tuple[Button, ...] = ()
+        self.typed = True
+        self.keep: Button | None = None
+
+    def start(self) -> list[str]:
+        return self.feed("/start")
+
+    def feed(self, line: str) -> list[str]:
+        text = line.strip()
+        data = self._pressed(text)
+        if data is None and not text:
+            return []
+        if data is not None:
+            incoming = Incoming(self.user_id, data=data)
+        else:
+            incoming = Incoming(self.user_id, text=text)
+        return self._render(self.flow.handle(incoming))
+
+    def _pressed(self, text: str) -> str | None:
+        if not text:
+            return self.keep.data if self.keep else None
+        if text.startswith("/"):
+            return None
+        if not self.typed and text.isdigit() and 1 <= int(text) <= len(self.buttons):
+            return self.buttons[int(text) - 1].data
+        folded = text.casefold()
+        for b in self.buttons:
+            if b.label.casefold() == folded and (not self.typed or b is self.keep):
+                return b.data
+        return None
+
+    def _render(self, out: Outcome) -> list[str]:
+        lines: list[str] = []
+        if out.recorded:
+            lines.append(f"  {out.recorded}")
+        if out.notice:
+            lines.append(f"  ! {out.notice}")
+        for reply in out.replies:
+            lines.append("")
+            lines.extend(reply.text.split("\n"))
+            flat = tuple(b for row in reply.keyboard for b in row)
+            keep = next((b for b in flat if b.data.startswith("k|")), None)
+            if reply.keyboard or reply is out.replies[-1]:
+                self.buttons, self.typed, self.keep = flat, reply.typed, keep
+            if flat:
+                shown = [
+                    f"[Enter] {b.label}" if reply.typed and b is keep else f"[{i}] {b.label}"
+                    for i, b in enumerate(flat, 1)
+                ]
+                lines.append("   ".join(shown))
+        return lines
+
+
+def run_terminal(settings: Settings, lang: str | None = None, user_id: int | None = None) -> int:
+    """The interactive loop (rich prompts); migrations are applied on start."""
+    from rich.console import Console
+
+    from bot.app import build_services
+
+    console = Console(highlight=False)
+    services = build_services(settings)
+    uid = LOCAL_USER_ID if user_id is None else user_id
+    try:
+        ensure_local_user(services.store, uid, lang)
+        session = ChatSession(services.flow, uid)
+        _show(console, session.start())
+        while True:
+            try:
+                line = console.input("[bold cyan]> [/]")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if line.strip().lower() in QUIT:
+                break
+            _show(console, session.feed(line))
+    finally:
+        services.close()
+    return 0
+
+
+def _show(console: object, lines: list[str]) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console)
+    for line in lines:
+        console.print(line, markup=False, emoji=False)

@@ -1,0 +1,901 @@
+"""The coordinator's side in Telegram: summaries, review buttons, queries, views and jobs.
+
+Why it is shaped this way:
+- Every message that must arrive (a summary, a query, a "reopened" notice, a reminder)
+  is written to the outbox in the same transaction as the fact it reports, then
+  delivered by :mod:`bot.outbox_sender`; nothing here sends such a message directly.
+- The query dialogue keeps no memory: the coordinator answers a ForceReply prompt whose
+  text names the screening, so a restart between the prompt and the reply loses nothing.
+- Handlers run in group -1 and stop the update once handled, so the investigator flow in
+  the default group never reads a coordinator's comment as an answer.
+- Database work runs in a worker thread (``asyncio.to_thread``): storage is synchronous
+  and fsyncs, and the bot's event loop must keep serving other chats meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import html
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.cli_export import FORMATS, SUFFIX, Format, export_to, log_rows, parse_since
+from bot.handlers import split_text
+from bot.keyboards import screening_data
+from bot.outbox_sender import Outgoing, Renderer, deliver_due
+from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
+from bot.screening_flow import answers_of
+from dialogs.engine import Engine
+from dialogs.evaluation import Evaluation
+from dialogs.expressions import names_in
+from dialogs.machine import COMPLETE
+from dialogs.protocol import Protocol
+from dialogs.registry import ProtocolRegistry
+from dialogs.values import Answer, from_json
+from storage import DuplicatePatientCode, Role, Screening, ScreeningTx, Status, Store, User
+from storage.coordination import (
+    MessageKind,
+    OutboxMessage,
+    ReviewAction,
+    enqueue_for_investigator,
+    enqueue_summary,
+    find_by_code,
+    get_review,
+    investigator_name,
+    pending_review,
+    record_review,
+    reviews,
+)
+from storage.models import utcnow
+from storage.screening_log import compute_log, render_png
+
+if TYPE_CHECKING:
+    from bot.app import Services as AppServices
+
+log = logging.getLogger(__name__)
+
+Ctx = CallbackContext[Any, Any, Any, Any]
+App = Application[Any, Any, Any, Any, Any, Any]
+
+SERVICES_KEY = "coordinator.services"
+OUTBOX_JOB = "coordinator-outbox"
+REMINDER_JOB = "coordinator-reminders"
+HANDLER_GROUP = -1
+CALLBACK_PREFIX = "c"
+MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters; keep room for HTML entities
+_QUERY_MARK = re.compile(r"screening #(\d+)")
+_POINTED = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*:\s*(.+)$", re.DOTALL)
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "summary_title": "📋 Screening <b>{code}</b> completed: <b>{verdict}</b>",
+        "protocol": "Protocol {protocol} v{version} · cohort: {cohort}",
+        "investigator": "Investigator: {name}",
+        "failed": "Failing criteria:",
+        "unknown": "Unknown criteria:",
+        "flagged": "Flagged for review:",
+        "computed": "Computed values:",
+        "earliest": "Earliest start date: {date}",
+        "eligible": "ELIGIBLE",
+        "not_eligible": "NOT ELIGIBLE",
+        "incomplete": "INCOMPLETE",
+        "confirm": "✅ Confirm",
+        "query": "❓ Query",
+        "reopen": "↩️ Reopen",
+        "confirmed": "✅ {code} confirmed by {name}.",
+        "query_prompt": "❓ Query on screening #{sid} ({code}): reply to this message with "
+        "your question for the investigator. Start with a question id to point at an "
+        "answer, e.g. <code>anc: is this the latest count?</code>",
+        "query_sent": "❓ Query on {code} sent to the investigator.",
+        "query_received": "❓ Coordinator {name} has a question on screening <b>{code}</b>"
+        "{about}:\n\n{comment}",
+        "about": " about “{label}” (current answer: {current})",
+        "reopen_at": "↩️ Reopen at “{label}”",
+        "reopen_here": "↩️ Reopen the screening",
+        "reopened_by": "↩️ Coordinator {name} reopened screening <b>{code}</b> at "
+        "“{label}”: answer it again.",
+        "reopened": "↩️ {code} reopened at “{label}”.",
+        "continue": "▶ Continue {code}",
+        "not_completed": "This screening is not completed any more.",
+        "not_yours": "This screening is not yours.",
+        "abandoned": "This screening was abandoned.",
+        "other_open": "The patient has another open screening: finish or abandon it first.",
+        "refused": "Coordinators only.",
+        "no_pending": "Nothing waits for review.",
+        "pending": "Completed, not yet reviewed ({n}):",
+        "review_usage": "Usage: /review PATIENT_CODE",
+        "not_found": "No screening with code {code}.",
+        "history": "Answer history:",
+        "changed": "changed; was “{raw}”",
+        "reviews": "Reviews:",
+        "export_usage": "Usage: /export [csv|json|fhir] [YYYY-MM-DD]",
+        "log_caption": "Screening log: {n} screened",
+        "status": "Status: {status}",
+        "no_protocol": "(protocol version not loaded: current statuses unavailable)",
+    },
+    "fr": {
+        "summary_title": "📋 Screening <b>{code}</b> terminé : <b>{verdict}</b>",
+        "protocol": "Protocole {protocol} v{version} · cohorte : {cohort}",
+        "investigator": "Investigateur : {name}",
+        "failed": "Critères non remplis :",
+        "unknown": "Critères inconnus :",
+        "flagged": "À vérifier :",
+        "computed": "Valeurs calculées :",
+        "earliest": "Date de début au plus tôt : {date}",
+        "eligible": "ÉLIGIBLE",
+        "not_eligible": "NON ÉLIGIBLE",
+        "incomplete": "INCOMPLET",
+        "confirm": "✅ Valider",
+        "query": "❓ Question",
+        "reopen": "↩️ Rouvrir",
+        "confirmed": "✅ {code} validé par {name}.",
+        "query_prompt": "❓ Question sur le screening #{sid} ({code}) : répondez à ce message "
+        "avec votre question pour l'investigateur. Commencez par l'identifiant d'une "
+        "question pour désigner une réponse, p. ex. <code>anc: est-ce le dernier bilan ?</code>",
+        "query_sent": "❓ Question sur {code} envoyée à l'investigateur.",
+        "query_received": "❓ Le coordinateur {name} a une question sur le screening "
+        "<b>{code}</b>{about} :\n\n{comment}",
+        "about": " à propos de « {label} » (réponse actuelle : {current})",
+        "reopen_at": "↩️ Rouvrir à « {label} »",
+        "reopen_here": "↩️ Rouvrir le screening",
+        "reopened_by": "↩️ Le coordinateur {name} a rouvert le screening <b>{code}</b> à "
+        "« {label} » : répondez-y à nouveau.",
+        "reopened": "↩️ {code} rouvert à « {label} ».",
+        "continue": "▶ Continuer {code}",
+        "not_completed": "Ce screening n'est plus terminé.",
+        "not_yours": "Ce screening n'est pas le vôtre.",
+        "abandoned": "Ce screening a été abandonné.",
+        "other_open": "Le patient a un autre screening ouvert : terminez-le ou abandonnez-le.",
+        "refused": "Réservé aux coordinateurs.",
+        "no_pending": "Rien n'attend de revue.",
+        "pending": "Terminés, pas encore revus ({n}) :",
+        "review_usage": "Usage : /review CODE_PATIENT",
+        "not_found": "Aucun screening avec le code {code}.",
+        "history": "Historique des réponses :",
+        "changed": "modifiée ; avant « {raw} »",
+        "reviews": "Revues :",
+        "export_usage": "Usage : /export [csv|json|fhir] [AAAA-MM-JJ]",
+        "log_caption": "Journal de screening : {n} patients",
+        "status": "Statut : {status}",
+        "no_protocol": "(version du protocole non chargée : statuts actuels indisponibles)",
+    },
+}
+
+
+def tr(key: str, lang: str | None, **fields: Any) -> str:
+    catalogue = _TEXT.get(lang or "en", _TEXT["en"])
+    return catalogue[key].format(**fields)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorServices:
+    """What the coordinator features need, handed over by the application factory."""
+
+    store: Store
+    registry: ProtocolRegistry
+    coordinator_chat_id: int | None = None
+    reminder_days: int = 3
+    reminder_interval: dt.timedelta = dt.timedelta(minutes=60)
+    send_interval: float = 5.0
+    clock: Callable[[], dt.datetime] = utcnow
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, store: Store, registry: ProtocolRegistry
+    ) -> CoordinatorServices:
+        """From ``bot.settings.Settings`` (typed Any so tests can pass a namespace)."""
+        return cls(
+            store=store,
+            registry=registry,
+            coordinator_chat_id=settings.coordinator_chat_id,
+            reminder_days=settings.reminder_days,
+            reminder_interval=dt.timedelta(minutes=settings.reminder_interval_minutes),
+        )
+
+
+# -- the summary ------------------------------------------------------------------------------
+
+
+def summary_payload(
+    screening: Screening,
+    engine: Engine,
+    evaluation: Evaluation,
+    answers: Mapping[str, Answer],
+    investigator: str,
+) -> dict[str, Any]:
+    """Everything the summary shows, rendered in the screening's language, as JSON data."""
+    protocol = engine.protocol
+    lang = screening.language or "en"
+    cohort = answers.get("cohort")
+
+    def criteria(results: Iterable[Any], reason: Callable[[Any], str]) -> list[dict[str, str]]:
+        return [
+            {
+                "id": r.id,
+                "label": protocol.criterion_by_id[r.id].label.get(lang),
+                "reason": reason(r),
+            }
+            for r in results
+        ]
+
+    computed = [
+        {"id": c.id, "text": c.text}
+        for c in evaluation.computed.values()
+        if c.value is not None and repr(c.value) != "UNKNOWN"
+    ]
+    return {
+        "screening_id": screening.id,
+        "patient_code": screening.patient_code,
+        "protocol_id": screening.protocol_id,
+        "protocol_version": screening.protocol_version,
+        "cohort": engine.display("cohort", cohort.value, lang) if cohort else "—",
+        "investigator": investigator,
+        "investigator_id": screening.investigator_id,
+        "verdict": evaluation.verdict,
+        "lang": lang,
+        "failed": criteria(evaluation.failed, lambda r: r.reason),
+        "unknown": criteria(evaluation.unknown, lambda r: r.reason),
+        "flagged": criteria(
+            (r for r in evaluation.results.values() if r.flagged), lambda r: r.flagged
+        ),
+        "computed": computed,
+        "earliest_start": evaluation.earliest_start.isoformat()
+        if evaluation.earliest_start
+        else None,
+    }
+
+
+def enqueue_completion_summary(
+    tx: ScreeningTx,
+    engine: Engine,
+    evaluation: Evaluation,
+    coordinator_chat_id: int | None,
+) -> int:
+    """Queue the summary to every coordinator; call right after ``tx.complete(...)``."""
+    answers = answers_of(tx.current_answers())
+    payload = summary_payload(tx.screening, engine, evaluation, answers, investigator_name(tx))
+    return enqueue_summary(tx, payload, coordinator_chat_id)
+
+
+def completion_hook(
+    coordinator_chat_id: int | None,
+) -> Callable[[ScreeningTx, Engine, Evaluation], int]:
+    """The in-transaction completion hook for the investigator flow, bound to the settings."""
+
+    def hook(tx: ScreeningTx, engine: Engine, evaluation: Evaluation) -> int:
+        return enqueue_completion_summary(tx, engine, evaluation, coordinator_chat_id)
+
+    return hook
+
+
+def summary_text(payload: Mapping[str, Any]) -> str:
+    lang = payload.get("lang")
+    verdict = str(payload.get("verdict"))
+    lines = [
+        tr("summary_title", lang, code=_e(payload["patient_code"]),
+           verdict=tr(verdict, lang) if verdict in _TEXT["en"] else _e(verdict)),
+        tr("protocol", lang, protocol=_e(payload["protocol_id"]),
+           version=_e(payload["protocol_version"]), cohort=_e(payload["cohort"])),
+        tr("investigator", lang, name=_e(payload["investigator"])),
+    ]
+    for key in ("failed", "unknown", "flagged"):
+        items = payload.get(key) or []
+        if items:
+            lines += ["", tr(key, lang)]
+            lines += [
+                f"• <b>{_e(i['id'])}</b> {_e(i['label'])}: {_e(i['reason'])}" for i in items
+            ]
+    if payload.get("computed"):
+        lines += ["", tr("computed", lang)]
+        lines += [f"• {_e(c['text'])}" for c in payload["computed"]]
+    if payload.get("earliest_start"):
+        day = dt.date.fromisoformat(payload["earliest_start"]).strftime("%d/%m/%Y")
+        lines += ["", tr("earliest", lang, date=day)]
+    return "\n".join(lines)
+
+
+def review_markup(screening_id: int, lang: str | None) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    tr(action, lang), callback_data=f"{CALLBACK_PREFIX}|{action}|{screening_id}"
+                )
+                for action in ("confirm", "query", "reopen")
+            ]
+        ]
+    )
+
+
+def render_outbox(store: Store) -> Renderer:
+    """How each kind of outbox row reads in Telegram (called at send time, in a thread)."""
+
+    def render(message: OutboxMessage) -> Outgoing | None:
+        payload: Mapping[str, Any] = message.payload
+        lang = payload.get("lang")
+        if message.kind == MessageKind.SUMMARY:
+            return Outgoing(summary_text(payload), review_markup(message.screening_id, lang))
+        if message.kind == MessageKind.REMINDER:
+            text = render_reminder(store, payload)
+            return None if text is None else Outgoing(text)
+        code = _e(payload["patient_code"])
+        if message.kind == MessageKind.QUERY:
+            about = ""
+            if payload.get("question_id"):
+                about = tr("about", lang, label=_e(payload["question_label"]),
+                           current=_e(payload.get("current") or "—"))
+            text = tr("query_received", lang, name=_e(payload["coordinator"]), code=code,
+                      about=about, comment=_e(payload["comment"]))
+            label = (
+                tr("reopen_at", lang, label=payload["question_label"])
+                if payload.get("question_id")
+                else tr("reopen_here", lang)
+            )
+            button = InlineKeyboardButton(
+                label[:60], callback_data=f"{CALLBACK_PREFIX}|reopen_at|{payload['review_id']}"
+            )
+            return Outgoing(text, InlineKeyboardMarkup([[button]]))
+        if message.kind == MessageKind.REOPENED:
+            text = tr("reopened_by", lang, name=_e(payload["coordinator"]), code=code,
+                      label=_e(payload["question_label"]))
+            return Outgoing(text, _continue_markup(message.screening_id, payload))
+        log.error("outbox: unknown message kind %r (row %s)", message.kind, message.id)
+        return None
+
+    return render
+
+
+def _continue_markup(screening_id: int, payload: Mapping[str, Any]) -> InlineKeyboardMarkup:
+    """The investigator flow's own "resume" button: it shows the reopened question."""
+    label = tr("continue", payload.get("lang"), code=payload["patient_code"])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label[:60], callback_data=screening_data("r", screening_id))]]
+    )
+
+
+# -- where a reopened screening resumes -----------------------------------------------------------
+
+
+def criterion_inputs(protocol: Protocol, criterion_id: str) -> set[str]:
+    """The questions a criterion reads, through the computed values it uses."""
+    criterion = protocol.criterion_by_id[criterion_id]
+    exprs = [criterion.pass_, *(c.when for c in criterion.cases)]
+    exprs += [e for e in (criterion.not_applicable, criterion.flag) if e]
+    computed = {c.id: c.expr for c in protocol.computed}
+    names: set[str] = set()
+    seen: set[str] = set()
+    while exprs:
+        expr = exprs.pop()
+        for name in names_in(expr)[0]:
+            if name in computed and name not in seen:
+                seen.add(name)
+                exprs.append(computed[name])
+            elif name in protocol.question_by_id:
+                names.add(name)
+    return names
+
+
+def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str | None) -> str:
+    """The question to reopen at: the one queried, else the first one behind a failing or
+    unknown criterion, else the first question; always one that applies."""
+    protocol = engine.protocol
+    evaluation = engine.evaluate_answers(answers)
+    with engine.attached(COMPLETE, answers, "en") as conv:
+
+        def usable(qid: str) -> bool:
+            q = protocol.question_by_id.get(qid)
+            return q is not None and not q.chat_only and conv.applies(qid) is True
+
+        if preferred and usable(preferred):
+            return preferred
+        behind: set[str] = set()
+        for result in (*evaluation.failed, *evaluation.unknown):
+            behind |= criterion_inputs(protocol, result.id)
+        for qid in protocol.order:
+            if qid in behind and usable(qid):
+                return qid
+        return next(qid for qid in protocol.order if usable(qid))
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+def _services(context: Ctx) -> CoordinatorServices:
+    return cast(CoordinatorServices, context.application.bot_data[SERVICES_KEY])
+
+
+async def _coordinator(services: CoordinatorServices, update: Update) -> User | None:
+    """The acting user if an active coordinator (or admin), else None."""
+    who = update.effective_user
+    if who is None:
+        return None
+    user = await asyncio.to_thread(services.store.get_user, who.id)
+    if user is None or not user.active or user.role not in (Role.COORDINATOR, Role.ADMIN):
+        return None
+    return user
+
+
+def _name(user: User) -> str:
+    return user.display_name or str(user.telegram_id)
+
+
+async def _send_long(context: Ctx, chat_id: int, lines: Sequence[str],
+                     markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send lines as few messages as Telegram's length limit allows; buttons on the last."""
+    chunks = split_text("\n".join(lines) or "—", MAX_MESSAGE)
+    for i, chunk in enumerate(chunks):
+        await context.bot.send_message(
+            chat_id, chunk, parse_mode=ParseMode.HTML,
+            reply_markup=markup if i == len(chunks) - 1 else None,
+        )
+
+
+async def on_button(update: Update, context: Ctx) -> None:
+    """Confirm / Query / Reopen (coordinators) and Reopen-at (the investigator)."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    parts = query.data.split("|")
+    if len(parts) != 3 or not parts[2].isdigit():
+        await query.answer()
+        raise ApplicationHandlerStop
+    action, target = parts[1], int(parts[2])
+    services = _services(context)
+    notice: str | None = None
+    if action == "reopen_at":
+        notice = await _investigator_reopen(update, context, services, target)
+    else:
+        user = await _coordinator(services, update)
+        lang = user.language if user else None
+        if user is None:
+            notice = tr("refused", lang)
+        elif action == ReviewAction.CONFIRM:
+            notice = await _confirm(update, context, services, user, target)
+        elif action == ReviewAction.QUERY:
+            notice = await _ask_query(update, context, services, user, target)
+        elif action == ReviewAction.REOPEN:
+            notice = await _coordinator_reopen(update, context, services, user, target)
+    await query.answer(notice[:190] if notice else None)
+    raise ApplicationHandlerStop
+
+
+async def _confirm(update: Update, context: Ctx, services: CoordinatorServices, user: User,
+                   sid: int) -> str:
+    def work() -> str | None:
+        with services.store.screening_tx(sid) as tx:
+            if tx.screening.status != Status.COMPLETED:
+                return None
+            record_review(tx, user.telegram_id, ReviewAction.CONFIRM)
+            return tx.screening.patient_code
+
+    code = await asyncio.to_thread(work)
+    if code is None:
+        return tr("not_completed", user.language)
+    text = tr("confirmed", user.language, code=_e(code), name=_e(_name(user)))
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
+    return html.unescape(text)
+
+
+async def _ask_query(update: Update, context: Ctx, services: CoordinatorServices, user: User,
+                     sid: int) -> str | None:
+    screening = await asyncio.to_thread(services.store.get_screening, sid)
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    await context.bot.send_message(
+        chat.id,
+        tr("query_prompt", user.language, sid=sid, code=_e(screening.patient_code)),
+        parse_mode=ParseMode.HTML,
+        reply_markup=ForceReply(selective=True),
+    )
+    return None
+
+
+async def on_query_reply(update: Update, context: Ctx) -> None:
+    """A coordinator's reply to a query prompt: record it, queue it for the investigator."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    prompt = message.reply_to_message
+    if prompt is None or prompt.from_user is None or prompt.from_user.id != context.bot.id:
+        return
+    mark = _QUERY_MARK.search(prompt.text or "")
+    if mark is None:
+        return  # a reply to some other prompt of the bot: not ours
+    services = _services(context)
+    user = await _coordinator(services, update)
+    if user is None:
+        await message.reply_text(tr("refused", None))
+        raise ApplicationHandlerStop
+    sid = int(mark.group(1))
+    comment = message.text.strip()
+
+    def work() -> str:
+        screening = services.store.get_screening(sid)
+        engine = engine_of(services.registry, screening)
+        question_id: str | None = None
+        pointed = _POINTED.match(comment)
+        if engine is not None and pointed and pointed.group(1) in engine.protocol.question_by_id:
+            question_id = pointed.group(1)
+        with services.store.screening_tx(sid) as tx:
+            review = record_review(tx, user.telegram_id, ReviewAction.QUERY, comment, question_id)
+            lang = tx.screening.language or "en"
+            label = current = None
+            if engine is not None and question_id is not None:
+                label = engine.protocol.question_by_id[question_id].label.get(lang)
+                record = tx.current_answers().get(question_id)
+                if record is not None:
+                    current = engine.display(question_id, from_json(record.value_json), lang)
+            enqueue_for_investigator(
+                tx,
+                MessageKind.QUERY,
+                str(review.id),
+                {
+                    "review_id": review.id,
+                    "patient_code": tx.screening.patient_code,
+                    "coordinator": _name(user),
+                    "comment": comment,
+                    "question_id": question_id,
+                    "question_label": label,
+                    "current": current,
+                    "lang": lang,
+                },
+            )
+            return tx.screening.patient_code
+
+    code = await asyncio.to_thread(work)
+    kick_sender(context.application)
+    await message.reply_text(tr("query_sent", user.language, code=code))
+    raise ApplicationHandlerStop
+
+
+def _reopen(services: CoordinatorServices, tx: ScreeningTx, preferred: str | None,
+            user_id: int, reason: str) -> tuple[str, str]:
+    """Reopen (or, if already open, move) the screening at the right question."""
+    engine = engine_of(services.registry, tx.screening)
+    if engine is None:
+        raise LookupError(f"protocol of screening {tx.screening_id} is not loaded")
+    state = reopen_state(engine, answers_of(tx.current_answers()), preferred)
+    if tx.screening.status == Status.COMPLETED:
+        tx.reopen(state, user_id=user_id, reason=reason)
+    else:
+        tx.set_state(state)
+        tx.log_event("moved", user_id, {"state": state, "reason": reason})
+    label = engine.protocol.question_by_id[state].label.get(tx.screening.language or "en")
+    return state, label
+
+
+async def _coordinator_reopen(update: Update, context: Ctx, services: CoordinatorServices,
+                              user: User, sid: int) -> str:
+    def work() -> str:
+        with services.store.screening_tx(sid) as tx:
+            if tx.screening.status != Status.COMPLETED:
+                return tr("not_completed", user.language)
+            review = record_review(tx, user.telegram_id, ReviewAction.REOPEN)
+            state, label = _reopen(services, tx, None, user.telegram_id, "coordinator reopened")
+            enqueue_for_investigator(
+                tx,
+                MessageKind.REOPENED,
+                str(review.id),
+                {
+                    "review_id": review.id,
+                    "patient_code": tx.screening.patient_code,
+                    "coordinator": _name(user),
+                    "question_id": state,
+                    "question_label": label,
+                    "lang": tx.screening.language or "en",
+                },
+            )
+            return tr("reopened", user.language, code=tx.screening.patient_code, label=label)
+
+    try:
+        notice = await asyncio.to_thread(work)
+    except DuplicatePatientCode:
+        return tr("other_open", user.language)
+    kick_sender(context.application)
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_message(chat.id, _e(notice), parse_mode=ParseMode.HTML)
+    return notice
+
+
+async def _investigator_reopen(update: Update, context: Ctx, services: CoordinatorServices,
+                               review_id: int) -> str:
+    who = update.effective_user
+    review = await asyncio.to_thread(get_review, services.store, review_id)
+    if who is None or review is None:
+        return tr("not_yours", None)
+    screening = await asyncio.to_thread(services.store.get_screening, review.screening_id)
+    lang = screening.language
+    if screening.investigator_id != who.id:
+        return tr("not_yours", lang)
+    if screening.status == Status.ABANDONED:
+        return tr("abandoned", lang)
+
+    def work() -> str:
+        with services.store.screening_tx(review.screening_id) as tx:
+            _state, label = _reopen(services, tx, review.question_id, who.id,
+                                    f"coordinator query #{review.id}")
+            return label
+
+    try:
+        label = await asyncio.to_thread(work)
+    except DuplicatePatientCode:
+        return tr("other_open", lang)
+    chat = update.effective_chat
+    if chat is not None:
+        payload = {"patient_code": screening.patient_code, "lang": lang}
+        assert screening.id is not None
+        await context.bot.send_message(
+            chat.id,
+            tr("reopened", lang, code=_e(screening.patient_code), label=_e(label)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=_continue_markup(screening.id, payload),
+        )
+    return tr("reopened", lang, code=screening.patient_code, label=label)
+
+
+async def _refuse_unless_coordinator(update: Update, context: Ctx) -> User:
+    user = await _coordinator(_services(context), update)
+    if user is None:
+        message = update.effective_message
+        if message is not None:
+            await message.reply_text(tr("refused", None))
+        raise ApplicationHandlerStop
+    return user
+
+
+async def pending_command(update: Update, context: Ctx) -> None:
+    """/pending: completed screenings no coordinator has confirmed, queried or reopened."""
+    user = await _refuse_unless_coordinator(update, context)
+    items = await asyncio.to_thread(pending_review, _services(context).store)
+    chat = update.effective_chat
+    assert chat is not None
+    if not items:
+        await context.bot.send_message(chat.id, tr("no_pending", user.language))
+        raise ApplicationHandlerStop
+    lines = [tr("pending", user.language, n=len(items))]
+    for s in items:
+        when = s.completed_at.strftime("%d/%m/%Y %H:%M") if s.completed_at else ""
+        lines.append(f"• <b>{_e(s.patient_code)}</b> · {_e(s.verdict)} · {when} · "
+                     f"/review {_e(s.patient_code)}")
+    await _send_long(context, chat.id, lines)
+    raise ApplicationHandlerStop
+
+
+def review_lines(services: CoordinatorServices, screening: Screening,
+                 lang: str | None) -> list[str]:
+    """The summary as of now, every answer in order with its changes, and the reviews."""
+    store = services.store
+    assert screening.id is not None
+    engine = engine_of(services.registry, screening)
+    history = store.answer_history(screening.id)
+    lines: list[str] = []
+    if engine is not None:
+        answers = answers_of(store.current_answers(screening.id))
+        evaluation = engine.evaluate_answers(answers, screening.language or "en")
+        name = (store.get_user(screening.investigator_id) or User(
+            telegram_id=screening.investigator_id, role="investigator")).display_name
+        payload = summary_payload(screening, engine, evaluation, answers,
+                                  name or str(screening.investigator_id))
+        lines.append(summary_text(payload))
+    else:
+        lines.append(f"<b>{_e(screening.patient_code)}</b> {tr('no_protocol', lang)}")
+    lines += [tr("status", lang, status=_e(screening.status)), "", tr("history", lang)]
+    by_id = {a.id: a for a in history}
+    for a in history:
+        shown = (
+            engine.display(a.question_id, from_json(a.value_json), screening.language or "en")
+            if engine is not None else a.raw
+        )
+        line = (f"{a.seq}. {a.created_at.strftime('%d/%m %H:%M')} <code>{_e(a.question_id)}"
+                f"</code>: {_e(shown)}")
+        previous = by_id.get(a.supersedes_id) if a.supersedes_id else None
+        if previous is not None:
+            line += f" ({tr('changed', lang, raw=_e(previous.raw))})"
+        if a.reason:
+            line += f" — {_e(a.reason)}"
+        lines.append(line)
+    done = reviews(store, screening.id)
+    if done:
+        lines += ["", tr("reviews", lang)]
+        for r in done:
+            text = f"• {r.at.strftime('%d/%m/%Y %H:%M')} {r.action} by {r.coordinator_id}"
+            if r.question_id:
+                text += f" [{_e(r.question_id)}]"
+            if r.comment:
+                text += f": {_e(r.comment)}"
+            lines.append(text)
+    return lines
+
+
+async def review_command(update: Update, context: Ctx) -> None:
+    """/review CODE: the summary and the full answer history, with the review buttons."""
+    user = await _refuse_unless_coordinator(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    if not context.args:
+        await context.bot.send_message(chat.id, tr("review_usage", user.language))
+        raise ApplicationHandlerStop
+    services = _services(context)
+    code = " ".join(context.args)
+    screening = await asyncio.to_thread(find_by_code, services.store, code)
+    if screening is None or screening.id is None:
+        await context.bot.send_message(chat.id, tr("not_found", user.language, code=code))
+        raise ApplicationHandlerStop
+    lines = await asyncio.to_thread(review_lines, services, screening, user.language)
+    markup = (
+        review_markup(screening.id, user.language)
+        if screening.status == Status.COMPLETED
+        else None
+    )
+    await _send_long(context, chat.id, lines, markup)
+    raise ApplicationHandlerStop
+
+
+async def log_command(update: Update, context: Ctx) -> None:
+    """/log: the screening log as a table, then as a chart."""
+    user = await _refuse_unless_coordinator(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    since = _since_arg(context.args or [])
+    store = _services(context).store
+
+    def work() -> tuple[str, bytes, int]:
+        screening_log = compute_log(store, since)
+        rows = log_rows(screening_log)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        table = "\n".join(
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+            for r in rows
+        )
+        failing = ", ".join(f"{cid} ({n})" for cid, n in screening_log.top_failing(10))
+        text = f"<pre>{_e(table)}</pre>" + (f"\n❌ {_e(failing)}" if failing else "")
+        return text, render_png(screening_log), screening_log.screened
+
+    text, png, screened = await asyncio.to_thread(work)
+    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
+    await context.bot.send_photo(chat.id, photo=png,
+                                 caption=tr("log_caption", user.language, n=screened))
+    raise ApplicationHandlerStop
+
+
+def _since_arg(args: Sequence[str]) -> dt.datetime | None:
+    for arg in args:
+        try:
+            return parse_since(arg)
+        except argparse.ArgumentTypeError:
+            continue  # a format name, not a date
+    return None
+
+
+async def export_command(update: Update, context: Ctx) -> None:
+    """/export [csv|json|fhir] [DATE]: the export files as documents (all three by default)."""
+    user = await _refuse_unless_coordinator(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    args = [a.lower() for a in context.args or []]
+    formats: list[Format] = [f for f in FORMATS if f in args] or list(FORMATS)
+    unknown = [a for a in args if a not in FORMATS and _since_arg([a]) is None]
+    if unknown:
+        await context.bot.send_message(chat.id, tr("export_usage", user.language))
+        raise ApplicationHandlerStop
+    since = _since_arg(args)
+    services = _services(context)
+    stamp = services.clock().strftime("%Y%m%d-%H%M")
+    for fmt in formats:
+
+        def work(fmt: Format = fmt) -> tuple[bytes, int]:
+            buffer = io.StringIO()
+            count = export_to(services.store, services.registry, fmt, buffer, since)
+            return buffer.getvalue().encode("utf-8"), count
+
+        data, count = await asyncio.to_thread(work)
+        await context.bot.send_document(
+            chat.id,
+            document=data,
+            filename=f"screenings-{stamp}.{SUFFIX[fmt]}",
+            caption=f"{count} screening(s), {fmt}",
+        )
+    raise ApplicationHandlerStop
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+
+async def outbox_job(context: Ctx) -> None:
+    """Deliver what is due (the JobQueue runs this every few seconds and at start-up)."""
+    services = _services(context)
+    await deliver_due(context.bot, services.store, render_outbox(services.store),
+                      clock=services.clock)
+
+
+async def reminder_job(context: Ctx) -> None:
+    """Queue reminders for idle screenings, then deliver them without waiting for the tick."""
+    services = _services(context)
+    queued = await asyncio.to_thread(
+        enqueue_due_reminders, services.store, services.registry, services.reminder_days,
+        services.clock(),
+    )
+    if queued:
+        log.info("reminders: %d queued", queued)
+        kick_sender(context.application)
+
+
+def kick_sender(application: App) -> None:
+    """Deliver the outbox now (after a commit that queued something), not at the next tick."""
+    if application.job_queue is not None:
+        application.job_queue.run_once(outbox_job, 0)
+
+
+async def kick_after_completion(application: App, completed: object) -> None:
+    """After-commit completion hook: deliver the new summary now rather than at the tick."""
+    del completed
+    kick_sender(application)
+
+
+def register(application: App, services: AppServices | CoordinatorServices) -> CoordinatorServices:
+    """Add the coordinator's handlers, jobs and completion hooks; call once, before start.
+
+    ``bot.app`` calls it with its ``Services``: the summary hook then joins the
+    completion transaction (``on_completing``) and the sender is kicked after the commit
+    (``on_completed``).  Tests may pass a ready :class:`CoordinatorServices` instead.
+    """
+    if application.job_queue is None:
+        raise RuntimeError("the coordinator features need the JobQueue "
+                           "(install python-telegram-bot[job-queue])")
+    if isinstance(services, CoordinatorServices):
+        coordinator = services
+    else:
+        coordinator = CoordinatorServices.from_settings(
+            services.settings, services.store, services.registry
+        )
+        services.on_completing.append(completion_hook(coordinator.coordinator_chat_id))
+        services.on_completed.append(kick_after_completion)
+    application.bot_data[SERVICES_KEY] = coordinator
+    group = HANDLER_GROUP
+    application.add_handler(
+        CallbackQueryHandler(on_button, pattern=rf"^{CALLBACK_PREFIX}\|"), group=group
+    )
+    application.add_handler(
+        MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, on_query_reply),
+        group=group,
+    )
+    for name, callback in (
+        ("pending", pending_command),
+        ("review", review_command),
+        ("log", log_command),
+        ("export", export_command),
+    ):
+        application.add_handler(CommandHandler(name, callback), group=group)
+    jobs = application.job_queue
+    jobs.run_repeating(outbox_job, interval=coordinator.send_interval, first=0, name=OUTBOX_JOB)
+    jobs.run_repeating(
+        reminder_job, interval=coordinator.reminder_interval, first=1, name=REMINDER_JOB
+    )
+    return coordinator

@@ -1,0 +1,177 @@
+"""Telegram handlers: turn an Update into an :class:`Incoming`, run the flow, send the Outcome.
+
+The flow (storage + engine, synchronous) runs in a worker thread so a slow fsync never
+blocks the event loop; replies are sent only after it returned, i.e. after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot.errors import screening_of
+from bot.keyboards import code_prompt_markup, to_markup
+from bot.screening_flow import Incoming, Outcome, Reply, ScreeningCompleted, ScreeningFlow
+from bot.texts import LANGUAGES, language_from, t
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4096
+MAX_NOTICE = 200
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+CompletedHook = Callable[[AnyApplication, ScreeningCompleted], Awaitable[None]]
+"""Runs after the completion committed and the verdict was sent (e.g. kick the outbox)."""
+
+_CODE_PROMPTS = frozenset(t("ask_code", lang) for lang in LANGUAGES)
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split at line breaks into pieces Telegram accepts; hard-split only overlong lines."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _is_code_prompt(message: Message | None) -> bool:
+    if message is None or message.reply_to_message is None:
+        return False
+    replied = message.reply_to_message
+    author = replied.from_user
+    return bool(author and author.is_bot and replied.text in _CODE_PROMPTS)
+
+
+class TelegramFrontEnd:
+    """The investigator's handlers; ``completed_hooks`` is shared with Services.on_completed."""
+
+    def __init__(self, flow: ScreeningFlow, completed_hooks: Sequence[CompletedHook]) -> None:
+        self.flow = flow
+        self.completed_hooks = completed_hooks
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or message.text is None:
+            return
+        incoming = Incoming(
+            user_id=user.id,
+            text=message.text,
+            update_id=update.update_id,
+            language_code=user.language_code,
+            display_name=user.full_name,
+            reply_to_code_prompt=_is_code_prompt(message),
+        )
+        outcome = await asyncio.to_thread(self.flow.handle, incoming)
+        await self._send(context, message.chat_id, outcome)
+        await self._completed(context, outcome)
+
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        user = update.effective_user
+        if query is None or user is None:
+            return
+        incoming = Incoming(
+            user_id=user.id,
+            data=query.data or "",
+            update_id=update.update_id,
+            language_code=user.language_code,
+            display_name=user.full_name,
+        )
+        outcome = await asyncio.to_thread(self.flow.handle, incoming)
+        notice = outcome.notice[:MAX_NOTICE] if outcome.notice else None
+        await query.answer(notice)
+        message = query.message
+        if outcome.recorded and isinstance(message, Message) and message.text is not None:
+            try:
+                await query.edit_message_text(f"{message.text}\n{outcome.recorded}"[:MAX_MESSAGE])
+            except BadRequest as exc:  # e.g. "message is not modified", or too old to edit
+                log.info("could not edit message %s: %s", message.message_id, exc)
+        chat = update.effective_chat
+        if chat is not None:
+            await self._send(context, chat.id, outcome)
+        await self._completed(context, outcome)
+
+    async def _send(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, outcome: Outcome
+    ) -> None:
+        for reply in outcome.replies:
+            await send_reply(context, chat_id, reply, outcome.lang)
+
+    async def _completed(self, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome) -> None:
+        if outcome.completed is None:
+            return
+        for hook in self.completed_hooks:
+            try:
+                await hook(context.application, outcome.completed)
+            except Exception:  # a hook must never cost the investigator the reply
+                log.exception(
+                    "completion hook failed (screening %s)", outcome.completed.screening_id
+                )
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Global error handler: apology to the user, traceback with screening id to the log."""
+        error = context.error
+        sid = screening_of(error)
+        user_id = None
+        lang = "en"
+        chat_id = None
+        if isinstance(update, Update):
+            if update.effective_user is not None:
+                user_id = update.effective_user.id
+                lang = language_from(update.effective_user.language_code)
+            if update.effective_chat is not None:
+                chat_id = update.effective_chat.id
+        log.error(
+            "update %s failed (screening %s, user %s)",
+            getattr(update, "update_id", None),
+            sid,
+            user_id,
+            exc_info=error,
+        )
+        if not isinstance(update, Update):
+            return
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            if chat_id is not None:
+                await context.bot.send_message(chat_id, t("apology", lang))
+        except TelegramError as exc:
+            log.warning("could not send the apology: %s", exc)
+
+
+async def send_reply(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply, lang: str
+) -> None:
+    """Send one reply, split to Telegram's length limit; buttons go on the last piece."""
+    pieces = split_text(reply.text)
+    for piece in pieces[:-1]:
+        await context.bot.send_message(chat_id, piece)
+    markup: InlineKeyboardMarkup | ForceReply | None = None
+    if reply.keyboard:
+        markup = to_markup(reply.keyboard)
+    elif reply.ask_code:
+        markup = code_prompt_markup(t("code_placeholder", lang))
+    await context.bot.send_message(chat_id, pieces[-1], reply_markup=markup)

@@ -1,0 +1,141 @@
+"""Delivers the outbox: summaries, queries and reminders, once each, whatever the network does.
+
+Why a separate sender rather than sending from the handler that completed the screening:
+the completion commits first, with its messages in the outbox; the send happens after,
+and may fail.  This job retries with exponential backoff on network errors, waits as long
+as Telegram asks on ``RetryAfter``, and marks a message sent only after Telegram accepted
+it.  Each attempt first *claims* the row (pushing its next attempt a lease ahead), so two
+runs of the job, or two bot processes on one database, never send the same row twice; a
+process killed mid-send leaves the row to be retried once the lease expires (the one
+case a message can arrive twice: Telegram accepted it but the process died before
+recording so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from storage import Store
+from storage.coordination import (
+    OutboxMessage,
+    backoff,
+    claim,
+    due_messages,
+    mark_failed,
+    mark_sent,
+    mark_skipped,
+)
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=120)
+BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What a rendered outbox row becomes in Telegram (HTML text and optional buttons)."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+# Renders a row at send time (called in a worker thread: it may read the database);
+# None means the message is obsolete and is skipped.
+Renderer = Callable[[OutboxMessage], Outgoing | None]
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    flood_wait: float | None = None
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """``RetryAfter.retry_after`` is an int or a timedelta depending on PTB settings.
+
+    Both are handled, so the int form's deprecation warning is noise here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: Any = exc.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+async def deliver_due(
+    bot: Bot,
+    store: Store,
+    render: Renderer,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+    limit: int = BATCH,
+) -> DeliveryReport:
+    """Send what is due now; every outcome is written back before returning."""
+    report = DeliveryReport()
+    now = clock()
+    due = await asyncio.to_thread(due_messages, store, now, limit)
+    for message in due:
+        assert message.id is not None
+        if not await asyncio.to_thread(claim, store, message, now, LEASE):
+            continue  # another run took it
+        outgoing = await asyncio.to_thread(render, message)
+        if outgoing is None:
+            await asyncio.to_thread(mark_skipped, store, message.id, "obsolete before delivery")
+            report.skipped.append(message.id)
+            continue
+        attempt = message.attempts + 1
+        try:
+            await bot.send_message(
+                chat_id=message.recipient,
+                text=outgoing.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=outgoing.markup,
+            )
+        except RetryAfter as exc:
+            wait = retry_after_seconds(exc)
+            retry_at = clock() + dt.timedelta(seconds=wait)
+            await asyncio.to_thread(mark_failed, store, message.id, str(exc), retry_at)
+            report.retrying.append(message.id)
+            report.flood_wait = wait
+            log.warning("outbox: flood control, waiting %.0f s before sending more", wait)
+            break  # the limit is the bot's: sending the rest now would only extend it
+        except (BadRequest, Forbidden, ChatMigrated) as exc:
+            # Telegram will refuse this message whatever we do (unknown chat, bot blocked):
+            # keep it, failed, for an operator rather than retrying forever.
+            await asyncio.to_thread(mark_failed, store, message.id, repr(exc), None)
+            report.failed.append(message.id)
+            log.error("outbox: message %s to %s refused: %s", message.id, message.recipient, exc)
+        except (NetworkError, TelegramError) as exc:
+            retry_at = clock() + backoff(attempt)
+            await asyncio.to_thread(mark_failed, store, message.id, repr(exc), retry_at)
+            report.retrying.append(message.id)
+            log.warning("outbox: message %s attempt %d failed (%s); retry at %s",
+                        message.id, attempt, exc, retry_at.isoformat())
+        else:
+            await asyncio.to_thread(mark_sent, store, message.id, clock())
+            report.sent.append(message.id)
+    return report

@@ -1,0 +1,134 @@
+"""Reminders for idle screenings, derived from the database rather than remembered.
+
+Why derived: a timer held in memory dies with the process.  Instead a job (at start-up
+and then every ``reminder_interval_minutes``) asks the database which screenings are
+in progress, or completed as incomplete, and untouched for ``reminder_days``; each gets
+a reminder queued in the outbox keyed by its idle-since timestamp.  A restart re-derives
+the same list and the unique key refuses the duplicates, so none is lost and none is
+sent twice; an investigator who answers in the meantime moves ``updated_at`` and the
+queued reminder is skipped at send time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.screening_flow import answers_of
+from dialogs.engine import Engine
+from dialogs.errors import ProtocolError
+from dialogs.protocol import Protocol
+from dialogs.registry import ProtocolRegistry
+from storage import AnswerRecord, Screening, Store
+from storage.coordination import IdleScreening, enqueue_reminder, idle_screenings
+
+_TEXT = {
+    "en": {
+        "title": "⏰ Reminder: screening <b>{code}</b> has been waiting for {days} days.",
+        "pending": "Still to answer:",
+        "unknown": "Answered “unknown”:",
+        "resume": "Send /resume to continue it.",
+        "nothing": "Nothing is missing: please check and complete it (/resume).",
+    },
+    "fr": {
+        "title": "⏰ Rappel : le screening <b>{code}</b> attend depuis {days} jours.",
+        "pending": "Reste à renseigner :",
+        "unknown": "Répondu « inconnu » :",
+        "resume": "Envoyez /resume pour le poursuivre.",
+        "nothing": "Rien ne manque : vérifiez-le et terminez-le (/resume).",
+    },
+}
+
+
+def engine_of(registry: ProtocolRegistry, screening: Screening) -> Engine | None:
+    """The exact protocol version a screening runs on, or None when it is not loaded."""
+    try:
+        return registry.engine_for(
+            screening.protocol_id, int(screening.protocol_version), screening.protocol_sha256
+        )
+    except (ProtocolError, ValueError):
+        return None
+
+
+def protocol_of(registry: ProtocolRegistry, screening: Screening) -> Protocol | None:
+    engine = engine_of(registry, screening)
+    return None if engine is None else engine.protocol
+
+
+def pending_items(
+    registry: ProtocolRegistry, screening: Screening, records: Mapping[str, AnswerRecord]
+) -> tuple[list[str], list[str]]:
+    """(questions still unanswered, questions answered "unknown"), in question order."""
+    engine = engine_of(registry, screening)
+    if engine is None:
+        return [], []
+    protocol = engine.protocol
+    answers = answers_of(records)
+    evaluation = engine.evaluate_answers(answers, screening.language or "en")
+    with engine.attached(screening.current_state, answers, screening.language or "en") as conv:
+        unknown = [
+            q.id
+            for q in protocol.ordered_questions
+            if q.id in answers and answers[q.id].is_unknown and conv.applies(q.id) is True
+        ]
+    return list(evaluation.pending), unknown
+
+
+def reminder_payload(
+    registry: ProtocolRegistry, store: Store, idle: IdleScreening, days: int
+) -> dict[str, Any]:
+    screening = idle.screening
+    assert screening.id is not None
+    pending, unknown = pending_items(registry, screening, store.current_answers(screening.id))
+    protocol = protocol_of(registry, screening)
+    lang = screening.language or "en"
+
+    def labels(ids: Iterable[str]) -> list[dict[str, str]]:
+        if protocol is None:
+            return [{"id": i, "label": i} for i in ids]
+        return [{"id": i, "label": protocol.question_by_id[i].label.get(lang)} for i in ids]
+
+    return {
+        "screening_id": screening.id,
+        "patient_code": screening.patient_code,
+        "idle_since": idle.idle_since.isoformat(),
+        "days": days,
+        "lang": lang,
+        "pending": labels(pending),
+        "unknown": labels(unknown),
+    }
+
+
+def enqueue_due_reminders(
+    store: Store, registry: ProtocolRegistry, reminder_days: int, now: dt.datetime
+) -> int:
+    """Queue a reminder for every screening idle ``reminder_days``; returns how many were new."""
+    cutoff = now - dt.timedelta(days=reminder_days)
+    queued = 0
+    for idle in idle_screenings(store, cutoff):
+        payload = reminder_payload(registry, store, idle, reminder_days)
+        queued += enqueue_reminder(store, idle, payload)
+    return queued
+
+
+def render_reminder(store: Store, payload: Mapping[str, Any]) -> str | None:
+    """The reminder's text, or None when the screening moved since it was queued."""
+    screening = store.get_screening(int(payload["screening_id"]))
+    if screening.updated_at.isoformat() != payload["idle_since"]:
+        return None
+    t = _TEXT.get(str(payload.get("lang")), _TEXT["en"])
+    lines = [t["title"].format(code=html.escape(screening.patient_code), days=payload["days"])]
+    for key in ("pending", "unknown"):
+        items = payload.get(key) or []
+        if items:
+            lines.append("")
+            lines.append(t[key])
+            lines.extend(f"• {html.escape(i['label'])} <code>{i['id']}</code>" for i in items)
+    if not payload.get("pending") and not payload.get("unknown"):
+        lines.append(t["nothing"])
+    else:
+        lines.append("")
+        lines.append(t["resume"])
+    return "\n".join(lines)

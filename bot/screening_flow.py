@@ -1,0 +1,843 @@
+"""The investigator's conversation, independent of Telegram: input in, replies out.
+
+:class:`ScreeningFlow` takes one :class:`Incoming` (a typed line, a command or a button
+press) and returns an :class:`Outcome` (replies with buttons, the text to show on the
+pressed message, a short notice).  The Telegram handlers and the terminal chat both
+drive it, so the flow is written once.
+
+Per update that touches a screening: restore the conversation from storage under the
+screening's lock → one engine step → ONE transaction (claim the update id, the answer,
+the new state, the verdict when complete) → commit → only then are the replies sent.
+A redelivered update (same update id) changes nothing and sends nothing.
+
+Memory: nothing is kept per screening between updates except a pending "stop at first
+fail" offer; the conversation is rebuilt from the database for every update, so any
+number of workers can serve the same screenings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import tag_screening
+from bot.keyboards import (
+    UNKNOWN_VALUE,
+    Button,
+    Keyboard,
+    answer_data,
+    keep_data,
+    language_data,
+    layout,
+    parse_data,
+    screening_data,
+)
+from bot.texts import LANGUAGES, language_from, t
+from dialogs.conversation import Conversation
+from dialogs.engine import Engine
+from dialogs.errors import ProtocolError
+from dialogs.evaluation import CriterionResult, Evaluation
+from dialogs.machine import COMPLETE
+from dialogs.protocol import AnswerType
+from dialogs.registry import ProtocolRegistry
+from dialogs.values import Answer, from_json, to_json, unit_of
+from storage import (
+    DuplicatePatientCode,
+    Screening,
+    ScreeningNotFound,
+    ScreeningTx,
+    Status,
+    Store,
+    UpdateAlreadyProcessed,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 15
+_MAX_AWAITING = 10_000
+_LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+_MARKS = {"pass": "✅", "fail": "❌", "unknown": "❔", "not_applicable": "➖"}
+
+
+# -- what goes in and out -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing the user did: typed ``text`` (maybe a /command) or pressed ``data``."""
+
+    user_id: int
+    text: str | None = None
+    data: str | None = None
+    update_id: int | None = None
+    language_code: str | None = None
+    display_name: str = ""
+    reply_to_code_prompt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    keyboard: Keyboard = ()
+    ask_code: bool = False
+    typed: bool = False  # the reply waits for a typed answer (number, date, code)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningCompleted:
+    """Passed to the completion hooks (coordinator summaries) after the commit."""
+
+    screening_id: int
+    patient_code: str
+    investigator_id: int
+    protocol_id: str
+    protocol_version: str
+    verdict: str
+    criteria: dict[str, Any]
+    language: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    replies: list[Reply] = field(default_factory=list)
+    recorded: str | None = None  # appended to the pressed message, whose buttons go away
+    notice: str | None = None  # short notice on a button press (answerCallbackQuery)
+    completed: ScreeningCompleted | None = None
+    screening_id: int | None = None
+    lang: str = "en"
+    offered: bool = False  # this outcome put a "stop at first fail" offer on screen
+
+
+CompletingHook = Callable[[ScreeningTx, Engine, Evaluation], object]
+"""Runs inside the completion's transaction, after ``tx.complete``: what it writes (e.g. a
+coordinator summary queued in the outbox) exists if and only if the completion does.
+An exception rolls the completion back (the user gets the apology and can answer again)."""
+
+
+class _Refused(Exception):
+    """A press or command that changes nothing: a stale, forged or closed target."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    user_id: int
+    lang: str
+    update_id: int | None
+    pressed: bool
+
+
+@dataclass(slots=True)
+class _Work:
+    tx: ScreeningTx
+    engine: Engine
+    conv: Conversation
+    screening: Screening
+
+
+def criteria_json(evaluation: Evaluation) -> dict[str, Any]:
+    """What storage keeps with a verdict: every criterion's status and reason."""
+    return {cid: r.to_json() for cid, r in evaluation.results.items()}
+
+
+def answers_of(records: Mapping[str, Any]) -> dict[str, Answer]:
+    """Storage's current answer records as the engine's answers (parsed values, no re-parse)."""
+    return {qid: Answer(qid, rec.raw, from_json(rec.value_json)) for qid, rec in records.items()}
+
+
+# -- the flow ------------------------------------------------------------------------------
+
+
+class ScreeningFlow:
+    def __init__(
+        self,
+        registry: ProtocolRegistry,
+        store: Store,
+        *,
+        stop_at_first_fail: bool = True,
+        default_language: str = "en",
+        completing: list[CompletingHook] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        # Shared with Services.on_completing: hooks added later are seen here.
+        self.completing: list[CompletingHook] = completing if completing is not None else []
+        self.stop_at_first_fail = stop_at_first_fail
+        self.default_language = default_language if default_language in LANGUAGES else "en"
+        self._awaiting_code: dict[int, None] = {}
+        self._stop_offers: set[int] = set()
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def handle(self, msg: Incoming) -> Outcome:
+        user = self.store.get_user(msg.user_id)
+        lang = self._lang(user, msg.language_code)
+        if user is None or not user.active:
+            log.warning(
+                "refused %s Telegram user %s (%s)",
+                "unknown" if user is None else "inactive",
+                msg.user_id,
+                msg.display_name or "-",
+            )
+            out = Outcome([Reply(t("refused", lang, user_id=msg.user_id))], lang=lang)
+            if msg.data is not None:
+                out.notice = t("refused_short", lang, user_id=msg.user_id)
+            return out
+        ctx = _Ctx(user.telegram_id, lang, msg.update_id, msg.data is not None)
+        try:
+            if msg.data is not None:
+                out = self._press(ctx, msg.data)
+            else:
+                text = (msg.text or "").strip()
+                if text.startswith("/"):
+                    out = self._command(ctx, text)
+                elif msg.user_id in self._awaiting_code or msg.reply_to_code_prompt:
+                    out = self._new(ctx, text)
+                else:
+                    out = self._typed(ctx, text)
+        except _Refused as refusal:
+            text = t(refusal.key, lang)
+            out = Outcome(notice=text) if ctx.pressed else Outcome([Reply(text)])
+        except ProtocolError:
+            log.exception("protocol version unavailable for user %s", msg.user_id)
+            out = Outcome([Reply(t("protocol_unavailable", lang))])
+        out.lang = lang
+        return out
+
+    def _lang(self, user: User | None, code: str | None) -> str:
+        if user is not None and user.language in LANGUAGES:
+            return str(user.language)
+        return language_from(code, self.default_language)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _command(self, ctx: _Ctx, text: str) -> Outcome:
+        head, _, rest = text.partition(" ")
+        command = head[1:].split("@", 1)[0].lower()
+        arg = rest.strip()
+        lang = ctx.lang
+        if command == "start":
+            return self._start(ctx)
+        if command == "help":
+            return Outcome([Reply(t("help", lang))])
+        if command == "lang":
+            if arg:
+                return self._set_language(ctx, arg.lower())
+            return Outcome([Reply(t("lang_choose", lang), _language_keyboard())])
+        if command == "new":
+            if arg:
+                return self._new(ctx, arg)
+            self._await_code(ctx.user_id)
+            return Outcome([Reply(t("ask_code", lang), ask_code=True, typed=True)])
+        if command == "cancel":
+            return self._cancel(ctx)
+        # From here on the command needs no pending patient code.
+        self._awaiting_code.pop(ctx.user_id, None)
+        if command == "resume":
+            return self._resume_command(ctx, arg)
+        if command == "list":
+            return self._list(ctx)
+        if command == "status":
+            return self._status(ctx)
+        if command == "summary":
+            return self._summary(ctx)
+        if command == "back":
+            return self._back(ctx)
+        if command == "unknown":
+            return self._typed(ctx, "unknown")
+        return Outcome([Reply(t("unknown_command", lang, command=head))])
+
+    def _start(self, ctx: _Ctx) -> Outcome:
+        title = self.registry.latest().protocol.title.get(ctx.lang)
+        text = t("welcome", ctx.lang, title=title)
+        replies = [Reply(text, _language_keyboard())]
+        current = self.store.find_open_screening(ctx.user_id)
+        if current is not None:
+            replies.append(Reply(t("welcome_open", ctx.lang, code=current.patient_code)))
+        return Outcome(replies)
+
+    def _set_language(self, ctx: _Ctx, lang: str) -> Outcome:
+        if lang not in LANGUAGES:
+            return Outcome([Reply(t("lang_bad", ctx.lang, language=lang))])
+        self.store.set_language(ctx.user_id, lang)
+        out = Outcome([Reply(t("lang_set", lang))], lang=lang)
+        if ctx.pressed:
+            out.recorded = t("recorded", lang, answer=_LANGUAGE_NAMES[lang])
+        return out
+
+    def _await_code(self, user_id: int) -> None:
+        self._awaiting_code.pop(user_id, None)
+        self._awaiting_code[user_id] = None
+        while len(self._awaiting_code) > _MAX_AWAITING:
+            self._awaiting_code.pop(next(iter(self._awaiting_code)))
+
+    # -- creating a screening ------------------------------------------------------------------
+
+    def _new(self, ctx: _Ctx, code_text: str) -> Outcome:
+        engine = self.registry.latest()
+        protocol = engine.protocol
+        conv = engine.start(ctx.lang)
+        try:
+            step = engine.answer(conv, code_text)
+        finally:
+            engine.release(conv)
+        if not step.accepted or step.answer is None:
+            self._await_code(ctx.user_id)
+            error = step.error or t("ask_code", ctx.lang)
+            return Outcome([Reply(error, ask_code=True, typed=True)])
+        code = str(step.answer.value)
+        try:
+            screening = self.store.create_screening(
+                patient_code=code,
+                protocol_id=protocol.id,
+                protocol_version=str(protocol.version),
+                protocol_sha256=protocol.sha256,
+                investigator_id=ctx.user_id,
+                initial_state=step.state,
+                language=ctx.lang,
+                update_id=ctx.update_id,
+            )
+        except UpdateAlreadyProcessed:
+            return Outcome()
+        except DuplicatePatientCode:
+            self._awaiting_code.pop(ctx.user_id, None)
+            mine = self.store.find_open_screening(ctx.user_id, code)
+            key = "duplicate_own" if mine is not None else "duplicate_other"
+            return Outcome([Reply(t(key, ctx.lang, code=code))])
+        self._awaiting_code.pop(ctx.user_id, None)
+        assert screening.id is not None
+        header = t(
+            "started",
+            ctx.lang,
+            code=code,
+            title=protocol.title.get(ctx.lang),
+            version=protocol.version,
+        )
+        with engine.attached(screening.current_state, {}, ctx.lang) as fresh:
+            prompt = self._prompt(engine, fresh, screening.id, ctx.lang)
+        return Outcome([Reply(header), prompt], screening_id=screening.id)
+
+    # -- the locked unit of work ---------------------------------------------------------------
+
+    def _engine_of(self, screening: Screening) -> Engine:
+        return self.registry.engine_for(
+            screening.protocol_id, int(screening.protocol_version), screening.protocol_sha256
+        )
+
+    @contextmanager
+    def _session(
+        self, ctx: _Ctx, screening_id: int, question_id: str | None = None
+    ) -> Iterator[_Work | None]:
+        """Lock the screening, check the press is for it, claim the update, attach the dialog.
+
+        Yields None for a redelivered update (nothing to do).  Raises _Refused, writing
+        nothing, for someone else's screening, a closed one or an old question.
+        """
+        try:
+            with self.store.screening_tx(screening_id) as tx:
+                s = tx.screening
+                if s.investigator_id != ctx.user_id:
+                    raise _Refused("forged")
+                if s.status != Status.IN_PROGRESS.value:
+                    raise _Refused("closed")
+                if question_id is not None and s.current_state != question_id:
+                    raise _Refused("stale")
+                if ctx.update_id is not None and not tx.claim_update(ctx.update_id):
+                    log.info("update %s already processed: ignored", ctx.update_id)
+                    yield None
+                    return
+                engine = self._engine_of(s)
+                answers = answers_of(tx.current_answers())
+                with engine.attached(s.current_state, answers, ctx.lang) as conv:
+                    yield _Work(tx, engine, conv, s)
+        except ScreeningNotFound:
+            raise _Refused("forged") from None
+        except _Refused:
+            raise
+        except Exception as exc:
+            tag_screening(exc, screening_id)
+            raise
+
+    def _current(self, ctx: _Ctx) -> Screening:
+        s = self.store.find_open_screening(ctx.user_id)
+        if s is None:
+            raise _Refused("no_open")
+        return s
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _typed(self, ctx: _Ctx, text: str) -> Outcome:
+        s = self._current(ctx)
+        assert s.id is not None
+        if s.id in self._stop_offers:
+            return Outcome([self._offer(s.id, ctx.lang, ())], screening_id=s.id)
+        return self._answer(ctx, s.id, None, text)
+
+    def _answer(self, ctx: _Ctx, sid: int, question_id: str | None, value: str) -> Outcome:
+        with self._session(ctx, sid, question_id) as work:
+            if work is None:
+                return Outcome(screening_id=sid)
+            engine, conv = work.engine, work.conv
+            if conv.state == COMPLETE:  # only after an interrupted completion
+                return self._finish(ctx, work, [])
+            text = value
+            if question_id is not None and value.startswith("#") and value[1:].isdigit():
+                choices = engine.question(question_id).choices
+                index = int(value[1:])
+                if index >= len(choices):
+                    raise _Refused("forged")
+                text = choices[index].value
+            step = engine.answer(conv, text)
+            if not step.accepted or step.answer is None:
+                error = step.error or t("stale", ctx.lang)
+                if ctx.pressed:
+                    return Outcome(notice=error[:200], screening_id=sid)
+                return Outcome([Reply(error, typed=True)], screening_id=sid)
+            parsed = step.answer.value
+            work.tx.record_answer(
+                step.question_id, step.answer.raw, to_json(parsed), unit_of(parsed), ctx.user_id
+            )
+            work.tx.set_state(step.state)
+            lines = [t("computed", ctx.lang, text=n) for n in step.notices]
+            out = self._advance(ctx, work, lines, step.newly_failed)
+        out.recorded = t("recorded", ctx.lang, answer=step.display or "")
+        self._after(out, sid)
+        return out
+
+    def _advance(
+        self,
+        ctx: _Ctx,
+        work: _Work,
+        lines: list[str],
+        newly_failed: Sequence[CriterionResult],
+    ) -> Outcome:
+        """After the state moved (inside the transaction): verdict, stop offer or next prompt."""
+        sid = work.tx.screening_id
+        if work.conv.state == COMPLETE:
+            return self._finish(ctx, work, lines)
+        if newly_failed:
+            evaluation = work.engine.evaluate(work.conv)
+            lines += [self._failure_line(work.engine, r, ctx.lang) for r in newly_failed]
+            first = len(evaluation.failed) == len(newly_failed)
+            if first and self.stop_at_first_fail:
+                work.tx.log_event(
+                    "stop_offered", ctx.user_id, {"criteria": [r.id for r in newly_failed]}
+                )
+                return Outcome([self._offer(sid, ctx.lang, lines)], screening_id=sid, offered=True)
+        return Outcome(
+            [self._prompt(work.engine, work.conv, sid, ctx.lang, lines)], screening_id=sid
+        )
+
+    def _finish(
+        self, ctx: _Ctx, work: _Work, lines: list[str], *, ended_early: bool = False
+    ) -> Outcome:
+        evaluation = work.engine.evaluate(work.conv)
+        criteria = criteria_json(evaluation)
+        work.tx.complete(evaluation.verdict, criteria, ctx.user_id)
+        s = work.screening
+        verdict = self._verdict_lines(work.engine, s, evaluation, ctx.lang, ended_early)
+        text = "\n".join([*lines, *verdict])
+        completed = ScreeningCompleted(
+            screening_id=work.tx.screening_id,
+            patient_code=s.patient_code,
+            investigator_id=s.investigator_id,
+            protocol_id=s.protocol_id,
+            protocol_version=s.protocol_version,
+            verdict=evaluation.verdict,
+            criteria=criteria,
+            language=ctx.lang,
+        )
+        for hook in self.completing:
+            hook(work.tx, work.engine, evaluation)
+        return Outcome([Reply(text)], completed=completed, screening_id=work.tx.screening_id)
+
+    def _after(self, out: Outcome, sid: int) -> None:
+        """Bookkeeping once the transaction committed."""
+        if out.offered:
+            self._stop_offers.add(sid)
+        else:
+            self._stop_offers.discard(sid)
+
+    # -- buttons -------------------------------------------------------------------------------
+
+    def _press(self, ctx: _Ctx, raw: str) -> Outcome:
+        data = parse_data(raw)
+        if data is None:
+            raise _Refused("forged")
+        if data.kind == "l":
+            return self._set_language(ctx, data.value or "")
+        sid = data.screening_id
+        assert sid is not None
+        if data.kind == "a":
+            assert data.question_id is not None and data.value is not None
+            return self._answer(ctx, sid, data.question_id, data.value)
+        if data.kind == "k":
+            assert data.question_id is not None
+            return self._keep(ctx, sid, data.question_id)
+        if data.kind == "e":
+            return self._end(ctx, sid)
+        if data.kind == "d":
+            return self._document(ctx, sid)
+        if data.kind == "r":
+            return self._resume(ctx, sid)
+        if data.kind == "x":
+            return self._abandon(ctx, sid, data.value == "y")
+        raise _Refused("forged")
+
+    def _keep(self, ctx: _Ctx, sid: int, question_id: str) -> Outcome:
+        with self._session(ctx, sid, question_id) as work:
+            if work is None:
+                return Outcome(screening_id=sid)
+            existing = work.conv.answers.get(question_id)
+            if existing is None:
+                raise _Refused("stale")
+            # Move on with the stored answer itself: re-parsing its text could change it
+            # ("today" typed last week).
+            work.conv.trigger("advance", answer=existing)
+            work.tx.set_state(work.conv.state)
+            work.tx.log_event("kept", ctx.user_id, {"question_id": question_id})
+            shown = work.engine.display(question_id, existing.value, ctx.lang)
+            out = self._advance(ctx, work, [], ())
+        out.recorded = t("kept", ctx.lang, answer=shown)
+        self._after(out, sid)
+        return out
+
+    def _end(self, ctx: _Ctx, sid: int) -> Outcome:
+        with self._session(ctx, sid) as work:
+            if work is None:
+                return Outcome(screening_id=sid)
+            work.tx.log_event("ended_at_first_fail", ctx.user_id, None)
+            out = self._finish(ctx, work, [], ended_early=True)
+        self._stop_offers.discard(sid)
+        out.recorded = t("chose_end", ctx.lang)
+        return out
+
+    def _document(self, ctx: _Ctx, sid: int) -> Outcome:
+        with self._session(ctx, sid) as work:
+            if work is None:
+                return Outcome(screening_id=sid)
+            work.tx.log_event("documenting_remaining", ctx.user_id, None)
+            out = Outcome([self._prompt(work.engine, work.conv, sid, ctx.lang)], screening_id=sid)
+        self._stop_offers.discard(sid)
+        out.recorded = t("chose_document", ctx.lang)
+        return out
+
+    def _abandon(self, ctx: _Ctx, sid: int, confirmed: bool) -> Outcome:
+        if not confirmed:
+            s = self.store.get_screening(sid)
+            if s.investigator_id != ctx.user_id:
+                raise _Refused("forged")
+            text = t("not_abandoned", ctx.lang, code=s.patient_code)
+            return Outcome([Reply(text)], recorded=text, screening_id=sid)
+        with self._session(ctx, sid) as work:
+            if work is None:
+                return Outcome(screening_id=sid)
+            work.tx.abandon(ctx.user_id, "cancelled by the investigator")
+            text = t("abandoned", ctx.lang, code=work.screening.patient_code)
+        self._stop_offers.discard(sid)
+        return Outcome([Reply(text)], recorded=text, screening_id=sid)
+
+    # -- moving around -------------------------------------------------------------------------
+
+    def _back(self, ctx: _Ctx) -> Outcome:
+        s = self._current(ctx)
+        assert s.id is not None
+        with self._session(ctx, s.id) as work:
+            if work is None:
+                return Outcome(screening_id=s.id)
+            step = work.engine.back(work.conv)
+            if step is None:
+                reply = self._prompt(
+                    work.engine, work.conv, s.id, ctx.lang, [t("nothing_back", ctx.lang)]
+                )
+                return Outcome([reply], screening_id=s.id)
+            work.tx.set_state(step.state)
+            work.tx.log_event("back", ctx.user_id, {"from": step.question_id, "to": step.state})
+            reply = self._prompt(work.engine, work.conv, s.id, ctx.lang)
+        self._stop_offers.discard(s.id)
+        return Outcome([reply], screening_id=s.id)
+
+    def _resume_command(self, ctx: _Ctx, code: str) -> Outcome:
+        if code:
+            found = self.store.find_open_screening(ctx.user_id, code)
+            if found is None or found.id is None:
+                return Outcome([Reply(t("no_open_code", ctx.lang, code=code))])
+            return self._resume(ctx, found.id)
+        mine = self.store.list_screenings(ctx.user_id, Status.IN_PROGRESS.value)
+        if not mine:
+            return Outcome([Reply(t("no_open", ctx.lang))])
+        if len(mine) == 1:
+            assert mine[0].id is not None
+            return self._resume(ctx, mine[0].id)
+        recent = sorted(mine, key=lambda s: s.updated_at, reverse=True)[:LIST_LIMIT]
+        buttons = [Button(f"▶ {s.patient_code}", screening_data("r", s.id or 0)) for s in recent]
+        return Outcome([Reply(t("resume_choose", ctx.lang), layout(buttons))])
+
+    def _resume(self, ctx: _Ctx, sid: int) -> Outcome:
+        with self._session(ctx, sid) as work:
+            if work is None:
+                return Outcome(screening_id=sid)
+            # Touch the row: the most recently touched open screening is the current one.
+            work.tx.set_state(work.conv.state)
+            work.tx.log_event("resumed", ctx.user_id, None)
+            code = work.screening.patient_code
+            if work.conv.state == COMPLETE:
+                return self._finish(ctx, work, [])
+            if sid in self._stop_offers:
+                reply = self._offer(sid, ctx.lang, ())
+            else:
+                reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
+        out = Outcome([Reply(t("resumed", ctx.lang, code=code)), reply], screening_id=sid)
+        if ctx.pressed:
+            out.recorded = t("recorded", ctx.lang, answer=code)
+        return out
+
+    def _cancel(self, ctx: _Ctx) -> Outcome:
+        if self._awaiting_code.pop(ctx.user_id, "absent") is None:
+            return Outcome([Reply(t("cancelled_code", ctx.lang))])
+        s = self.store.find_open_screening(ctx.user_id)
+        if s is None or s.id is None:
+            return Outcome([Reply(t("nothing_to_cancel", ctx.lang))])
+        keyboard = (
+            (
+                Button(
+                    t("button_abandon", ctx.lang, code=s.patient_code),
+                    screening_data("x", s.id, "y"),
+                ),
+                Button(t("button_keep_screening", ctx.lang), screening_data("x", s.id, "n")),
+            ),
+        )
+        return Outcome([Reply(t("cancel_confirm", ctx.lang, code=s.patient_code), keyboard)])
+
+    # -- read-only views -------------------------------------------------------------------------
+
+    def _snapshot(self, s: Screening, lang: str) -> tuple[Engine, dict[str, Answer]]:
+        assert s.id is not None
+        return self._engine_of(s), answers_of(self.store.current_answers(s.id))
+
+    def _status(self, ctx: _Ctx) -> Outcome:
+        s = self._current(ctx)
+        assert s.id is not None
+        engine, answers = self._snapshot(s, ctx.lang)
+        with engine.attached(s.current_state, answers, ctx.lang) as conv:
+            prompt = engine.prompt(conv)
+            evaluation = engine.evaluate(conv)
+            question = prompt.text if prompt else "—"
+            progress = _progress(prompt.position, prompt.total, ctx.lang) if prompt else "—"
+            status = t(
+                "status",
+                ctx.lang,
+                code=s.patient_code,
+                progress=progress,
+                question=question,
+                failed=len(evaluation.failed),
+                unknown=len(evaluation.unknown),
+            )
+            if s.id in self._stop_offers:
+                reply = self._offer(s.id, ctx.lang, ())
+            else:
+                reply = self._prompt(engine, conv, s.id, ctx.lang)
+        return Outcome([Reply(status), reply], screening_id=s.id)
+
+    def _summary(self, ctx: _Ctx) -> Outcome:
+        s = self.store.find_open_screening(ctx.user_id)
+        if s is None:
+            mine = self.store.list_screenings(ctx.user_id)
+            if not mine:
+                return Outcome([Reply(t("no_screening", ctx.lang))])
+            s = max(mine, key=lambda x: x.updated_at)
+        engine, answers = self._snapshot(s, ctx.lang)
+        evaluation = engine.evaluate_answers(answers, ctx.lang)
+        lines = [
+            t(
+                "summary_title",
+                ctx.lang,
+                code=s.patient_code,
+                status=t(f"status_{s.status}", ctx.lang),
+                verdict=t(f"verdict_{evaluation.verdict}", ctx.lang),
+            )
+        ]
+        for cid, r in evaluation.results.items():
+            label = engine.protocol.criterion_by_id[cid].label.get(ctx.lang)
+            lines.append(
+                t(
+                    "status_line",
+                    ctx.lang,
+                    mark=_MARKS[r.status],
+                    id=cid,
+                    label=label,
+                    reason=r.reason,
+                )
+            )
+        if evaluation.earliest_start is not None:
+            lines.append(t("earliest", ctx.lang, date=_date(evaluation.earliest_start)))
+        return Outcome([Reply("\n".join(lines))], screening_id=s.id)
+
+    def _list(self, ctx: _Ctx) -> Outcome:
+        mine = sorted(
+            (
+                s
+                for s in self.store.list_screenings(ctx.user_id)
+                if s.status != Status.ABANDONED.value
+            ),
+            key=lambda s: s.updated_at,
+            reverse=True,
+        )
+        if not mine:
+            return Outcome([Reply(t("no_screening", ctx.lang))])
+        lines = [t("list_title", ctx.lang)]
+        buttons: list[Button] = []
+        for s in mine[:LIST_LIMIT]:
+            engine, answers = self._snapshot(s, ctx.lang)
+            if s.status == Status.IN_PROGRESS.value:
+                with engine.attached(s.current_state, answers, ctx.lang) as conv:
+                    prompt = engine.prompt(conv)
+                    left = _questions_left(engine, conv)
+                progress = _progress(prompt.position, prompt.total, ctx.lang) if prompt else "—"
+                lines.append(
+                    t("list_open", ctx.lang, code=s.patient_code, progress=progress, pending=left)
+                )
+                buttons.append(Button(f"▶ {s.patient_code}", screening_data("r", s.id or 0)))
+            else:
+                items = ""
+                if s.verdict == "incomplete":
+                    criteria = s.criteria_json or {}
+                    ids = [cid for cid, r in criteria.items() if r.get("status") == "unknown"]
+                    items = t("list_items", ctx.lang, ids=", ".join(ids)) if ids else ""
+                verdict = t(f"verdict_{s.verdict}", ctx.lang) if s.verdict else s.status
+                lines.append(
+                    t("list_done", ctx.lang, code=s.patient_code, verdict=verdict, items=items)
+                )
+        if len(mine) > LIST_LIMIT:
+            lines.append(t("list_more", ctx.lang, n=len(mine) - LIST_LIMIT))
+        return Outcome([Reply("\n".join(lines), layout(buttons))])
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def _prompt(
+        self,
+        engine: Engine,
+        conv: Conversation,
+        sid: int,
+        lang: str,
+        before: Sequence[str] = (),
+    ) -> Reply:
+        prompt = engine.prompt(conv)
+        if prompt is None:
+            return Reply("\n".join(before)) if before else Reply("…")
+        qid = prompt.question_id
+        head = prompt.text
+        if prompt.position:
+            head = f"{_progress(prompt.position, prompt.total, lang)} · {head}"
+        lines = [*before, head]
+        if prompt.help:
+            lines.append(prompt.help)
+        typed = prompt.type not in (AnswerType.yesno, AnswerType.choice)
+        buttons: list[Button] = []
+        if typed:
+            hint = engine.expected(qid, lang)
+            if prompt.allows_unknown:
+                hint += " " + t("unknown_hint", lang)
+            lines.append(hint)
+        else:
+            for index, (value, label) in enumerate(prompt.choices):
+                buttons.append(Button(label, answer_data(sid, qid, value, index)))
+            if prompt.allows_unknown:
+                buttons.append(
+                    Button(t("button_unknown", lang), answer_data(sid, qid, UNKNOWN_VALUE, None))
+                )
+        keyboard = layout(buttons)
+        if prompt.current is not None:
+            lines.append(t("current_answer", lang, answer=prompt.current))
+            keep = Button(t("button_keep", lang, answer=prompt.current)[:60], keep_data(sid, qid))
+            keyboard = (*keyboard, (keep,))
+        return Reply("\n".join(lines), keyboard, typed=typed)
+
+    def _offer(self, sid: int, lang: str, before: Sequence[str]) -> Reply:
+        keyboard = (
+            (Button(t("button_end", lang), screening_data("e", sid)),),
+            (Button(t("button_document", lang), screening_data("d", sid)),),
+        )
+        text = "\n".join([*before, t("stop_offer", lang) if before else t("stop_pending", lang)])
+        return Reply(text, keyboard)
+
+    def _failure_line(self, engine: Engine, r: CriterionResult, lang: str) -> str:
+        label = engine.protocol.criterion_by_id[r.id].label.get(lang)
+        return t("criterion_failed", lang, id=r.id, label=label, reason=r.reason)
+
+    def _verdict_lines(
+        self,
+        engine: Engine,
+        s: Screening,
+        evaluation: Evaluation,
+        lang: str,
+        ended_early: bool = False,
+    ) -> list[str]:
+        lines = [
+            t(
+                "complete",
+                lang,
+                code=s.patient_code,
+                verdict=t(f"verdict_{evaluation.verdict}", lang),
+            )
+        ]
+
+        def section(
+            title_key: str, results: Sequence[CriterionResult], flagged: bool = False
+        ) -> None:
+            if not results:
+                return
+            lines.append(t(title_key, lang))
+            for r in results:
+                label = engine.protocol.criterion_by_id[r.id].label.get(lang)
+                reason = (r.flagged or r.reason) if flagged else r.reason
+                lines.append(t("criterion_line", lang, id=r.id, label=label, reason=reason))
+
+        section("failing", evaluation.failed)
+        if ended_early:
+            if evaluation.unknown:
+                lines.append(t("not_documented", lang, n=len(evaluation.unknown)))
+        else:
+            section("unknowns", evaluation.unknown)
+        section(
+            "flagged",
+            tuple(r for r in evaluation.results.values() if r.flagged),
+            flagged=True,
+        )
+        if evaluation.earliest_start is not None:
+            lines.append(t("earliest", lang, date=_date(evaluation.earliest_start)))
+        return lines
+
+
+def _language_keyboard() -> Keyboard:
+    return (
+        (
+            Button(_LANGUAGE_NAMES["en"], language_data("en")),
+            Button(_LANGUAGE_NAMES["fr"], language_data("fr")),
+        ),
+    )
+
+
+def _progress(position: int, total: int, lang: str) -> str:
+    return t("progress", lang, position=position, total=total)
+
+
+def _questions_left(engine: Engine, conv: Conversation) -> int:
+    applies = conv.resolution.applies
+    return sum(
+        1
+        for q in engine.protocol.ordered_questions
+        if not q.chat_only and applies[q.id] is True and q.id not in conv.answers
+    )
+
+
+def _date(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")

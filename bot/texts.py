@@ -1,0 +1,295 @@
+"""The bot's user-facing messages, in English and French: one small catalogue.
+
+Clinical wording (questions, criteria, reasons) comes from the protocol file and the
+engine; this catalogue holds only the conversation's own words.  A test checks that
+every key exists in every language and that both take the same placeholders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = ("en", "fr")
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # -- access and language ------------------------------------------------------
+    "refused": {
+        "en": "⛔ You are not authorised to screen patients with this bot.\n"
+        "Your Telegram user id is {user_id}: send it to the study coordinator, "
+        "who can give you access.",
+        "fr": "⛔ Vous n'êtes pas autorisé(e) à inclure des patients avec ce bot.\n"
+        "Votre identifiant Telegram est {user_id} : transmettez-le au coordinateur "
+        "de l'étude, qui pourra vous donner accès.",
+    },
+    "refused_short": {
+        "en": "Not authorised (your id: {user_id}).",
+        "fr": "Non autorisé (votre identifiant : {user_id}).",
+    },
+    "welcome": {
+        "en": "Welcome to the {title} eligibility assistant.\n"
+        "I ask the criteria one question at a time; buttons wherever the answer is a "
+        "choice. /new starts a screening, /help lists the commands.\n"
+        "Language:",
+        "fr": "Bienvenue dans l'assistant d'éligibilité {title}.\n"
+        "Je pose les critères une question à la fois, avec des boutons dès que la "
+        "réponse est un choix. /new commence un screening, /help liste les commandes.\n"
+        "Langue :",
+    },
+    "welcome_open": {
+        "en": "You have a screening in progress ({code}): /resume to continue.",
+        "fr": "Vous avez un screening en cours ({code}) : /resume pour continuer.",
+    },
+    "lang_choose": {"en": "Choose your language:", "fr": "Choisissez votre langue :"},
+    "lang_set": {
+        "en": "Language set to English.",
+        "fr": "Langue : français.",
+    },
+    "lang_bad": {
+        "en": "Unknown language '{language}': use /lang en or /lang fr.",
+        "fr": "Langue « {language} » inconnue : utilisez /lang en ou /lang fr.",
+    },
+    "help": {
+        "en": "Commands:\n"
+        "/new – start a screening (asks the patient code)\n"
+        "/resume [code] – continue a screening\n"
+        "/list – my screenings and their pending items\n"
+        "/back – go back to the previous question\n"
+        "/unknown – answer 'unknown' to the current question\n"
+        "/status – where am I?\n"
+        "/summary – criteria so far\n"
+        "/cancel – cancel (abandon the screening, after confirmation)\n"
+        "/lang – language (en/fr)\n"
+        "/help – this list\n"
+        "Numbers, dates (DD/MM/YYYY) and codes are typed; everything else has buttons.",
+        "fr": "Commandes :\n"
+        "/new – nouveau screening (demande le code patient)\n"
+        "/resume [code] – reprendre un screening\n"
+        "/list – mes screenings et ce qu'il leur manque\n"
+        "/back – revenir à la question précédente\n"
+        "/unknown – répondre « inconnu » à la question en cours\n"
+        "/status – où en suis-je ?\n"
+        "/summary – critères à ce stade\n"
+        "/cancel – annuler (abandonner le screening, après confirmation)\n"
+        "/lang – langue (en/fr)\n"
+        "/help – cette liste\n"
+        "Les nombres, dates (JJ/MM/AAAA) et codes se saisissent ; le reste a des boutons.",
+    },
+    "unknown_command": {
+        "en": "I don't know the command {command}. /help lists the commands.",
+        "fr": "Je ne connais pas la commande {command}. /help liste les commandes.",
+    },
+    # -- starting and resuming ------------------------------------------------------
+    "ask_code": {
+        "en": "Patient code? Use the centre's pseudonymous screening code "
+        "(with at least one digit; never a name or a birth date).",
+        "fr": "Code patient ? Utilisez le code de screening pseudonymisé du centre "
+        "(avec au moins un chiffre ; jamais un nom ni une date de naissance).",
+    },
+    "code_placeholder": {"en": "e.g. P-0123", "fr": "ex. P-0123"},
+    "started": {
+        "en": "Screening {code} started ({title}, version {version}).",
+        "fr": "Screening {code} commencé ({title}, version {version}).",
+    },
+    "duplicate_own": {
+        "en": "Patient {code} already has a screening in progress: /resume {code} to continue it.",
+        "fr": "Le patient {code} a déjà un screening en cours : /resume {code} pour le reprendre.",
+    },
+    "duplicate_other": {
+        "en": "Patient {code} already has a screening in progress, opened by another "
+        "investigator. Check the code with your coordinator.",
+        "fr": "Le patient {code} a déjà un screening en cours, ouvert par un autre "
+        "investigateur. Vérifiez le code avec votre coordinateur.",
+    },
+    "no_open": {
+        "en": "No screening in progress. /new starts one, /list shows yours.",
+        "fr": "Aucun screening en cours. /new en commence un, /list montre les vôtres.",
+    },
+    "no_open_code": {
+        "en": "You have no screening in progress for {code}. /list shows yours.",
+        "fr": "Vous n'avez pas de screening en cours pour {code}. /list montre les vôtres.",
+    },
+    "resume_choose": {
+        "en": "Which screening do you want to continue?",
+        "fr": "Quel screening voulez-vous reprendre ?",
+    },
+    "resumed": {"en": "Continuing screening {code}.", "fr": "Reprise du screening {code}."},
+    # -- the questions -----------------------------------------------------------------
+    "progress": {"en": "Q {position}/{total}", "fr": "Q {position}/{total}"},
+    "current_answer": {
+        "en": "Current answer: {answer}",
+        "fr": "Réponse actuelle : {answer}",
+    },
+    "unknown_hint": {
+        "en": "(/unknown if not known)",
+        "fr": "(/unknown si inconnu)",
+    },
+    "button_unknown": {"en": "Unknown", "fr": "Inconnu"},
+    "button_keep": {"en": "Keep: {answer}", "fr": "Garder : {answer}"},
+    "recorded": {"en": "→ {answer}", "fr": "→ {answer}"},
+    "kept": {"en": "→ {answer} (kept)", "fr": "→ {answer} (conservé)"},
+    "computed": {"en": "ℹ️ Computed: {text}", "fr": "ℹ️ Calculé : {text}"},
+    "criterion_failed": {
+        "en": "❌ Criterion {id} not met — {label}: {reason}",
+        "fr": "❌ Critère {id} non rempli — {label} : {reason}",
+    },
+    "stop_offer": {
+        "en": "The patient is not eligible. End the screening now, or document the "
+        "remaining criteria?",
+        "fr": "Le patient n'est pas éligible. Terminer le screening maintenant, ou "
+        "documenter les critères restants ?",
+    },
+    "stop_pending": {
+        "en": "Please choose first: end the screening, or document the remaining criteria.",
+        "fr": "Merci de choisir d'abord : terminer le screening, ou documenter les "
+        "critères restants.",
+    },
+    "button_end": {"en": "End screening", "fr": "Terminer le screening"},
+    "button_document": {"en": "Document remaining criteria", "fr": "Documenter la suite"},
+    "chose_end": {"en": "→ Screening ended.", "fr": "→ Screening terminé."},
+    "chose_document": {
+        "en": "→ Documenting the remaining criteria.",
+        "fr": "→ Documentation des critères restants.",
+    },
+    "nothing_back": {
+        "en": "This is the first question: there is nothing to go back to.",
+        "fr": "C'est la première question : impossible de revenir en arrière.",
+    },
+    # -- refusals of buttons ------------------------------------------------------------
+    "stale": {
+        "en": "This question was already answered: nothing changed.",
+        "fr": "Cette question a déjà été répondue : rien n'a changé.",
+    },
+    "forged": {
+        "en": "This button is not valid for you: nothing changed.",
+        "fr": "Ce bouton n'est pas valable pour vous : rien n'a changé.",
+    },
+    "closed": {
+        "en": "This screening is closed: nothing changed.",
+        "fr": "Ce screening est clos : rien n'a changé.",
+    },
+    # -- status, summary, list ---------------------------------------------------------
+    "status": {
+        "en": "Screening {code}: {progress} — {question}\nSo far: {failed} failed, "
+        "{unknown} unknown or pending.",
+        "fr": "Screening {code} : {progress} — {question}\nÀ ce stade : {failed} non "
+        "rempli(s), {unknown} inconnu(s) ou en attente.",
+    },
+    "summary_title": {
+        "en": "Screening {code} ({status}) — verdict so far: {verdict}",
+        "fr": "Screening {code} ({status}) — verdict à ce stade : {verdict}",
+    },
+    "no_screening": {
+        "en": "You have no screening yet. /new starts one.",
+        "fr": "Vous n'avez encore aucun screening. /new en commence un.",
+    },
+    "list_title": {"en": "Your screenings:", "fr": "Vos screenings :"},
+    "list_open": {
+        "en": "• {code} — in progress, {progress}, {pending} question(s) left",
+        "fr": "• {code} — en cours, {progress}, {pending} question(s) restante(s)",
+    },
+    "list_done": {
+        "en": "• {code} — {verdict}{items}",
+        "fr": "• {code} — {verdict}{items}",
+    },
+    "list_items": {"en": "; to document: {ids}", "fr": "; à documenter : {ids}"},
+    "list_more": {"en": "… and {n} more.", "fr": "… et {n} de plus."},
+    "status_in_progress": {"en": "in progress", "fr": "en cours"},
+    "status_completed": {"en": "completed", "fr": "terminé"},
+    "status_abandoned": {"en": "abandoned", "fr": "abandonné"},
+    # -- verdict -------------------------------------------------------------------------
+    "verdict_eligible": {"en": "ELIGIBLE", "fr": "ÉLIGIBLE"},
+    "verdict_not_eligible": {"en": "NOT ELIGIBLE", "fr": "NON ÉLIGIBLE"},
+    "verdict_incomplete": {
+        "en": "INCOMPLETE (unknown items)",
+        "fr": "INCOMPLET (éléments inconnus)",
+    },
+    "complete": {
+        "en": "🏁 Screening {code} complete — verdict: {verdict}",
+        "fr": "🏁 Screening {code} terminé — verdict : {verdict}",
+    },
+    "failing": {"en": "Criteria not met:", "fr": "Critères non remplis :"},
+    "unknowns": {"en": "Criteria unknown:", "fr": "Critères inconnus :"},
+    "flagged": {"en": "To review:", "fr": "À vérifier :"},
+    "not_documented": {
+        "en": "{n} other criteria not documented (screening ended at the first failed criterion).",
+        "fr": "{n} autres critères non documentés (screening arrêté au premier critère non "
+        "rempli).",
+    },
+    "criterion_line": {"en": "• {id} {label}: {reason}", "fr": "• {id} {label} : {reason}"},
+    "status_line": {"en": "{mark} {id} {label}: {reason}", "fr": "{mark} {id} {label} : {reason}"},
+    "earliest": {
+        "en": "Earliest possible start date: {date}",
+        "fr": "Date de début la plus précoce possible : {date}",
+    },
+    # -- cancel ----------------------------------------------------------------------------
+    "cancel_confirm": {
+        "en": "Abandon screening {code}? Its answers stay in the audit trail.",
+        "fr": "Abandonner le screening {code} ? Ses réponses restent dans l'historique.",
+    },
+    "button_abandon": {"en": "Abandon {code}", "fr": "Abandonner {code}"},
+    "button_keep_screening": {"en": "Keep it", "fr": "Le garder"},
+    "abandoned": {"en": "Screening {code} abandoned.", "fr": "Screening {code} abandonné."},
+    "not_abandoned": {
+        "en": "OK, screening {code} stays open.",
+        "fr": "D'accord, le screening {code} reste ouvert.",
+    },
+    "cancelled_code": {"en": "OK, no new screening.", "fr": "D'accord, pas de nouveau screening."},
+    "nothing_to_cancel": {"en": "Nothing to cancel.", "fr": "Rien à annuler."},
+    # -- errors ------------------------------------------------------------------------------
+    "apology": {
+        "en": "Sorry, something went wrong on my side; your last answer may not have been "
+        "saved. /status shows where you are.",
+        "fr": "Désolé, une erreur s'est produite de mon côté ; votre dernière réponse n'a "
+        "peut-être pas été enregistrée. /status indique où vous en êtes.",
+    },
+    "protocol_unavailable": {
+        "en": "This screening's protocol version is not loaded on this server: "
+        "contact the coordinator.",
+        "fr": "La version du protocole de ce screening n'est pas chargée sur ce serveur : "
+        "contactez le coordinateur.",
+    },
+}
+
+# Bot menu commands (set_my_commands), per language.
+COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (
+        ("new", "Start a screening"),
+        ("resume", "Continue a screening"),
+        ("list", "My screenings"),
+        ("back", "Previous question"),
+        ("unknown", "Answer 'unknown'"),
+        ("status", "Where am I?"),
+        ("summary", "Criteria so far"),
+        ("cancel", "Cancel"),
+        ("lang", "Language"),
+        ("help", "Help"),
+    ),
+    "fr": (
+        ("new", "Nouveau screening"),
+        ("resume", "Reprendre un screening"),
+        ("list", "Mes screenings"),
+        ("back", "Question précédente"),
+        ("unknown", "Répondre « inconnu »"),
+        ("status", "Où en suis-je ?"),
+        ("summary", "Critères à ce stade"),
+        ("cancel", "Annuler"),
+        ("lang", "Langue"),
+        ("help", "Aide"),
+    ),
+}
+
+
+def t(key: str, lang: str, **params: Any) -> str:
+    """Render a catalogue entry; an unknown language falls back to English."""
+    entry = CATALOGUE[key]
+    template = entry.get(lang) or entry["en"]
+    return template.format(**params) if params else template
+
+
+def language_from(code: str | None, default: str = "en") -> str:
+    """Telegram's language_code ('fr', 'fr-FR', 'en-GB'…) to a supported language."""
+    if code:
+        base = code.split("-")[0].split("_")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return default if default in LANGUAGES else "en"

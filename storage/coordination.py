@@ -1,0 +1,460 @@
+"""The coordinator's tables: an outbox of messages to deliver, and review decisions.
+
+Why an outbox: a completion and the summaries it owes the coordinators must be one fact.
+The summary rows are written in the completion's own transaction; a sender delivers them
+later, retrying until Telegram accepts, so a network outage or a restart loses nothing.
+``UNIQUE(screening_id, recipient, kind, revision)`` makes enqueueing idempotent: the same
+completion (or the same idle period, for reminders) can be enqueued twice, by a retry or
+by a restarted scheduler, and is still delivered once per recipient.
+
+No separate "reminder sent" table: a reminder is an outbox row whose revision is the
+idle-since timestamp, so the same unique key that stops a duplicate summary stops a
+duplicate reminder after a restart.
+
+Statements are SQLAlchemy Core, like the rest of ``storage``; the tables share
+``SQLModel.metadata`` with ``storage.models`` and have their own migration
+(``rc001_coordination``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+from storage.errors import InvalidValue, StorageError
+from storage.models import (
+    EventRecord,
+    Role,
+    Screening,
+    Status,
+    User,
+    UTCDateTime,
+    table,
+    utcnow,
+)
+from storage.repository import ScreeningTx, Store, _check_json, _model
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent: Telegram refused it (blocked bot, unknown chat)
+    SKIPPED = "skipped"  # obsolete before delivery (a reminder for a screening touched since)
+
+
+class MessageKind(StrEnum):
+    SUMMARY = "summary"
+    REMINDER = "reminder"
+    QUERY = "query"  # a coordinator's question, to the investigator
+    REOPENED = "reopened"  # a coordinator reopened the screening, to the investigator
+
+
+class ReviewAction(StrEnum):
+    CONFIRM = "confirm"
+    QUERY = "query"
+    REOPEN = "reopen"
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "screening_id", "recipient", "kind", "revision", name="uq_outbox_delivery"
+        ),
+        sa.CheckConstraint(_in("status", OutboxStatus), name="ck_outbox_status"),
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = Field(foreign_key="screenings.id")
+    recipient: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    kind: str = Field(sa_type=sa.String)
+    # What makes this message distinct for its screening and recipient: the completion
+    # number for a summary, the idle-since timestamp for a reminder, a review id for a query.
+    revision: str = Field(sa_type=sa.String)
+    payload: Any = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING.value, sa_type=sa.String)
+    attempts: int = Field(default=0)
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Review(SQLModel, table=True):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        sa.CheckConstraint(_in("action", ReviewAction), name="ck_reviews_action"),
+        sa.Index("ix_reviews_screening", "screening_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = Field(foreign_key="screenings.id")
+    coordinator_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("users.telegram_id"), nullable=False)
+    )
+    action: str = Field(sa_type=sa.String)
+    comment: str | None = Field(default=None, sa_type=sa.Text)
+    question_id: str | None = Field(default=None, sa_type=sa.String)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+OUTBOX = table(OutboxMessage)
+REVIEWS = table(Review)
+SCREENINGS = table(Screening)
+USERS = table(User)
+EVENTS = table(EventRecord)
+
+
+# -- enqueueing (inside the caller's transaction) -----------------------------------------
+
+
+def _insert_ignore(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert outbox rows, skipping those already there; returns how many were new."""
+    if not rows:
+        return 0
+    insert: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(OUTBOX)
+    inserted = 0
+    for row in rows:
+        statement = (
+            insert.values(**row)
+            .on_conflict_do_nothing(
+                index_elements=["screening_id", "recipient", "kind", "revision"]
+            )
+            .returning(OUTBOX.c.id)
+        )
+        if conn.execute(statement).first() is not None:
+            inserted += 1
+    return inserted
+
+
+def enqueue(
+    conn: Connection,
+    screening_id: int,
+    recipients: Iterable[int],
+    kind: str,
+    revision: str,
+    payload: Any,
+    now: dt.datetime | None = None,
+) -> int:
+    """Queue one message per distinct recipient; a message already queued is not repeated."""
+    kind = MessageKind(kind).value
+    _check_json(payload, "outbox payload")
+    when = now or utcnow()
+    rows = [
+        {
+            "screening_id": screening_id,
+            "recipient": recipient,
+            "kind": kind,
+            "revision": revision,
+            "payload": payload,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": when,
+            "created_at": when,
+            "sent_at": None,
+            "last_error": None,
+        }
+        for recipient in dict.fromkeys(recipients)
+    ]
+    return _insert_ignore(conn, rows)
+
+
+def coordinator_recipients(conn: Connection, coordinator_chat_id: int | None) -> list[int]:
+    """Active coordinators' chats, then the configured coordinator (group) chat."""
+    ids = conn.execute(
+        sa.select(USERS.c.telegram_id)
+        .where(USERS.c.role == Role.COORDINATOR.value)
+        .where(USERS.c.active.is_(True))
+        .order_by(USERS.c.telegram_id)
+    ).scalars()
+    recipients = [int(i) for i in ids]
+    if coordinator_chat_id is not None and coordinator_chat_id not in recipients:
+        recipients.append(coordinator_chat_id)
+    return recipients
+
+
+def completion_number(conn: Connection, screening_id: int) -> int:
+    """How many times the screening has completed (1 the first time, 2 after a reopen…)."""
+    count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(EVENTS)
+        .where(EVENTS.c.screening_id == screening_id)
+        .where(EVENTS.c.kind == "completed")
+    ).scalar_one()
+    return int(count)
+
+
+def enqueue_summary(tx: ScreeningTx, payload: Any, coordinator_chat_id: int | None = None) -> int:
+    """Queue the completion summary for every coordinator, in the completion's transaction.
+
+    Call after ``tx.complete(...)`` and inside the same ``store.screening_tx`` block: the
+    summary then exists if and only if the completion does.
+    """
+    if tx.screening.status != Status.COMPLETED:
+        raise StorageError(f"screening {tx.screening_id} is not completed: no summary to send")
+    conn = tx._live()
+    revision = str(completion_number(conn, tx.screening_id))
+    recipients = coordinator_recipients(conn, coordinator_chat_id)
+    return enqueue(conn, tx.screening_id, recipients, MessageKind.SUMMARY, revision, payload)
+
+
+def enqueue_for_investigator(tx: ScreeningTx, kind: str, revision: str, payload: Any) -> int:
+    """Queue a message to the screening's investigator in the caller's transaction."""
+    return enqueue(
+        tx._live(), tx.screening_id, [tx.screening.investigator_id], kind, revision, payload
+    )
+
+
+def investigator_name(tx: ScreeningTx) -> str:
+    return display_name(tx._live(), tx.screening.investigator_id)
+
+
+# -- delivery ---------------------------------------------------------------------------------
+
+
+def due_messages(store: Store, now: dt.datetime, limit: int = 50) -> list[OutboxMessage]:
+    """Pending messages whose time has come, oldest first."""
+    query = (
+        sa.select(OUTBOX)
+        .where(OUTBOX.c.status == OutboxStatus.PENDING.value)
+        .where(OUTBOX.c.next_attempt_at <= now)
+        .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+        .limit(limit)
+    )
+    with store._read() as conn:
+        return [_model(OutboxMessage, row) for row in conn.execute(query)]
+
+
+def claim(store: Store, message: OutboxMessage, now: dt.datetime, lease: dt.timedelta) -> bool:
+    """Take a message for one send attempt; False if another sender took it first.
+
+    The lease pushes ``next_attempt_at`` forward, so a sender that dies mid-send leaves
+    the message to be retried after the lease rather than stuck.
+    """
+    with store._write() as conn:
+        result = conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == message.id)
+            .where(OUTBOX.c.status == OutboxStatus.PENDING.value)
+            .where(OUTBOX.c.next_attempt_at == message.next_attempt_at)
+            .values(next_attempt_at=now + lease, attempts=OUTBOX.c.attempts + 1)
+        )
+        return result.rowcount == 1
+
+
+def mark_sent(store: Store, message_id: int, now: dt.datetime | None = None) -> None:
+    """Record that Telegram accepted the message (call only after it did)."""
+    with store._write() as conn:
+        conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == message_id)
+            .values(status=OutboxStatus.SENT.value, sent_at=now or utcnow(), last_error=None)
+        )
+
+
+def mark_failed(
+    store: Store,
+    message_id: int,
+    error: str,
+    retry_at: dt.datetime | None,
+) -> None:
+    """A failed attempt: retry at ``retry_at``, or give up for good when it is None."""
+    values: dict[str, Any] = {"last_error": error[:2000]}
+    if retry_at is None:
+        values["status"] = OutboxStatus.FAILED.value
+    else:
+        values["next_attempt_at"] = retry_at
+    with store._write() as conn:
+        conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id == message_id).values(**values))
+
+
+def mark_skipped(store: Store, message_id: int, why: str) -> None:
+    with store._write() as conn:
+        conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == message_id)
+            .values(status=OutboxStatus.SKIPPED.value, last_error=why)
+        )
+
+
+def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> dt.timedelta:
+    """Exponential delay after the ``attempts``-th failure: 5 s, 10 s, 20 s… up to an hour."""
+    return dt.timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def messages(
+    store: Store, screening_id: int | None = None, kind: str | None = None
+) -> list[OutboxMessage]:
+    """Every outbox row (for /review, the tests and operators), oldest first."""
+    query = sa.select(OUTBOX)
+    if screening_id is not None:
+        query = query.where(OUTBOX.c.screening_id == screening_id)
+    if kind is not None:
+        query = query.where(OUTBOX.c.kind == kind)
+    with store._read() as conn:
+        return [_model(OutboxMessage, row) for row in conn.execute(query.order_by(OUTBOX.c.id))]
+
+
+# -- reviews ------------------------------------------------------------------------------------
+
+
+def record_review(
+    tx: ScreeningTx,
+    coordinator_id: int,
+    action: str,
+    comment: str | None = None,
+    question_id: str | None = None,
+) -> Review:
+    """A coordinator's decision, in the review table and in the screening's event log.
+
+    Both in the caller's transaction: the audit trail and the /pending list never disagree.
+    """
+    try:
+        action = ReviewAction(action).value
+    except ValueError:
+        raise InvalidValue(f"unknown review action {action!r}") from None
+    conn = tx._live()
+    now = utcnow()
+    values: dict[str, Any] = {
+        "screening_id": tx.screening_id,
+        "coordinator_id": coordinator_id,
+        "action": action,
+        "comment": comment,
+        "question_id": question_id,
+        "at": now,
+    }
+    result = conn.execute(sa.insert(REVIEWS).values(**values))
+    key = result.inserted_primary_key
+    assert key is not None
+    review = Review(id=int(key[0]), **values)
+    tx.log_event(
+        {"confirm": "confirmed", "query": "queried", "reopen": "reopen_requested"}[action],
+        coordinator_id,
+        {"review_id": review.id, "comment": comment, "question_id": question_id},
+    )
+    return review
+
+
+def reviews(store: Store, screening_id: int) -> list[Review]:
+    with store._read() as conn:
+        rows = conn.execute(
+            sa.select(REVIEWS).where(REVIEWS.c.screening_id == screening_id).order_by(REVIEWS.c.id)
+        )
+        return [_model(Review, row) for row in rows]
+
+
+def get_review(store: Store, review_id: int) -> Review | None:
+    with store._read() as conn:
+        row = conn.execute(sa.select(REVIEWS).where(REVIEWS.c.id == review_id)).first()
+    return None if row is None else _model(Review, row)
+
+
+def pending_review(store: Store) -> list[Screening]:
+    """Completed screenings no coordinator has acted on since their (latest) completion."""
+    reviewed = (
+        sa.select(REVIEWS.c.id)
+        .where(REVIEWS.c.screening_id == SCREENINGS.c.id)
+        .where(REVIEWS.c.at >= SCREENINGS.c.completed_at)
+        .exists()
+    )
+    query = (
+        sa.select(SCREENINGS)
+        .where(SCREENINGS.c.status == Status.COMPLETED.value)
+        .where(~reviewed)
+        .order_by(SCREENINGS.c.completed_at, SCREENINGS.c.id)
+    )
+    with store._read() as conn:
+        return [_model(Screening, row) for row in conn.execute(query)]
+
+
+# -- reminders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdleScreening:
+    screening: Screening
+    idle_since: dt.datetime
+
+
+def idle_screenings(store: Store, cutoff: dt.datetime) -> list[IdleScreening]:
+    """In-progress, or completed as ``incomplete``, and untouched since before ``cutoff``.
+
+    ``updated_at`` is the idle-since marker: any answer, completion or reopen bumps it, so
+    an investigator who came back is not reminded, and a new idle period gets a new key.
+    """
+    waiting = sa.or_(
+        SCREENINGS.c.status == Status.IN_PROGRESS.value,
+        sa.and_(
+            SCREENINGS.c.status == Status.COMPLETED.value,
+            SCREENINGS.c.verdict == "incomplete",
+        ),
+    )
+    query = (
+        sa.select(SCREENINGS)
+        .where(waiting)
+        .where(SCREENINGS.c.updated_at < cutoff)
+        .order_by(SCREENINGS.c.updated_at, SCREENINGS.c.id)
+    )
+    with store._read() as conn:
+        screenings = [_model(Screening, row) for row in conn.execute(query)]
+    return [IdleScreening(s, s.updated_at) for s in screenings]
+
+
+def reminder_revision(idle_since: dt.datetime) -> str:
+    """The reminder's key: one reminder per screening per idle period, whatever restarts."""
+    return idle_since.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def enqueue_reminder(store: Store, idle: IdleScreening, payload: Any) -> bool:
+    """Queue the reminder of one idle period; False when it was queued before."""
+    screening = idle.screening
+    assert screening.id is not None
+    with store._write() as conn:
+        return (
+            enqueue(
+                conn,
+                screening.id,
+                [screening.investigator_id],
+                MessageKind.REMINDER,
+                reminder_revision(idle.idle_since),
+                payload,
+            )
+            == 1
+        )
+
+
+# -- lookups for the coordinator's views -------------------------------------------------------
+
+
+def display_name(conn: Connection, telegram_id: int) -> str:
+    """A user's display name (their id when they have none), for summaries and queries."""
+    name = conn.execute(
+        sa.select(USERS.c.display_name).where(USERS.c.telegram_id == telegram_id)
+    ).scalar()
+    return name or str(telegram_id)
+
+
+def find_by_code(store: Store, patient_code: str) -> Screening | None:
+    """The latest screening of a patient code (codes are matched case-insensitively)."""
+    query = (
+        sa.select(SCREENINGS)
+        .where(sa.func.lower(SCREENINGS.c.patient_code) == patient_code.strip().lower())
+        .order_by(SCREENINGS.c.id.desc())
+        .limit(1)
+    )
+    with store._read() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else _model(Screening, row)

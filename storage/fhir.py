@@ -1,0 +1,325 @@
+"""FHIR R4 renderings: a protocol as a Questionnaire, screenings as QuestionnaireResponses.
+
+Why hand-built JSON rather than ``fhir.resources`` objects: an export of 10,000
+screenings must take seconds, and building pydantic models per answer costs far more
+than the JSON.  The tests parse every shape this module writes with the
+``fhir.resources`` R4B models (the package's R4-family models: Questionnaire and
+QuestionnaireResponse are unchanged from R4), so the output stays valid.
+
+Conventions, documented for whoever imports the files:
+- ``Questionnaire.url`` is ``urn:screenbot:questionnaire:<protocol id>`` with the
+  protocol version as ``version``; a response's ``questionnaire`` is ``url|version``.
+- Item ``linkId`` is the question id; choices are codings in the system
+  ``urn:screenbot:<protocol id>:<question id>``.
+- An answer of "unknown" is the data-absent-reason code ``asked-unknown``; the special
+  words a date question accepts ("none", "ongoing") are codings in ``urn:screenbot:special``.
+- A ``when`` rule FHIR's ``enableWhen`` cannot say (functions, mixed and/or) is kept
+  verbatim in the SDC ``enableWhenExpression`` extension, language ``text/x-screenbot``.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from dialogs.protocol import AnswerType, Protocol, Question
+from storage.exports import ScreeningExport
+from storage.models import Status
+
+SPECIAL_SYSTEM = "urn:screenbot:special"
+UNIT_SYSTEM = "urn:screenbot:unit"
+ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+ENABLE_WHEN_EXPRESSION = (
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
+)
+UNIT_OPTION = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
+VERDICT_EXTENSION = "urn:screenbot:fhir:verdict"
+PATIENT_CODE_SYSTEM = "urn:screenbot:patient-code"
+
+_ITEM_TYPE = {
+    AnswerType.yesno: "boolean",
+    AnswerType.choice: "choice",
+    AnswerType.integer: "integer",
+    AnswerType.number: "decimal",
+    AnswerType.quantity: "quantity",
+    AnswerType.date: "date",
+    AnswerType.text: "string",
+}
+_OPERATORS = {
+    ast.Eq: "=",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+}
+_RESPONSE_STATUS = {
+    Status.IN_PROGRESS.value: "in-progress",
+    Status.COMPLETED.value: "completed",
+    Status.ABANDONED.value: "stopped",
+}
+
+
+def questionnaire_url(protocol_id: str) -> str:
+    return f"urn:screenbot:questionnaire:{protocol_id}"
+
+
+def choice_system(protocol: Protocol, question_id: str) -> str:
+    return f"urn:screenbot:{protocol.id}:{question_id}"
+
+
+# -- enableWhen -------------------------------------------------------------------------------
+
+
+def _answer_for(protocol: Protocol, question: Question, value: Any) -> dict[str, Any] | None:
+    """The typed ``answer[x]`` of an enableWhen comparing ``question`` with ``value``."""
+    t = question.type
+    if t is AnswerType.yesno and value in ("yes", "no"):
+        return {"answerBoolean": value == "yes"}
+    if t is AnswerType.choice and isinstance(value, str):
+        return {"answerCoding": {"system": choice_system(protocol, question.id), "code": value}}
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if t is AnswerType.integer and isinstance(value, int):
+        return {"answerInteger": value}
+    if t is AnswerType.number:
+        return {"answerDecimal": value}
+    if t is AnswerType.quantity and question.units:
+        unit = protocol.unit_by_id[protocol.unit_by_id[question.units[0]].canonical]
+        return {
+            "answerQuantity": {
+                "value": value,
+                "unit": unit.display,
+                "system": UNIT_SYSTEM,
+                "code": unit.id,
+            }
+        }
+    return None
+
+
+def _conditions(protocol: Protocol, node: ast.expr) -> list[dict[str, Any]] | None:
+    """``qid OP literal`` (or ``qid in (…)``) as enableWhen entries; None if not that shape."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return None
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    if not isinstance(left, ast.Name) or left.id not in protocol.question_by_id:
+        return None
+    question = protocol.question_by_id[left.id]
+    if isinstance(op, ast.In) and isinstance(right, ast.Tuple | ast.List):
+        values = [e.value for e in right.elts if isinstance(e, ast.Constant)]
+        if len(values) != len(right.elts):
+            return None
+        answers = [_answer_for(protocol, question, v) for v in values]
+        if any(a is None for a in answers):
+            return None
+        return [{"question": left.id, "operator": "=", **a} for a in answers if a]
+    operator = _OPERATORS.get(type(op))
+    if operator is None or not isinstance(right, ast.Constant):
+        return None
+    answer = _answer_for(protocol, question, right.value)
+    return None if answer is None else [{"question": left.id, "operator": operator, **answer}]
+
+
+def enable_when(protocol: Protocol, expr: str) -> tuple[list[dict[str, Any]], str | None] | None:
+    """(enableWhen entries, enableBehavior) for a ``when`` rule, or None if inexpressible."""
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(node, ast.BoolOp):
+        behavior = "any" if isinstance(node.op, ast.Or) else "all"
+        entries: list[dict[str, Any]] = []
+        for value in node.values:
+            part = _conditions(protocol, value)
+            if part is None or (len(part) > 1 and behavior == "all"):
+                return None
+            entries.extend(part)
+        return entries, behavior
+    single = _conditions(protocol, node)
+    if single is None:
+        return None
+    return single, ("any" if len(single) > 1 else None)
+
+
+# -- Questionnaire ----------------------------------------------------------------------------
+
+
+def _item(protocol: Protocol, q: Question, lang: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "linkId": q.id,
+        "text": q.label.get(lang),
+        "type": _ITEM_TYPE[q.type],
+        "required": q.required,
+    }
+    if q.type is AnswerType.choice:
+        item["answerOption"] = [
+            {
+                "valueCoding": {
+                    "system": choice_system(protocol, q.id),
+                    "code": c.value,
+                    "display": c.label.get(lang),
+                }
+            }
+            for c in q.choices
+        ]
+    if q.type is AnswerType.text and q.max_length:
+        item["maxLength"] = q.max_length
+    extensions: list[dict[str, Any]] = []
+    for unit_id in q.units:
+        unit = protocol.unit_by_id[unit_id]
+        extensions.append(
+            {
+                "url": UNIT_OPTION,
+                "valueCoding": {"system": UNIT_SYSTEM, "code": unit.id, "display": unit.display},
+            }
+        )
+    if q.when != "True":
+        rendered = enable_when(protocol, q.when)
+        if rendered is None:
+            extensions.append(
+                {
+                    "url": ENABLE_WHEN_EXPRESSION,
+                    "valueExpression": {"language": "text/x-screenbot", "expression": q.when},
+                }
+            )
+        else:
+            item["enableWhen"], behavior = rendered
+            if behavior is not None:
+                item["enableBehavior"] = behavior
+    if extensions:
+        item["extension"] = extensions
+    return item
+
+
+def questionnaire(protocol: Protocol, lang: str = "en") -> dict[str, Any]:
+    """The protocol's questions as a FHIR R4 Questionnaire (chat-only questions included)."""
+    notes = "\n".join(f"{n.number}. {n.text.get(lang)}" for n in protocol.notes)
+    resource: dict[str, Any] = {
+        "resourceType": "Questionnaire",
+        "id": f"{protocol.id}-v{protocol.version}",
+        "url": questionnaire_url(protocol.id),
+        "version": str(protocol.version),
+        "name": "".join(ch for ch in protocol.id.title() if ch.isalnum()),
+        "title": protocol.title.get(lang),
+        "status": "active",
+        "language": lang,
+        "identifier": [{"system": "urn:screenbot:protocol-sha256", "value": protocol.sha256}],
+        "item": [_item(protocol, q, lang) for q in protocol.ordered_questions],
+    }
+    if notes:
+        resource["description"] = notes
+    return resource
+
+
+# -- QuestionnaireResponse --------------------------------------------------------------------
+
+
+def answer_value(protocol: Protocol, question: Question, value: Any) -> dict[str, Any]:
+    """A stored answer (``dialogs.values.to_json`` form) as a typed FHIR ``value[x]``."""
+    if isinstance(value, dict):
+        if value.get("unknown"):
+            return {"valueCoding": {"system": ABSENT_SYSTEM, "code": "asked-unknown"}}
+        if "quantity" in value:
+            unit = protocol.unit_by_id.get(str(value["unit"]))
+            return {
+                "valueQuantity": {
+                    "value": value["quantity"],
+                    "unit": unit.display if unit else str(value["unit"]),
+                    "system": UNIT_SYSTEM,
+                    "code": str(value["unit"]),
+                }
+            }
+        if "date" in value:
+            return {"valueDate": str(value["date"])}
+    t = question.type
+    if t is AnswerType.yesno and value in ("yes", "no"):
+        return {"valueBoolean": value == "yes"}
+    if t is AnswerType.choice and isinstance(value, str):
+        choice = next((c for c in question.choices if c.value == value), None)
+        coding = {"system": choice_system(protocol, question.id), "code": value}
+        if choice is not None:
+            coding["display"] = choice.label.en
+        return {"valueCoding": coding}
+    if isinstance(value, str) and value in question.specials:
+        return {"valueCoding": {"system": SPECIAL_SYSTEM, "code": value}}
+    if isinstance(value, int) and not isinstance(value, bool) and t is AnswerType.integer:
+        return {"valueInteger": value}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"valueDecimal": value}
+    return {"valueString": str(value)}
+
+
+def _fhir_instant(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def questionnaire_response(
+    item: ScreeningExport, protocol: Protocol | None, lang: str = "en"
+) -> dict[str, Any]:
+    """One screening's current answers, in question order, as a QuestionnaireResponse.
+
+    Without its protocol (a version no longer loaded) the answers' FHIR types are
+    unknown, so the response carries status and verdict but no items.
+    """
+    s = item.screening
+    current = item.current_answers()
+    items = []
+    for q in protocol.ordered_questions if protocol is not None else ():
+        record = current.get(q.id)
+        if record is None or protocol is None:
+            continue
+        items.append(
+            {
+                "linkId": q.id,
+                "text": q.label.get(lang),
+                "answer": [answer_value(protocol, q, record.value_json)],
+            }
+        )
+    resource: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"screening-{s.id}",
+        "identifier": {"system": PATIENT_CODE_SYSTEM, "value": s.patient_code},
+        "questionnaire": f"{questionnaire_url(s.protocol_id)}|{s.protocol_version}",
+        "status": _RESPONSE_STATUS.get(s.status, "in-progress"),
+        "authored": _fhir_instant(s.completed_at or s.updated_at),
+        "item": items,
+    }
+    if s.verdict:
+        resource["extension"] = [{"url": VERDICT_EXTENSION, "valueCode": s.verdict}]
+    if not items:
+        del resource["item"]
+    return resource
+
+
+def _full_url(item: ScreeningExport) -> str:
+    key = f"screenbot:{item.screening.protocol_id}:{item.id}"
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+
+
+def write_bundle(
+    items: Iterable[ScreeningExport],
+    out: TextIO,
+    protocol_of: Callable[[ScreeningExport], Protocol | None],
+    on_row: Callable[[], None] | None = None,
+) -> int:
+    """A ``collection`` Bundle of QuestionnaireResponses, written one entry at a time."""
+    head = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    out.write(json.dumps(head)[:-1] + ', "entry": [')
+    count = 0
+    for item in items:
+        resource = questionnaire_response(item, protocol_of(item))
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps({"fullUrl": _full_url(item), "resource": resource}))
+        count += 1
+        if on_row is not None:
+            on_row()
+    out.write("\n]}\n")
+    return count

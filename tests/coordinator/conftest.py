@@ -1,0 +1,266 @@
+"""Fixtures for the coordinator tests: a mini protocol, a SQLite store, offline Telegram.
+
+Screenings are completed the way the investigator flow does it (engine step → answer →
+state → ``tx.complete`` → the completion hook, in one transaction), so the outbox sees
+exactly what it will see in production without depending on the flow's wording.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.error import NetworkError
+from telegram.ext import Application, ApplicationBuilder, CallbackContext
+from telegram.request import BaseRequest, RequestData
+
+from bot.coordinator import CoordinatorServices, enqueue_completion_summary, register
+from bot.screening_flow import answers_of, criteria_json
+from dialogs.engine import Engine
+from dialogs.protocol import load_protocol
+from dialogs.registry import ProtocolRegistry
+from dialogs.values import to_json, unit_of
+from storage import Store, sqlite_url
+from storage.models import utcnow
+from tests.bot.transcript import Call, OfflineRequest, TelegramChat
+
+MINI = Path(__file__).resolve().parents[1] / "dialogs" / "fixtures" / "mini.yaml"
+TODAY = dt.date(2025, 6, 2)
+INVESTIGATOR = 111
+OTHER_INVESTIGATOR = 222
+COORDINATOR = 555
+SECOND_COORDINATOR = 556
+COORDINATOR_CHAT = -100777
+
+ELIGIBLE = {
+    "planned_start_date": "today",
+    "cohort": "alpha",
+    "age": "54",
+    "last_dose_date": "none",
+    "lab_date": "01/06/2025",
+    "anc": "2 G/L",
+}
+
+
+class FlakyRequest(OfflineRequest):
+    """OfflineRequest whose next sends fail as scripted; also answers document/photo sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: list[Exception | tuple[int, dict[str, Any]]] = []
+        self.uploads: list[tuple[str, int, str, bytes]] = []  # method, chat, filename, data
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        if endpoint == "sendMessage" and self.failures:
+            failure = self.failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            status, body = failure
+            return status, json.dumps(body).encode()
+        if endpoint in ("sendDocument", "sendPhoto") and request_data is not None:
+            params = dict(request_data.parameters)
+            for _part, content in request_data.multipart_data.items():
+                name, data = content[0], content[1]
+                raw = data if isinstance(data, bytes) else data.read()
+                self.uploads.append((endpoint, int(params["chat_id"]), str(name), raw))
+            self.calls.append(Call(endpoint, params))
+            message = {
+                "message_id": 10_000 + len(self.uploads),
+                "date": 0,
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+            }
+            return 200, json.dumps({"ok": True, "result": message}).encode()
+        return await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+    def fail_network(self, times: int) -> None:
+        self.failures += [NetworkError("connection reset") for _ in range(times)]
+
+    def flood(self, seconds: int) -> None:
+        body = {
+            "ok": False,
+            "error_code": 429,
+            "description": f"Too Many Requests: retry after {seconds}",
+            "parameters": {"retry_after": seconds},
+        }
+        self.failures.append((429, body))
+
+    def refuse(self, description: str = "Bad Request: chat not found") -> None:
+        self.failures.append((400, {"ok": False, "error_code": 400, "description": description}))
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [str(m["text"]) for m in self.messages.values() if m["chat"]["id"] == chat_id]
+
+    def messages_to(self, chat_id: int) -> list[dict[str, Any]]:
+        return [m for m in self.messages.values() if m["chat"]["id"] == chat_id]
+
+
+@dataclass
+class Clock:
+    """Real time plus an offset: storage stamps rows with the real clock."""
+
+    offset: dt.timedelta = field(default_factory=dt.timedelta)
+
+    def __call__(self) -> dt.datetime:
+        return utcnow() + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += dt.timedelta(**kwargs)
+
+
+@pytest.fixture
+def registry() -> ProtocolRegistry:
+    return ProtocolRegistry([load_protocol(MINI)], clock=lambda: TODAY)
+
+
+@pytest.fixture
+def engine(registry: ProtocolRegistry) -> Engine:
+    return registry.latest("mini")
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return sqlite_url(tmp_path / "data")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.upgrade()
+    s.add_user(INVESTIGATOR, "investigator", "Dr A", language="en")
+    s.add_user(OTHER_INVESTIGATOR, "investigator", "Dr B", language="en")
+    s.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
+    s.add_user(SECOND_COORDINATOR, "coordinator", "Coord D", language="en", active=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def start_screening(
+    store: Store, engine: Engine, code: str, investigator: int = INVESTIGATOR
+) -> int:
+    conv = engine.start("en", skip_chat_only=True)
+    try:
+        state = conv.state
+    finally:
+        engine.release(conv)
+    p = engine.protocol
+    screening = store.create_screening(
+        code, p.id, str(p.version), p.sha256, investigator, state, language="en"
+    )
+    assert screening.id is not None
+    return screening.id
+
+
+def answer(
+    store: Store,
+    engine: Engine,
+    sid: int,
+    texts: dict[str, str],
+    *,
+    chat_id: int | None = COORDINATOR_CHAT,
+    limit: int | None = None,
+) -> str:
+    """Answer the current questions from ``texts`` as the flow does; returns the final state.
+
+    On completion, the summary is queued in the same transaction (the hook under test).
+    """
+    steps = 0
+    while limit is None or steps < limit:
+        with store.screening_tx(sid) as tx:
+            s = tx.screening
+            answers = answers_of(tx.current_answers())
+            with engine.attached(s.current_state, answers, s.language or "en") as conv:
+                if conv.state == "complete" or conv.state not in texts:
+                    return conv.state
+                step = engine.answer(conv, texts[conv.state])
+                assert step.accepted, step.error
+                assert step.answer is not None
+                value = step.answer.value
+                tx.record_answer(
+                    step.question_id, step.answer.raw, to_json(value), unit_of(value),
+                    s.investigator_id,
+                )
+                tx.set_state(conv.state)
+                if step.complete:
+                    evaluation = engine.evaluate(conv)
+                    tx.complete(evaluation.verdict, criteria_json(evaluation), s.investigator_id)
+                    enqueue_completion_summary(tx, engine, evaluation, chat_id)
+                    return conv.state
+        steps += 1
+    return store.get_screening(sid).current_state
+
+
+def complete(store: Store, engine: Engine, code: str, **changes: str) -> int:
+    sid = start_screening(store, engine, code)
+    state = answer(store, engine, sid, {**ELIGIBLE, **changes})
+    assert state == "complete"
+    return sid
+
+
+@dataclass
+class BotProcess:
+    """One bot process: an Application with the coordinator registered, offline."""
+
+    app: Application  # type: ignore[type-arg]
+    request: FlakyRequest
+    services: CoordinatorServices
+
+    def chat(self, user_id: int) -> TelegramChat:
+        return TelegramChat(self.app, self.request, user_id)
+
+    def context(self) -> CallbackContext:  # type: ignore[type-arg]
+        return CallbackContext(self.app)
+
+
+@pytest.fixture
+async def make_bot(
+    store: Store, registry: ProtocolRegistry, clock: Clock
+) -> AsyncIterator[Callable[..., Any]]:
+    made: list[BotProcess] = []
+
+    async def make(store_: Store | None = None) -> BotProcess:
+        request = FlakyRequest()
+        app = (
+            ApplicationBuilder()
+            .token("123456:TEST-TOKEN")
+            .request(request)
+            .get_updates_request(request)
+            .build()
+        )
+        services = CoordinatorServices(
+            store=store_ or store,
+            registry=registry,
+            coordinator_chat_id=COORDINATOR_CHAT,
+            reminder_days=3,
+            clock=clock,
+        )
+        register(app, services)
+        await app.initialize()
+        process = BotProcess(app, request, services)
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        await process.app.shutdown()

@@ -1,0 +1,95 @@
+"""Reminders are derived from the database: after a restart, none lost and none repeated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.coordinator import outbox_job, reminder_job
+from dialogs.engine import Engine
+from storage import Store
+from storage.coordination import MessageKind, OutboxStatus, messages
+from tests.coordinator.conftest import (
+    ELIGIBLE,
+    INVESTIGATOR,
+    OTHER_INVESTIGATOR,
+    Clock,
+    answer,
+    complete,
+    start_screening,
+)
+
+
+def _reminders(bot: Any, chat: int) -> list[str]:
+    return [t for t in bot.request.texts_to(chat) if t.startswith("⏰")]
+
+
+async def test_idle_screenings_are_reminded_once_across_restarts(
+    store: Store, engine: Engine, make_bot: Callable[..., Any], clock: Clock, db_url: str
+) -> None:
+    open_one = start_screening(store, engine, "P-030")
+    answer(store, engine, open_one, ELIGIBLE, limit=2)  # planned start and cohort only
+    other = start_screening(store, engine, "P-031", investigator=OTHER_INVESTIGATOR)
+    incomplete = complete(store, engine, "P-032", age="unknown")
+    finished = complete(store, engine, "P-033")
+    assert store.get_screening(incomplete).verdict == "incomplete"
+
+    first = await make_bot()
+    await reminder_job(first.context())  # fresh: nothing idle yet
+    assert messages(store, kind=MessageKind.REMINDER) == []
+
+    clock.advance(days=3, seconds=1)
+    await reminder_job(first.context())
+    queued = messages(store, kind=MessageKind.REMINDER)
+    assert sorted(m.screening_id for m in queued) == sorted([open_one, other, incomplete])
+    assert finished not in {m.screening_id for m in queued}
+    await first.app.shutdown()  # "crash" before delivering them
+
+    second_store = Store(db_url)
+    try:
+        second = await make_bot(second_store)
+        await reminder_job(second.context())  # start-up run: re-derives, queues nothing new
+        assert len(messages(store, kind=MessageKind.REMINDER)) == 3
+        await outbox_job(second.context())
+        mine = _reminders(second, INVESTIGATOR)
+        assert len(mine) == 2
+        text = next(t for t in mine if "P-030" in t)
+        assert "waiting for 3 days" in text
+        assert "Age <code>age</code>" in text and "ANC <code>anc</code>" in text
+        assert "Planned start" not in text  # answered
+        unknown = next(t for t in mine if "P-032" in t)
+        assert "Answered “unknown”:" in unknown and "<code>age</code>" in unknown
+        assert len(_reminders(second, OTHER_INVESTIGATOR)) == 1
+
+        third = await make_bot(second_store)
+        clock.advance(hours=5)
+        await reminder_job(third.context())
+        await outbox_job(third.context())
+        assert _reminders(third, INVESTIGATOR) == []
+    finally:
+        second_store.close()
+
+
+async def test_a_reminder_for_a_screening_touched_since_is_skipped(
+    store: Store, engine: Engine, make_bot: Callable[..., Any], clock: Clock
+) -> None:
+    sid = start_screening(store, engine, "P-040")
+    bot = await make_bot()
+    clock.advance(days=4)
+    await reminder_job(bot.context())
+    answer(store, engine, sid, ELIGIBLE, limit=1)  # the investigator comes back
+    await outbox_job(bot.context())
+    assert _reminders(bot, INVESTIGATOR) == []
+    [row] = messages(store, sid, MessageKind.REMINDER)
+    assert row.status == OutboxStatus.SKIPPED
+    # A new idle period gets a new reminder.
+    clock.advance(days=4)
+    await reminder_job(bot.context())
+    await outbox_job(bot.context())
+    assert len(_reminders(bot, INVESTIGATOR)) == 1
+
+
+async def test_register_schedules_the_jobs(make_bot: Callable[..., Any]) -> None:
+    bot = await make_bot()
+    names = {job.name for job in bot.app.job_queue.jobs()}
+    assert {"coordinator-outbox", "coordinator-reminders"} <= names
