@@ -13,11 +13,12 @@ from dialogs.values import UNKNOWN, Quantity
 _YESNO = {"yes": {"en": "yes", "fr": "oui"}, "no": {"en": "no", "fr": "non"}}
 
 
-def number(x: float) -> str:
-    """Compact: 13.3333 -> '13.3', 1.5 -> '1.5', 142.0 -> '142'."""
+def number(x: float, lang: str = "en") -> str:
+    """Compact: 13.3333 -> '13.3', 1.5 -> '1.5' ('1,5' in French), 142.0 -> '142'."""
     if isinstance(x, int) or float(x).is_integer():
         return str(int(x))
-    return f"{round(float(x), 1 if abs(x) >= 1 else 2):g}"
+    text = f"{round(float(x), 1 if abs(x) >= 1 else 2):g}"
+    return text.replace(".", ",") if lang == "fr" else text
 
 
 def value_text(protocol: Protocol, name: str, value: Any, lang: str) -> str:
@@ -26,10 +27,10 @@ def value_text(protocol: Protocol, name: str, value: Any, lang: str) -> str:
     if value is None:
         return "—"
     if isinstance(value, Quantity):
-        typed = f"{value.input_value:g} {value.input_unit}"
+        typed = f"{_typed(value.input_value, lang)} {value.input_unit}"
         canonical = protocol.unit_by_id.get(value.unit)
         if canonical is not None and canonical.display != value.input_unit:
-            return f"{typed} (= {number(value)} {canonical.display})"
+            return f"{typed} (= {number(value, lang)} {canonical.display})"
         return typed
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
@@ -47,8 +48,14 @@ def value_text(protocol: Protocol, name: str, value: Any, lang: str) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | float):
-        return number(value)
+        return number(value, lang)
     return str(value)
+
+
+def _typed(x: float, lang: str) -> str:
+    """A number as typed (no rounding), with the decimal mark of the language."""
+    text = f"{x:g}"
+    return text.replace(".", ",") if lang == "fr" else text
 
 
 class DisplayNames(dict[str, str]):

@@ -78,8 +78,19 @@ def verdict_of(statuses: Mapping[str, str]) -> Verdict:
 
 
 def _unknown_reason(
-    protocol: Protocol, res: Resolution, names: frozenset[str], lang: str
+    protocol: Protocol,
+    res: Resolution,
+    names: frozenset[str],
+    lang: str,
+    computed_deps: Mapping[str, set[str]] | None = None,
 ) -> str:
+    if computed_deps:
+        # "unknown: egfr" helps nobody: name the unanswered questions behind it.
+        expanded: set[str] = set()
+        for n in names:
+            inputs = {q for q in computed_deps.get(n, ()) if res.names.get(q) is UNKNOWN}
+            expanded |= inputs or {n}
+        names = frozenset(expanded)
     pending = sorted(n for n in names if n in res.pending)
     invalid = sorted(n for n in names if n in res.invalid)
     other = sorted(n for n in names if n not in res.pending and n not in res.invalid)
@@ -110,6 +121,7 @@ class CriteriaEvaluator:
             deps[c.id] = direct
             for q in direct:
                 self.computed_inputs.setdefault(q, set()).add(c.id)
+        self.computed_deps = deps
         self.affected = _affected_criteria(protocol, deps)
 
     def evaluate(
@@ -192,13 +204,14 @@ class CriteriaEvaluator:
         def explain() -> str:
             return render(cr.explain.get(lang), p, names, lang)
 
+        def unknown_why(unknown: frozenset[str]) -> str:
+            return _unknown_reason(p, res, unknown, lang, self.computed_deps)
+
         try:
             if cr.not_applicable:
                 out = ev.truth(cr.not_applicable)
                 if out.value is UNKNOWN:
-                    return CriterionResult(
-                        cr.id, "unknown", _unknown_reason(p, res, out.unknown_names, lang)
-                    )
+                    return CriterionResult(cr.id, "unknown", unknown_why(out.unknown_names))
                 if out.value:
                     reason = (
                         render(cr.not_applicable_reason.get(lang), p, names, lang)
@@ -212,7 +225,7 @@ class CriteriaEvaluator:
                     return CriterionResult(
                         cr.id,
                         "unknown",
-                        explain() + " — " + _unknown_reason(p, res, out.unknown_names, lang),
+                        explain() + " — " + unknown_why(out.unknown_names),
                     )
                 if out.value:
                     return CriterionResult(
@@ -223,14 +236,16 @@ class CriteriaEvaluator:
                 return CriterionResult(
                     cr.id,
                     "unknown",
-                    explain() + " — " + _unknown_reason(p, res, out.unknown_names, lang),
+                    explain() + " — " + unknown_why(out.unknown_names),
                 )
             if out.value:
                 flagged = None
                 if cr.flag and ev.truth(cr.flag).value is True:
-                    flagged = render(cr.flag_reason.get(lang), p, names, lang) if (
-                        cr.flag_reason
-                    ) else explain()
+                    flagged = (
+                        render(cr.flag_reason.get(lang), p, names, lang)
+                        if (cr.flag_reason)
+                        else explain()
+                    )
                 return CriterionResult(cr.id, "pass", explain(), flagged=flagged)
             earliest = None
             if cr.earliest_start:

@@ -58,12 +58,18 @@ def _round(value: float, digits: int = 0) -> float:
     return round(float(value), int(digits))
 
 
+def _number(value: float) -> float:
+    """A quantity as a plain number in its canonical unit (shown without the typed unit)."""
+    return float(value)
+
+
 # Functions that need the planned start are bound per evaluation (see Evaluator).
 BASE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "days_after": days_after,
     "ckd_epi_2021": ckd_epi_2021,
     "is_date": _is_date,
     "round": _round,
+    "number": _number,
     "min": min,
     "max": max,
     "abs": abs,

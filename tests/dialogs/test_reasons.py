@@ -1,0 +1,47 @@
+"""Reasons a coordinator reads: they name the questions to chase, in the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dialogs.engine import Engine
+from dialogs.protocol import Protocol
+from dialogs.values import Answer, Quantity
+
+Evaluate = Callable[[Mapping[str, Any]], Any]
+
+
+def test_unknown_clearance_names_the_question_not_the_computed_value(
+    evaluate_acse: Evaluate, eligible_record: dict[str, Any]
+) -> None:
+    result = evaluate_acse({**eligible_record, "creatinine_clearance": None})
+    n11 = result.evaluation.results["N11"]
+    assert n11.status == "unknown"
+    assert "creatinine_clearance" in n11.reason
+    assert "egfr" not in n11.reason.split("—")[-1]
+
+
+def test_unknown_age_behind_a_serum_creatinine_names_age(
+    evaluate_acse: Evaluate, eligible_record: dict[str, Any]
+) -> None:
+    record = {**eligible_record, "age": None, "creatinine_clearance": "70 µmol/L"}
+    i10 = evaluate_acse(record).evaluation.results["I10"]
+    assert i10.status == "unknown"
+    assert i10.reason.endswith("unknown: age")
+
+
+def test_clearance_is_shown_with_its_unit_once(
+    evaluate_acse: Evaluate, eligible_record: dict[str, Any]
+) -> None:
+    result = evaluate_acse({**eligible_record, "creatinine_clearance": "85 mL/min"})
+    assert "mL/min mL/min" not in result.evaluation.results["I10"].reason
+    assert "85 mL/min" in result.evaluation.results["I10"].reason
+
+
+def test_french_reasons_use_a_decimal_comma(acse_protocol: Protocol) -> None:
+    engine = Engine(acse_protocol)
+    ev = engine.evaluate_answers(
+        {"anc": Answer("anc", "1500/mm3", Quantity(1.5, "g_l", "cells", 1500, "/mm³"))}, "fr"
+    )
+    assert "1500 /mm³ (= 1,5 ×10⁹/L)" in ev.results["I09"].reason
