@@ -133,16 +133,9 @@ def _criterion_expressions(cr: Criterion) -> Iterator[str]:
         yield cr.flag
 
 
-def computed_inputs(p: Protocol) -> dict[str, set[str]]:
-    """Each computed value's question inputs, through other computed values."""
-    deps: dict[str, set[str]] = {}
-    for c in p.computed:
-        names, _ = names_in(c.expr)
-        direct = {n for n in names if n in p.question_by_id}
-        for n in names:
-            direct |= deps.get(n, set())
-        deps[c.id] = direct
-    return deps
+def computed_inputs(p: Protocol) -> dict[str, frozenset[str]]:
+    """Each computed value's question inputs (kept by the protocol model)."""
+    return p.computed_deps
 
 
 def thresholds(p: Protocol) -> dict[str, set[float]]:

@@ -82,7 +82,7 @@ def _unknown_reason(
     res: Resolution,
     names: frozenset[str],
     lang: str,
-    computed_deps: Mapping[str, set[str]] | None = None,
+    computed_deps: Mapping[str, frozenset[str]] | None = None,
 ) -> str:
     if computed_deps:
         # "unknown: egfr" helps nobody: name the unanswered questions behind it.
@@ -110,17 +110,13 @@ class CriteriaEvaluator:
 
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
-        # Which computed values each question feeds, for the "computed: …" notice.
+        deps = protocol.computed_deps
+        # Which announced computed values each question feeds, for the step's notices.
         self.computed_inputs: dict[str, set[str]] = {}
-        deps: dict[str, set[str]] = {}
         for c in protocol.computed:
-            names, _ = names_in(c.expr)
-            direct = {n for n in names if n in protocol.question_by_id}
-            for n in names:
-                direct |= deps.get(n, set())
-            deps[c.id] = direct
-            for q in direct:
-                self.computed_inputs.setdefault(q, set()).add(c.id)
+            if c.announce:
+                for q in deps[c.id]:
+                    self.computed_inputs.setdefault(q, set()).add(c.id)
         self.computed_deps = deps
         self.affected = _affected_criteria(protocol, deps)
 
@@ -207,6 +203,9 @@ class CriteriaEvaluator:
         def unknown_why(unknown: frozenset[str]) -> str:
             return _unknown_reason(p, res, unknown, lang, self.computed_deps)
 
+        def unknown_result(unknown: frozenset[str]) -> CriterionResult:
+            return CriterionResult(cr.id, "unknown", explain() + " — " + unknown_why(unknown))
+
         try:
             if cr.not_applicable:
                 out = ev.truth(cr.not_applicable)
@@ -222,22 +221,14 @@ class CriteriaEvaluator:
             for case in cr.cases:
                 out = ev.truth(case.when)
                 if out.value is UNKNOWN:
-                    return CriterionResult(
-                        cr.id,
-                        "unknown",
-                        explain() + " — " + unknown_why(out.unknown_names),
-                    )
+                    return unknown_result(out.unknown_names)
                 if out.value:
                     return CriterionResult(
                         cr.id, case.status, render(case.reason.get(lang), p, names, lang)
                     )
             out = ev.truth(cr.pass_)
             if out.value is UNKNOWN:
-                return CriterionResult(
-                    cr.id,
-                    "unknown",
-                    explain() + " — " + unknown_why(out.unknown_names),
-                )
+                return unknown_result(out.unknown_names)
             if out.value:
                 flagged = None
                 if cr.flag and ev.truth(cr.flag).value is True:
@@ -262,7 +253,7 @@ class CriteriaEvaluator:
 
 
 def _affected_criteria(
-    protocol: Protocol, computed_deps: dict[str, set[str]]
+    protocol: Protocol, computed_deps: Mapping[str, frozenset[str]]
 ) -> dict[str, tuple[str, ...]]:
     """For each question, the criteria whose status its answer can change.
 
@@ -287,7 +278,7 @@ def _affected_criteria(
             for n in names:
                 if n in protocol.question_by_id:
                     reach.add(n)
-                reach |= computed_deps.get(n, set())
+                reach |= computed_deps.get(n, frozenset())
         for n in list(reach):
             reach |= when_deps.get(n, set())
         reach.add("planned_start_date")  # every date rule counts from it

@@ -103,6 +103,9 @@ class Computed(_Model):
     expr: str
     unit: str = ""
     explain: Text
+    announce: bool = Field(
+        default=True, description="tell the investigator when an answer produces it"
+    )
 
 
 class Case(_Model):
@@ -179,6 +182,20 @@ class Protocol(_Model):
     def key(self) -> tuple[str, int, str]:
         """What identifies a protocol version: id, version and the file's SHA-256."""
         return (self.id, self.version, self.sha256)
+
+    @cached_property
+    def computed_deps(self) -> dict[str, frozenset[str]]:
+        """Each computed value's question inputs, through other computed values."""
+        from dialogs.expressions import names_in
+
+        deps: dict[str, frozenset[str]] = {}
+        for c in self.computed:
+            names, _ = names_in(c.expr)
+            direct = {n for n in names if n in self.question_by_id}
+            for n in names:
+                direct |= deps.get(n, frozenset())
+            deps[c.id] = frozenset(direct)
+        return deps
 
     def note(self, number: int) -> Note:
         return next(n for n in self.notes if n.number == number)

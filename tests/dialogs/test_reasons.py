@@ -45,3 +45,13 @@ def test_french_reasons_use_a_decimal_comma(acse_protocol: Protocol) -> None:
         {"anc": Answer("anc", "1500/mm3", Quantity(1.5, "g_l", "cells", 1500, "/mm³"))}, "fr"
     )
     assert "1500 /mm³ (= 1,5 ×10⁹/L)" in ev.results["I09"].reason
+
+
+def test_only_informative_computed_values_are_announced(acse_protocol: Protocol) -> None:
+    engine = Engine(acse_protocol)
+    with engine.attached("planned_start_date", {}, "en") as conv:
+        engine.answer(conv, "2026-12-01")
+        assert engine.answer(conv, "sarcoma").notices == ()  # the steroid limit is not news
+        engine.goto(conv, "lab_date")
+        step = engine.answer(conv, "2026-11-24")
+        assert step.notices == ("Blood tests 7 days before the planned start (at most 14)",)
