@@ -21,7 +21,6 @@ import asyncio
 import datetime as dt
 import gc
 import itertools
-import json
 import sqlite3
 import statistics
 import sys
@@ -34,82 +33,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
-from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, build_services
 from bot.settings import Settings
 from dialogs.protocol import AnswerType
+from tests.bot.transcript import BOT_USER, OfflineRequest
+from tests.fixtures import typed_on
 
 TODAY = dt.date(2025, 6, 2)
 TOKEN = "123456:BENCH"
-BOT_USER = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
 
 
-def ago(days: int) -> str:
-    return (TODAY - dt.timedelta(days=days)).strftime("%d/%m/%Y")
-
-
-# An eligible sarcoma patient, in the order the questions are asked.
-ANSWERS: dict[str, str] = {
-    "planned_start_date": "today", "cohort": "sarcoma", "histology_confirmed": "yes",
-    "advanced_refractory": "yes", "prior_anti_pd1": "no", "other_trial_available": "no",
-    "consent_signed": "yes", "age": "54", "sex": "male", "ecog": "1",
-    "life_expectancy_90d": "yes", "recist_measurable": "yes", "ffpe_available": "yes",
-    "social_security": "yes", "cns_metastases": "none", "leptomeningeal": "no",
-    "autoimmune_systemic_2y": "no", "pneumonitis": "no", "mab_hypersensitivity": "no",
-    "other_malignancy_5y": "no", "active_infection": "no", "hbv_hcv_hiv_tb": "no",
-    "substance_abuse": "no", "compliance_concerns": "no", "investigator_concern": "no",
-    "last_systemic_therapy_date": ago(60), "toxicity_grade": "1",
-    "last_radiotherapy_date": "none", "last_investigational_date": "none",
-    "last_live_vaccine_date": "none", "steroid_drug": "none", "sexually_active": "yes",
-    "contraception_agreed": "yes", "lab_date": ago(3), "anc": "2.1 G/L",
-    "platelets": "210 G/L", "hemoglobin": "11.2 g/dL", "lymphocytes": "1.4 G/L",
-    "creatinine_clearance": "85 mL/min", "creatinine_uln": "0.8", "bilirubin_uln": "0.6",
-    "asat_uln": "0.9", "alat_uln": "1.1", "calcium_normal": "yes", "magnesium_normal": "yes",
-}  # fmt: skip
-
-
-class OfflineRequest(BaseRequest):
-    """Answers like the Bot API, without a network."""
-
-    def __init__(self) -> None:
-        self.ids = itertools.count(1)
-        self.calls = 0
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        self.calls += 1
-        endpoint = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data is not None else {}
-        result: Any = True
-        if endpoint == "getMe":
-            result = BOT_USER
-        elif endpoint in ("sendMessage", "editMessageText"):
-            result = {
-                "message_id": next(self.ids),
-                "date": 0,
-                "chat": {"id": int(params.get("chat_id", 1)), "type": "private"},
-                "text": params.get("text", ""),
-            }
-        return 200, json.dumps({"ok": True, "result": result}).encode()
+# The shared eligible AcSé patient (tests/fixtures/records), in the order asked.
+ANSWERS: dict[str, str] = typed_on(TODAY)
 
 
 _update_ids = itertools.count(1)
@@ -179,7 +115,7 @@ async def measure_floor(folder: Path, n: int) -> list[float]:
         )
         await message.reply_text("recorded")
 
-    request = OfflineRequest()
+    request = OfflineRequest(record=False)
     app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
     app.add_handler(MessageHandler(filters.TEXT, handler))
     await app.initialize()
@@ -203,7 +139,7 @@ async def measure_bot(
         data_dir=folder,
     )
     services = build_services(settings, clock=lambda: TODAY)
-    request = OfflineRequest()
+    request = OfflineRequest(record=False)
     app = build_application(
         settings, services, request=request, get_updates_request=request, rate_limiter=rate_limiter
     )

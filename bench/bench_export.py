@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bot.cli_export import FORMATS, export_to
 from bot.screening_flow import criteria_json
 from dialogs.registry import ProtocolRegistry
@@ -25,58 +27,14 @@ from dialogs.values import to_json, unit_of
 from storage import Store, sqlite_url
 from storage.models import AnswerRecord, EventRecord, Screening, table
 from storage.screening_log import compute_log, render_png
+from tests.fixtures import typed_on
 
 TARGET_SECONDS = 10.0
 INVESTIGATOR = 1
 TODAY = dt.date(2025, 6, 2)
 COHORTS = ("sarcoma", "ovarian", "pcnsl", "thyroid", "neuroendocrine", "germ_cell")
-RECORD = {
-    "planned_start_date": "today",
-    "cohort": "sarcoma",
-    "histology_confirmed": "yes",
-    "advanced_refractory": "yes",
-    "prior_anti_pd1": "no",
-    "other_trial_available": "no",
-    "consent_signed": "yes",
-    "age": "54",
-    "sex": "male",
-    "ecog": "1",
-    "life_expectancy_90d": "yes",
-    "recist_measurable": "yes",
-    "ffpe_available": "yes",
-    "social_security": "yes",
-    "cns_metastases": "none",
-    "leptomeningeal": "no",
-    "autoimmune_systemic_2y": "no",
-    "pneumonitis": "no",
-    "mab_hypersensitivity": "no",
-    "other_malignancy_5y": "no",
-    "active_infection": "no",
-    "hbv_hcv_hiv_tb": "no",
-    "substance_abuse": "no",
-    "compliance_concerns": "no",
-    "investigator_concern": "no",
-    "last_systemic_therapy_date": "2025-04-01",
-    "toxicity_grade": "1",
-    "last_radiotherapy_date": "none",
-    "last_investigational_date": "none",
-    "last_live_vaccine_date": "none",
-    "steroid_drug": "none",
-    "sexually_active": "yes",
-    "contraception_agreed": "yes",
-    "lab_date": "2025-05-30",
-    "anc": "2.1 G/L",
-    "platelets": "210 G/L",
-    "hemoglobin": "11.2 g/dL",
-    "lymphocytes": "1.4 G/L",
-    "creatinine_clearance": "85 mL/min",
-    "creatinine_uln": "0.8",
-    "bilirubin_uln": "0.6",
-    "asat_uln": "0.9",
-    "alat_uln": "1.1",
-    "calcium_normal": "yes",
-    "magnesium_normal": "yes",
-}
+# The shared eligible AcSé patient (tests/fixtures/records), dated from TODAY.
+RECORD = typed_on(TODAY)
 
 
 def seed(store: Store, registry: ProtocolRegistry, n: int) -> None:

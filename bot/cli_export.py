@@ -47,18 +47,29 @@ def register(subparsers: Any) -> None:
         "export", help="export screenings as CSV, JSON (full history) or FHIR R4"
     )
     export.add_argument("--format", required=True, choices=FORMATS)
-    export.add_argument("--since", type=parse_since, default=None, metavar="DATE",
-                        help="only screenings created on or after DATE (YYYY-MM-DD)")
-    export.add_argument("--output", type=Path, default=None, metavar="FILE",
-                        help="write to FILE (default: standard output)")
+    export.add_argument(
+        "--since",
+        type=parse_since,
+        default=None,
+        metavar="DATE",
+        help="only screenings created on or after DATE (YYYY-MM-DD)",
+    )
+    export.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write to FILE (default: standard output)",
+    )
     export.set_defaults(func=_export_command)
 
     screening_log = subparsers.add_parser(
         "log", help="the screening log: outcomes by cohort and the criteria that fail most"
     )
     screening_log.add_argument("--since", type=parse_since, default=None, metavar="DATE")
-    screening_log.add_argument("--png", type=Path, default=None, metavar="FILE",
-                               help="also draw the log as a PNG chart")
+    screening_log.add_argument(
+        "--png", type=Path, default=None, metavar="FILE", help="also draw the log as a PNG chart"
+    )
     screening_log.set_defaults(func=_log_command)
 
 
@@ -180,7 +191,11 @@ def _export_command(args: argparse.Namespace) -> int:
         with progress, _output(args.output) as out:
             task = progress.add_task("export", total=total)
             written = export_to(
-                store, registry, args.format, out, args.since,
+                store,
+                registry,
+                args.format,
+                out,
+                args.since,
                 on_row=lambda: progress.advance(task),
             )
     except (StorageError, OSError) as exc:

@@ -17,10 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gzip
 import html
 import io
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -43,6 +46,7 @@ from bot.keyboards import screening_data
 from bot.outbox_sender import Outgoing, Renderer, deliver_due
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
 from bot.screening_flow import answers_of
+from bot.texts import CATALOGUE, t
 from dialogs.engine import Engine
 from dialogs.evaluation import Evaluation
 from dialogs.expressions import names_in
@@ -81,108 +85,17 @@ REMINDER_JOB = "coordinator-reminders"
 HANDLER_GROUP = -1
 CALLBACK_PREFIX = "c"
 MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters; keep room for HTML entities
+# /export: a file larger than this is sent gzipped (JSON and FHIR shrink ~20x), and one
+# still over Telegram's upload limit for bots (50 MB) is not sent: the CLI writes it.
+COMPRESS_ABOVE = 10 * 1024 * 1024
+UPLOAD_LIMIT = 50 * 1000 * 1000
 _QUERY_MARK = re.compile(r"screening #(\d+)")
 _POINTED = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*:\s*(.+)$", re.DOTALL)
 
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "summary_title": "📋 Screening <b>{code}</b> completed: <b>{verdict}</b>",
-        "protocol": "Protocol {protocol} v{version} · cohort: {cohort}",
-        "investigator": "Investigator: {name}",
-        "failed": "Failing criteria:",
-        "unknown": "Unknown criteria:",
-        "flagged": "Flagged for review:",
-        "computed": "Computed values:",
-        "earliest": "Earliest start date: {date}",
-        "eligible": "ELIGIBLE",
-        "not_eligible": "NOT ELIGIBLE",
-        "incomplete": "INCOMPLETE",
-        "confirm": "✅ Confirm",
-        "query": "❓ Query",
-        "reopen": "↩️ Reopen",
-        "confirmed": "✅ {code} confirmed by {name}.",
-        "query_prompt": "❓ Query on screening #{sid} ({code}): reply to this message with "
-        "your question for the investigator. Start with a question id to point at an "
-        "answer, e.g. <code>anc: is this the latest count?</code>",
-        "query_sent": "❓ Query on {code} sent to the investigator.",
-        "query_received": "❓ Coordinator {name} has a question on screening <b>{code}</b>"
-        "{about}:\n\n{comment}",
-        "about": " about “{label}” (current answer: {current})",
-        "reopen_at": "↩️ Reopen at “{label}”",
-        "reopen_here": "↩️ Reopen the screening",
-        "reopened_by": "↩️ Coordinator {name} reopened screening <b>{code}</b> at "
-        "“{label}”: answer it again.",
-        "reopened": "↩️ {code} reopened at “{label}”.",
-        "continue": "▶ Continue {code}",
-        "not_completed": "This screening is not completed any more.",
-        "not_yours": "This screening is not yours.",
-        "abandoned": "This screening was abandoned.",
-        "other_open": "The patient has another open screening: finish or abandon it first.",
-        "refused": "Coordinators only.",
-        "no_pending": "Nothing waits for review.",
-        "pending": "Completed, not yet reviewed ({n}):",
-        "review_usage": "Usage: /review PATIENT_CODE",
-        "not_found": "No screening with code {code}.",
-        "history": "Answer history:",
-        "changed": "changed; was “{raw}”",
-        "reviews": "Reviews:",
-        "export_usage": "Usage: /export [csv|json|fhir] [YYYY-MM-DD]",
-        "log_caption": "Screening log: {n} screened",
-        "status": "Status: {status}",
-        "no_protocol": "(protocol version not loaded: current statuses unavailable)",
-    },
-    "fr": {
-        "summary_title": "📋 Screening <b>{code}</b> terminé : <b>{verdict}</b>",
-        "protocol": "Protocole {protocol} v{version} · cohorte : {cohort}",
-        "investigator": "Investigateur : {name}",
-        "failed": "Critères non remplis :",
-        "unknown": "Critères inconnus :",
-        "flagged": "À vérifier :",
-        "computed": "Valeurs calculées :",
-        "earliest": "Date de début au plus tôt : {date}",
-        "eligible": "ÉLIGIBLE",
-        "not_eligible": "NON ÉLIGIBLE",
-        "incomplete": "INCOMPLET",
-        "confirm": "✅ Valider",
-        "query": "❓ Question",
-        "reopen": "↩️ Rouvrir",
-        "confirmed": "✅ {code} validé par {name}.",
-        "query_prompt": "❓ Question sur le screening #{sid} ({code}) : répondez à ce message "
-        "avec votre question pour l'investigateur. Commencez par l'identifiant d'une "
-        "question pour désigner une réponse, p. ex. <code>anc: est-ce le dernier bilan ?</code>",
-        "query_sent": "❓ Question sur {code} envoyée à l'investigateur.",
-        "query_received": "❓ Le coordinateur {name} a une question sur le screening "
-        "<b>{code}</b>{about} :\n\n{comment}",
-        "about": " à propos de « {label} » (réponse actuelle : {current})",
-        "reopen_at": "↩️ Rouvrir à « {label} »",
-        "reopen_here": "↩️ Rouvrir le screening",
-        "reopened_by": "↩️ Le coordinateur {name} a rouvert le screening <b>{code}</b> à "
-        "« {label} » : répondez-y à nouveau.",
-        "reopened": "↩️ {code} rouvert à « {label} ».",
-        "continue": "▶ Continuer {code}",
-        "not_completed": "Ce screening n'est plus terminé.",
-        "not_yours": "Ce screening n'est pas le vôtre.",
-        "abandoned": "Ce screening a été abandonné.",
-        "other_open": "Le patient a un autre screening ouvert : terminez-le ou abandonnez-le.",
-        "refused": "Réservé aux coordinateurs.",
-        "no_pending": "Rien n'attend de revue.",
-        "pending": "Terminés, pas encore revus ({n}) :",
-        "review_usage": "Usage : /review CODE_PATIENT",
-        "not_found": "Aucun screening avec le code {code}.",
-        "history": "Historique des réponses :",
-        "changed": "modifiée ; avant « {raw} »",
-        "reviews": "Revues :",
-        "export_usage": "Usage : /export [csv|json|fhir] [AAAA-MM-JJ]",
-        "log_caption": "Journal de screening : {n} patients",
-        "status": "Statut : {status}",
-        "no_protocol": "(version du protocole non chargée : statuts actuels indisponibles)",
-    },
-}
-
 
 def tr(key: str, lang: str | None, **fields: Any) -> str:
-    catalogue = _TEXT.get(lang or "en", _TEXT["en"])
-    return catalogue[key].format(**fields)
+    """A coordinator message from the bot's catalogue (``coord_*`` keys in bot/texts.py)."""
+    return t(f"coord_{key}", lang or "en", **fields)
 
 
 def _e(value: Any) -> str:
@@ -294,19 +207,26 @@ def summary_text(payload: Mapping[str, Any]) -> str:
     lang = payload.get("lang")
     verdict = str(payload.get("verdict"))
     lines = [
-        tr("summary_title", lang, code=_e(payload["patient_code"]),
-           verdict=tr(verdict, lang) if verdict in _TEXT["en"] else _e(verdict)),
-        tr("protocol", lang, protocol=_e(payload["protocol_id"]),
-           version=_e(payload["protocol_version"]), cohort=_e(payload["cohort"])),
+        tr(
+            "summary_title",
+            lang,
+            code=_e(payload["patient_code"]),
+            verdict=tr(verdict, lang) if f"coord_{verdict}" in CATALOGUE else _e(verdict),
+        ),
+        tr(
+            "protocol",
+            lang,
+            protocol=_e(payload["protocol_id"]),
+            version=_e(payload["protocol_version"]),
+            cohort=_e(payload["cohort"]),
+        ),
         tr("investigator", lang, name=_e(payload["investigator"])),
     ]
     for key in ("failed", "unknown", "flagged"):
         items = payload.get(key) or []
         if items:
             lines += ["", tr(key, lang)]
-            lines += [
-                f"• <b>{_e(i['id'])}</b> {_e(i['label'])}: {_e(i['reason'])}" for i in items
-            ]
+            lines += [f"• <b>{_e(i['id'])}</b> {_e(i['label'])}: {_e(i['reason'])}" for i in items]
     if payload.get("computed"):
         lines += ["", tr("computed", lang)]
         lines += [f"• {_e(c['text'])}" for c in payload["computed"]]
@@ -344,10 +264,20 @@ def render_outbox(store: Store) -> Renderer:
         if message.kind == MessageKind.QUERY:
             about = ""
             if payload.get("question_id"):
-                about = tr("about", lang, label=_e(payload["question_label"]),
-                           current=_e(payload.get("current") or "—"))
-            text = tr("query_received", lang, name=_e(payload["coordinator"]), code=code,
-                      about=about, comment=_e(payload["comment"]))
+                about = tr(
+                    "about",
+                    lang,
+                    label=_e(payload["question_label"]),
+                    current=_e(payload.get("current") or "—"),
+                )
+            text = tr(
+                "query_received",
+                lang,
+                name=_e(payload["coordinator"]),
+                code=code,
+                about=about,
+                comment=_e(payload["comment"]),
+            )
             label = (
                 tr("reopen_at", lang, label=payload["question_label"])
                 if payload.get("question_id")
@@ -358,8 +288,13 @@ def render_outbox(store: Store) -> Renderer:
             )
             return Outgoing(text, InlineKeyboardMarkup([[button]]))
         if message.kind == MessageKind.REOPENED:
-            text = tr("reopened_by", lang, name=_e(payload["coordinator"]), code=code,
-                      label=_e(payload["question_label"]))
+            text = tr(
+                "reopened_by",
+                lang,
+                name=_e(payload["coordinator"]),
+                code=code,
+                label=_e(payload["question_label"]),
+            )
             return Outgoing(text, _continue_markup(message.screening_id, payload))
         log.error("outbox: unknown message kind %r (row %s)", message.kind, message.id)
         return None
@@ -441,13 +376,16 @@ def _name(user: User) -> str:
     return user.display_name or str(user.telegram_id)
 
 
-async def _send_long(context: Ctx, chat_id: int, lines: Sequence[str],
-                     markup: InlineKeyboardMarkup | None = None) -> None:
+async def _send_long(
+    context: Ctx, chat_id: int, lines: Sequence[str], markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Send lines as few messages as Telegram's length limit allows; buttons on the last."""
     chunks = split_text("\n".join(lines) or "—", MAX_MESSAGE)
     for i, chunk in enumerate(chunks):
         await context.bot.send_message(
-            chat_id, chunk, parse_mode=ParseMode.HTML,
+            chat_id,
+            chunk,
+            parse_mode=ParseMode.HTML,
             reply_markup=markup if i == len(chunks) - 1 else None,
         )
 
@@ -481,8 +419,9 @@ async def on_button(update: Update, context: Ctx) -> None:
     raise ApplicationHandlerStop
 
 
-async def _confirm(update: Update, context: Ctx, services: CoordinatorServices, user: User,
-                   sid: int) -> str:
+async def _confirm(
+    update: Update, context: Ctx, services: CoordinatorServices, user: User, sid: int
+) -> str:
     def work() -> str | None:
         with services.store.screening_tx(sid) as tx:
             if tx.screening.status != Status.COMPLETED:
@@ -500,8 +439,9 @@ async def _confirm(update: Update, context: Ctx, services: CoordinatorServices, 
     return html.unescape(text)
 
 
-async def _ask_query(update: Update, context: Ctx, services: CoordinatorServices, user: User,
-                     sid: int) -> str | None:
+async def _ask_query(
+    update: Update, context: Ctx, services: CoordinatorServices, user: User, sid: int
+) -> str | None:
     screening = await asyncio.to_thread(services.store.get_screening, sid)
     chat = update.effective_chat
     if chat is None:
@@ -573,8 +513,9 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     raise ApplicationHandlerStop
 
 
-def _reopen(services: CoordinatorServices, tx: ScreeningTx, preferred: str | None,
-            user_id: int, reason: str) -> tuple[str, str]:
+def _reopen(
+    services: CoordinatorServices, tx: ScreeningTx, preferred: str | None, user_id: int, reason: str
+) -> tuple[str, str]:
     """Reopen (or, if already open, move) the screening at the right question."""
     engine = engine_of(services.registry, tx.screening)
     if engine is None:
@@ -589,8 +530,9 @@ def _reopen(services: CoordinatorServices, tx: ScreeningTx, preferred: str | Non
     return state, label
 
 
-async def _coordinator_reopen(update: Update, context: Ctx, services: CoordinatorServices,
-                              user: User, sid: int) -> str:
+async def _coordinator_reopen(
+    update: Update, context: Ctx, services: CoordinatorServices, user: User, sid: int
+) -> str:
     def work() -> str:
         with services.store.screening_tx(sid) as tx:
             if tx.screening.status != Status.COMPLETED:
@@ -623,8 +565,9 @@ async def _coordinator_reopen(update: Update, context: Ctx, services: Coordinato
     return notice
 
 
-async def _investigator_reopen(update: Update, context: Ctx, services: CoordinatorServices,
-                               review_id: int) -> str:
+async def _investigator_reopen(
+    update: Update, context: Ctx, services: CoordinatorServices, review_id: int
+) -> str:
     who = update.effective_user
     review = await asyncio.to_thread(get_review, services.store, review_id)
     if who is None or review is None:
@@ -638,8 +581,9 @@ async def _investigator_reopen(update: Update, context: Ctx, services: Coordinat
 
     def work() -> str:
         with services.store.screening_tx(review.screening_id) as tx:
-            _state, label = _reopen(services, tx, review.question_id, who.id,
-                                    f"coordinator query #{review.id}")
+            _state, label = _reopen(
+                services, tx, review.question_id, who.id, f"coordinator query #{review.id}"
+            )
             return label
 
     try:
@@ -681,14 +625,17 @@ async def pending_command(update: Update, context: Ctx) -> None:
     lines = [tr("pending", user.language, n=len(items))]
     for s in items:
         when = s.completed_at.strftime("%d/%m/%Y %H:%M") if s.completed_at else ""
-        lines.append(f"• <b>{_e(s.patient_code)}</b> · {_e(s.verdict)} · {when} · "
-                     f"/review {_e(s.patient_code)}")
+        lines.append(
+            f"• <b>{_e(s.patient_code)}</b> · {_e(s.verdict)} · {when} · "
+            f"/review {_e(s.patient_code)}"
+        )
     await _send_long(context, chat.id, lines)
     raise ApplicationHandlerStop
 
 
-def review_lines(services: CoordinatorServices, screening: Screening,
-                 lang: str | None) -> list[str]:
+def review_lines(
+    services: CoordinatorServices, screening: Screening, lang: str | None
+) -> list[str]:
     """The summary as of now, every answer in order with its changes, and the reviews."""
     store = services.store
     assert screening.id is not None
@@ -698,10 +645,13 @@ def review_lines(services: CoordinatorServices, screening: Screening,
     if engine is not None:
         answers = answers_of(store.current_answers(screening.id))
         evaluation = engine.evaluate_answers(answers, screening.language or "en")
-        name = (store.get_user(screening.investigator_id) or User(
-            telegram_id=screening.investigator_id, role="investigator")).display_name
-        payload = summary_payload(screening, engine, evaluation, answers,
-                                  name or str(screening.investigator_id))
+        name = (
+            store.get_user(screening.investigator_id)
+            or User(telegram_id=screening.investigator_id, role="investigator")
+        ).display_name
+        payload = summary_payload(
+            screening, engine, evaluation, answers, name or str(screening.investigator_id)
+        )
         lines.append(summary_text(payload))
     else:
         lines.append(f"<b>{_e(screening.patient_code)}</b> {tr('no_protocol', lang)}")
@@ -710,10 +660,13 @@ def review_lines(services: CoordinatorServices, screening: Screening,
     for a in history:
         shown = (
             engine.display(a.question_id, from_json(a.value_json), screening.language or "en")
-            if engine is not None else a.raw
+            if engine is not None
+            else a.raw
         )
-        line = (f"{a.seq}. {a.created_at.strftime('%d/%m %H:%M')} <code>{_e(a.question_id)}"
-                f"</code>: {_e(shown)}")
+        line = (
+            f"{a.seq}. {a.created_at.strftime('%d/%m %H:%M')} <code>{_e(a.question_id)}"
+            f"</code>: {_e(shown)}"
+        )
         previous = by_id.get(a.supersedes_id) if a.supersedes_id else None
         if previous is not None:
             line += f" ({tr('changed', lang, raw=_e(previous.raw))})"
@@ -749,9 +702,7 @@ async def review_command(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     lines = await asyncio.to_thread(review_lines, services, screening, user.language)
     markup = (
-        review_markup(screening.id, user.language)
-        if screening.status == Status.COMPLETED
-        else None
+        review_markup(screening.id, user.language) if screening.status == Status.COMPLETED else None
     )
     await _send_long(context, chat.id, lines, markup)
     raise ApplicationHandlerStop
@@ -770,8 +721,10 @@ async def log_command(update: Update, context: Ctx) -> None:
         rows = log_rows(screening_log)
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         table = "\n".join(
-            "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
             for r in rows
         )
         failing = ", ".join(f"{cid} ({n})" for cid, n in screening_log.top_failing(10))
@@ -780,8 +733,9 @@ async def log_command(update: Update, context: Ctx) -> None:
 
     text, png, screened = await asyncio.to_thread(work)
     await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
-    await context.bot.send_photo(chat.id, photo=png,
-                                 caption=tr("log_caption", user.language, n=screened))
+    await context.bot.send_photo(
+        chat.id, photo=png, caption=tr("log_caption", user.language, n=screened)
+    )
     raise ApplicationHandlerStop
 
 
@@ -792,6 +746,42 @@ def _since_arg(args: Sequence[str]) -> dt.datetime | None:
         except argparse.ArgumentTypeError:
             continue  # a format name, not a date
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    data: bytes | None  # None: over UPLOAD_LIMIT even compressed
+    filename: str
+    count: int
+    size: int
+
+
+def prepare_export(
+    store: Store,
+    registry: ProtocolRegistry,
+    fmt: Format,
+    since: dt.datetime | None,
+    basename: str,
+) -> ExportFile:
+    """Render through temporary files, not memory: only what Telegram accepts is read back."""
+    with tempfile.TemporaryFile() as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        count = export_to(store, registry, fmt, text, since)
+        text.flush()
+        text.detach()  # closing the wrapper would close the file
+        size = raw.tell()
+        raw.seek(0)
+        filename = f"{basename}.{SUFFIX[fmt]}"
+        if size <= min(COMPRESS_ABOVE, UPLOAD_LIMIT):
+            return ExportFile(raw.read(), filename, count, size)
+        with tempfile.TemporaryFile() as packed:
+            # mtime=0: the same export gives the same bytes.
+            with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0) as gz:
+                shutil.copyfileobj(raw, gz)
+            size = packed.tell()
+            packed.seek(0)
+            data = packed.read() if size <= UPLOAD_LIMIT else None
+            return ExportFile(data, f"{filename}.gz", count, size)
 
 
 async def export_command(update: Update, context: Ctx) -> None:
@@ -809,18 +799,25 @@ async def export_command(update: Update, context: Ctx) -> None:
     services = _services(context)
     stamp = services.clock().strftime("%Y%m%d-%H%M")
     for fmt in formats:
-
-        def work(fmt: Format = fmt) -> tuple[bytes, int]:
-            buffer = io.StringIO()
-            count = export_to(services.store, services.registry, fmt, buffer, since)
-            return buffer.getvalue().encode("utf-8"), count
-
-        data, count = await asyncio.to_thread(work)
+        export = await asyncio.to_thread(
+            prepare_export, services.store, services.registry, fmt, since, f"screenings-{stamp}"
+        )
+        if export.data is None:
+            since_arg = f" --since {since.date().isoformat()}" if since is not None else ""
+            text = tr(
+                "export_too_large",
+                user.language,
+                name=export.filename,
+                mb=f"{export.size / 1e6:.0f}",
+                command=f"screenbot export --format {fmt}{since_arg} --output FILE",
+            )
+            await context.bot.send_message(chat.id, text)
+            continue
         await context.bot.send_document(
             chat.id,
-            document=data,
-            filename=f"screenings-{stamp}.{SUFFIX[fmt]}",
-            caption=f"{count} screening(s), {fmt}",
+            document=export.data,
+            filename=export.filename,
+            caption=f"{export.count} screening(s), {fmt}",
         )
     raise ApplicationHandlerStop
 
@@ -831,15 +828,19 @@ async def export_command(update: Update, context: Ctx) -> None:
 async def outbox_job(context: Ctx) -> None:
     """Deliver what is due (the JobQueue runs this every few seconds and at start-up)."""
     services = _services(context)
-    await deliver_due(context.bot, services.store, render_outbox(services.store),
-                      clock=services.clock)
+    await deliver_due(
+        context.bot, services.store, render_outbox(services.store), clock=services.clock
+    )
 
 
 async def reminder_job(context: Ctx) -> None:
     """Queue reminders for idle screenings, then deliver them without waiting for the tick."""
     services = _services(context)
     queued = await asyncio.to_thread(
-        enqueue_due_reminders, services.store, services.registry, services.reminder_days,
+        enqueue_due_reminders,
+        services.store,
+        services.registry,
+        services.reminder_days,
         services.clock(),
     )
     if queued:
@@ -867,8 +868,9 @@ def register(application: App, services: AppServices | CoordinatorServices) -> C
     (``on_completed``).  Tests may pass a ready :class:`CoordinatorServices` instead.
     """
     if application.job_queue is None:
-        raise RuntimeError("the coordinator features need the JobQueue "
-                           "(install python-telegram-bot[job-queue])")
+        raise RuntimeError(
+            "the coordinator features need the JobQueue (install python-telegram-bot[job-queue])"
+        )
     if isinstance(services, CoordinatorServices):
         coordinator = services
     else:

@@ -133,8 +133,13 @@ async def deliver_due(
             retry_at = clock() + backoff(attempt)
             await asyncio.to_thread(mark_failed, store, message.id, repr(exc), retry_at)
             report.retrying.append(message.id)
-            log.warning("outbox: message %s attempt %d failed (%s); retry at %s",
-                        message.id, attempt, exc, retry_at.isoformat())
+            log.warning(
+                "outbox: message %s attempt %d failed (%s); retry at %s",
+                message.id,
+                attempt,
+                exc,
+                retry_at.isoformat(),
+            )
         else:
             await asyncio.to_thread(mark_sent, store, message.id, clock())
             report.sent.append(message.id)

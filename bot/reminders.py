@@ -17,29 +17,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.screening_flow import answers_of
+from bot.texts import t
 from dialogs.engine import Engine
 from dialogs.errors import ProtocolError
 from dialogs.protocol import Protocol
 from dialogs.registry import ProtocolRegistry
 from storage import AnswerRecord, Screening, Store
 from storage.coordination import IdleScreening, enqueue_reminder, idle_screenings
-
-_TEXT = {
-    "en": {
-        "title": "⏰ Reminder: screening <b>{code}</b> has been waiting for {days} days.",
-        "pending": "Still to answer:",
-        "unknown": "Answered “unknown”:",
-        "resume": "Send /resume to continue it.",
-        "nothing": "Nothing is missing: please check and complete it (/resume).",
-    },
-    "fr": {
-        "title": "⏰ Rappel : le screening <b>{code}</b> attend depuis {days} jours.",
-        "pending": "Reste à renseigner :",
-        "unknown": "Répondu « inconnu » :",
-        "resume": "Envoyez /resume pour le poursuivre.",
-        "nothing": "Rien ne manque : vérifiez-le et terminez-le (/resume).",
-    },
-}
 
 
 def engine_of(registry: ProtocolRegistry, screening: Screening) -> Engine | None:
@@ -118,17 +102,18 @@ def render_reminder(store: Store, payload: Mapping[str, Any]) -> str | None:
     screening = store.get_screening(int(payload["screening_id"]))
     if screening.updated_at.isoformat() != payload["idle_since"]:
         return None
-    t = _TEXT.get(str(payload.get("lang")), _TEXT["en"])
-    lines = [t["title"].format(code=html.escape(screening.patient_code), days=payload["days"])]
+    lang = str(payload.get("lang"))
+    code = html.escape(screening.patient_code)
+    lines = [t("reminder_title", lang, code=code, days=payload["days"])]
     for key in ("pending", "unknown"):
         items = payload.get(key) or []
         if items:
             lines.append("")
-            lines.append(t[key])
+            lines.append(t(f"reminder_{key}", lang))
             lines.extend(f"• {html.escape(i['label'])} <code>{i['id']}</code>" for i in items)
     if not payload.get("pending") and not payload.get("unknown"):
-        lines.append(t["nothing"])
+        lines.append(t("reminder_nothing", lang))
     else:
         lines.append("")
-        lines.append(t["resume"])
+        lines.append(t("reminder_resume", lang))
     return "\n".join(lines)

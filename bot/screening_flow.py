@@ -8,11 +8,13 @@ drive it, so the flow is written once.
 Per update that touches a screening: restore the conversation from storage under the
 screening's lock → one engine step → ONE transaction (claim the update id, the answer,
 the new state, the verdict when complete) → commit → only then are the replies sent.
-A redelivered update (same update id) changes nothing and sends nothing.
+A redelivered update (same update id: the process died after the commit, before the
+reply reached Telegram) changes nothing and sends the current prompt again.
 
-Memory: nothing is kept per screening between updates except a pending "stop at first
-fail" offer; the conversation is rebuilt from the database for every update, so any
-number of workers can serve the same screenings.
+Memory: nothing is kept between updates.  The conversation is rebuilt from the database
+for every update; a pending "stop at first fail" offer is derived from the screening's
+audit trail and a pending patient-code prompt is a column of the user, so any number of
+workers, or a restarted one, serve the same conversations identically.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from dialogs.registry import ProtocolRegistry
 from dialogs.values import Answer, from_json, to_json, unit_of
 from storage import (
     DuplicatePatientCode,
+    EventRecord,
     Screening,
     ScreeningNotFound,
     ScreeningTx,
@@ -59,7 +62,17 @@ from storage import (
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 15
-_MAX_AWAITING = 10_000
+# Events that make or settle a "stop at first fail" offer; the latest one tells whether
+# an offer is pending (see _offer_pending).
+_OFFERED = "stop_offered"
+_OFFER_EVENTS = (
+    _OFFERED,
+    "ended_at_first_fail",
+    "documenting_remaining",
+    "back",
+    "kept",
+    "reopened",
+)
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 _MARKS = {"pass": "✅", "fail": "❌", "unknown": "❔", "not_applicable": "➖"}
 
@@ -110,7 +123,6 @@ class Outcome:
     completed: ScreeningCompleted | None = None
     screening_id: int | None = None
     lang: str = "en"
-    offered: bool = False  # this outcome put a "stop at first fail" offer on screen
 
 
 CompletingHook = Callable[[ScreeningTx, Engine, Evaluation], object]
@@ -127,12 +139,21 @@ class _Refused(Exception):
         self.key = key
 
 
+class _Redelivered(Exception):
+    """An update already applied: nothing to change, only where the screening is to show."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("redelivered")
+        self.outcome = outcome
+
+
 @dataclass(frozen=True, slots=True)
 class _Ctx:
     user_id: int
     lang: str
     update_id: int | None
     pressed: bool
+    awaiting_code: bool
 
 
 @dataclass(slots=True)
@@ -151,6 +172,18 @@ def criteria_json(evaluation: Evaluation) -> dict[str, Any]:
 def answers_of(records: Mapping[str, Any]) -> dict[str, Answer]:
     """Storage's current answer records as the engine's answers (parsed values, no re-parse)."""
     return {qid: Answer(qid, rec.raw, from_json(rec.value_json)) for qid, rec in records.items()}
+
+
+def _offer_pending(last: EventRecord | None, screening: Screening) -> bool:
+    """Whether the latest offer still waits for the investigator's choice.
+
+    Settled by a choice, /back, a kept answer or a reopening (later events), and by any
+    answer recorded since (the offer notes the answer count it was made at).
+    """
+    if last is None or last.kind != _OFFERED or screening.status != Status.IN_PROGRESS.value:
+        return False
+    detail = last.detail if isinstance(last.detail, dict) else {}
+    return bool(detail.get("answers") == screening.answer_count)
 
 
 # -- the flow ------------------------------------------------------------------------------
@@ -172,8 +205,6 @@ class ScreeningFlow:
         self.completing: list[CompletingHook] = completing if completing is not None else []
         self.stop_at_first_fail = stop_at_first_fail
         self.default_language = default_language if default_language in LANGUAGES else "en"
-        self._awaiting_code: dict[int, None] = {}
-        self._stop_offers: set[int] = set()
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -191,7 +222,13 @@ class ScreeningFlow:
             if msg.data is not None:
                 out.notice = t("refused_short", lang, user_id=msg.user_id)
             return out
-        ctx = _Ctx(user.telegram_id, lang, msg.update_id, msg.data is not None)
+        ctx = _Ctx(
+            user.telegram_id,
+            lang,
+            msg.update_id,
+            msg.data is not None,
+            user.awaiting_code_since is not None,
+        )
         try:
             if msg.data is not None:
                 out = self._press(ctx, msg.data)
@@ -199,10 +236,12 @@ class ScreeningFlow:
                 text = (msg.text or "").strip()
                 if text.startswith("/"):
                     out = self._command(ctx, text)
-                elif msg.user_id in self._awaiting_code or msg.reply_to_code_prompt:
+                elif ctx.awaiting_code or msg.reply_to_code_prompt:
                     out = self._new(ctx, text)
                 else:
                     out = self._typed(ctx, text)
+        except _Redelivered as redelivered:
+            out = redelivered.outcome
         except _Refused as refusal:
             text = t(refusal.key, lang)
             out = Outcome(notice=text) if ctx.pressed else Outcome([Reply(text)])
@@ -235,12 +274,13 @@ class ScreeningFlow:
         if command == "new":
             if arg:
                 return self._new(ctx, arg)
-            self._await_code(ctx.user_id)
+            self.store.set_awaiting_code(ctx.user_id, True)
             return Outcome([Reply(t("ask_code", lang), ask_code=True, typed=True)])
         if command == "cancel":
             return self._cancel(ctx)
         # From here on the command needs no pending patient code.
-        self._awaiting_code.pop(ctx.user_id, None)
+        if ctx.awaiting_code:
+            self.store.set_awaiting_code(ctx.user_id, False)
         if command == "resume":
             return self._resume_command(ctx, arg)
         if command == "list":
@@ -273,12 +313,6 @@ class ScreeningFlow:
             out.recorded = t("recorded", lang, answer=_LANGUAGE_NAMES[lang])
         return out
 
-    def _await_code(self, user_id: int) -> None:
-        self._awaiting_code.pop(user_id, None)
-        self._awaiting_code[user_id] = None
-        while len(self._awaiting_code) > _MAX_AWAITING:
-            self._awaiting_code.pop(next(iter(self._awaiting_code)))
-
     # -- creating a screening ------------------------------------------------------------------
 
     def _new(self, ctx: _Ctx, code_text: str) -> Outcome:
@@ -290,7 +324,8 @@ class ScreeningFlow:
         finally:
             engine.release(conv)
         if not step.accepted or step.answer is None:
-            self._await_code(ctx.user_id)
+            if not ctx.awaiting_code:
+                self.store.set_awaiting_code(ctx.user_id, True)
             error = step.error or t("ask_code", ctx.lang)
             return Outcome([Reply(error, ask_code=True, typed=True)])
         code = str(step.answer.value)
@@ -305,14 +340,18 @@ class ScreeningFlow:
                 language=ctx.lang,
                 update_id=ctx.update_id,
             )
-        except UpdateAlreadyProcessed:
-            return Outcome()
+        except UpdateAlreadyProcessed as done:
+            if done.screening_id is None:
+                return Outcome()
+            with self.store.screening_tx(done.screening_id) as tx:
+                return self._where_now(ctx, tx)
         except DuplicatePatientCode:
-            self._awaiting_code.pop(ctx.user_id, None)
+            if ctx.awaiting_code:
+                self.store.set_awaiting_code(ctx.user_id, False)
             mine = self.store.find_open_screening(ctx.user_id, code)
             key = "duplicate_own" if mine is not None else "duplicate_other"
             return Outcome([Reply(t(key, ctx.lang, code=code))])
-        self._awaiting_code.pop(ctx.user_id, None)
+        # create_screening cleared the code prompt in its own transaction.
         assert screening.id is not None
         header = t(
             "started",
@@ -335,36 +374,56 @@ class ScreeningFlow:
     @contextmanager
     def _session(
         self, ctx: _Ctx, screening_id: int, question_id: str | None = None
-    ) -> Iterator[_Work | None]:
+    ) -> Iterator[_Work]:
         """Lock the screening, check the press is for it, claim the update, attach the dialog.
 
-        Yields None for a redelivered update (nothing to do).  Raises _Refused, writing
-        nothing, for someone else's screening, a closed one or an old question.
+        Raises _Refused, writing nothing, for someone else's screening, a closed one or an
+        old question, and _Redelivered, writing nothing, for an update already applied.
+        The claim comes before the closed/stale checks: a redelivered press names the
+        question it answered, which is no longer the current one.
         """
         try:
             with self.store.screening_tx(screening_id) as tx:
                 s = tx.screening
                 if s.investigator_id != ctx.user_id:
                     raise _Refused("forged")
+                if ctx.update_id is not None and not tx.claim_update(ctx.update_id):
+                    log.info("update %s already processed: prompt sent again", ctx.update_id)
+                    raise _Redelivered(self._where_now(ctx, tx))
                 if s.status != Status.IN_PROGRESS.value:
                     raise _Refused("closed")
                 if question_id is not None and s.current_state != question_id:
                     raise _Refused("stale")
-                if ctx.update_id is not None and not tx.claim_update(ctx.update_id):
-                    log.info("update %s already processed: ignored", ctx.update_id)
-                    yield None
-                    return
                 engine = self._engine_of(s)
                 answers = answers_of(tx.current_answers())
                 with engine.attached(s.current_state, answers, ctx.lang) as conv:
                     yield _Work(tx, engine, conv, s)
         except ScreeningNotFound:
             raise _Refused("forged") from None
-        except _Refused:
+        except (_Refused, _Redelivered):
             raise
         except Exception as exc:
             tag_screening(exc, screening_id)
             raise
+
+    def _where_now(self, ctx: _Ctx, tx: ScreeningTx) -> Outcome:
+        """What the screening shows now: its question (or pending offer), verdict or end."""
+        s = tx.screening
+        sid = tx.screening_id
+        if s.investigator_id != ctx.user_id:
+            raise _Refused("forged")
+        if s.status == Status.ABANDONED.value:
+            return Outcome([Reply(t("abandoned", ctx.lang, code=s.patient_code))], screening_id=sid)
+        engine = self._engine_of(s)
+        with engine.attached(s.current_state, answers_of(tx.current_answers()), ctx.lang) as conv:
+            if s.status == Status.COMPLETED.value:
+                last = tx.last_event(("ended_at_first_fail", "reopened"))
+                early = last is not None and last.kind == "ended_at_first_fail"
+                lines = self._verdict_lines(engine, s, engine.evaluate(conv), ctx.lang, early)
+                return Outcome([Reply("\n".join(lines))], screening_id=sid)
+            if _offer_pending(tx.last_event(_OFFER_EVENTS), s):
+                return Outcome([self._offer(sid, ctx.lang, ())], screening_id=sid)
+            return Outcome([self._prompt(engine, conv, sid, ctx.lang)], screening_id=sid)
 
     def _current(self, ctx: _Ctx) -> Screening:
         s = self.store.find_open_screening(ctx.user_id)
@@ -377,17 +436,18 @@ class ScreeningFlow:
     def _typed(self, ctx: _Ctx, text: str) -> Outcome:
         s = self._current(ctx)
         assert s.id is not None
-        if s.id in self._stop_offers:
-            return Outcome([self._offer(s.id, ctx.lang, ())], screening_id=s.id)
         return self._answer(ctx, s.id, None, text)
 
     def _answer(self, ctx: _Ctx, sid: int, question_id: str | None, value: str) -> Outcome:
         with self._session(ctx, sid, question_id) as work:
-            if work is None:
-                return Outcome(screening_id=sid)
             engine, conv = work.engine, work.conv
             if conv.state == COMPLETE:  # only after an interrupted completion
                 return self._finish(ctx, work, [])
+            # A typed line while the offer waits is not an answer: show the choice again.
+            if question_id is None and _offer_pending(
+                work.tx.last_event(_OFFER_EVENTS), work.screening
+            ):
+                return Outcome([self._offer(sid, ctx.lang, ())], screening_id=sid)
             text = value
             if question_id is not None and value.startswith("#") and value[1:].isdigit():
                 choices = engine.question(question_id).choices
@@ -409,7 +469,6 @@ class ScreeningFlow:
             lines = [t("computed", ctx.lang, text=n) for n in step.notices]
             out = self._advance(ctx, work, lines, step.newly_failed)
         out.recorded = t("recorded", ctx.lang, answer=step.display or "")
-        self._after(out, sid)
         return out
 
     def _advance(
@@ -428,10 +487,13 @@ class ScreeningFlow:
             lines += [self._failure_line(work.engine, r, ctx.lang) for r in newly_failed]
             first = len(evaluation.failed) == len(newly_failed)
             if first and self.stop_at_first_fail:
-                work.tx.log_event(
-                    "stop_offered", ctx.user_id, {"criteria": [r.id for r in newly_failed]}
-                )
-                return Outcome([self._offer(sid, ctx.lang, lines)], screening_id=sid, offered=True)
+                # The answer count dates the offer: an answer recorded later settles it.
+                detail = {
+                    "criteria": [r.id for r in newly_failed],
+                    "answers": work.screening.answer_count,
+                }
+                work.tx.log_event(_OFFERED, ctx.user_id, detail)
+                return Outcome([self._offer(sid, ctx.lang, lines)], screening_id=sid)
         return Outcome(
             [self._prompt(work.engine, work.conv, sid, ctx.lang, lines)], screening_id=sid
         )
@@ -458,13 +520,6 @@ class ScreeningFlow:
         for hook in self.completing:
             hook(work.tx, work.engine, evaluation)
         return Outcome([Reply(text)], completed=completed, screening_id=work.tx.screening_id)
-
-    def _after(self, out: Outcome, sid: int) -> None:
-        """Bookkeeping once the transaction committed."""
-        if out.offered:
-            self._stop_offers.add(sid)
-        else:
-            self._stop_offers.discard(sid)
 
     # -- buttons -------------------------------------------------------------------------------
 
@@ -494,8 +549,6 @@ class ScreeningFlow:
 
     def _keep(self, ctx: _Ctx, sid: int, question_id: str) -> Outcome:
         with self._session(ctx, sid, question_id) as work:
-            if work is None:
-                return Outcome(screening_id=sid)
             existing = work.conv.answers.get(question_id)
             if existing is None:
                 raise _Refused("stale")
@@ -507,28 +560,28 @@ class ScreeningFlow:
             shown = work.engine.display(question_id, existing.value, ctx.lang)
             out = self._advance(ctx, work, [], ())
         out.recorded = t("kept", ctx.lang, answer=shown)
-        self._after(out, sid)
         return out
 
     def _end(self, ctx: _Ctx, sid: int) -> Outcome:
         with self._session(ctx, sid) as work:
-            if work is None:
-                return Outcome(screening_id=sid)
+            self._require_offer(work)
             work.tx.log_event("ended_at_first_fail", ctx.user_id, None)
             out = self._finish(ctx, work, [], ended_early=True)
-        self._stop_offers.discard(sid)
         out.recorded = t("chose_end", ctx.lang)
         return out
 
     def _document(self, ctx: _Ctx, sid: int) -> Outcome:
         with self._session(ctx, sid) as work:
-            if work is None:
-                return Outcome(screening_id=sid)
+            self._require_offer(work)
             work.tx.log_event("documenting_remaining", ctx.user_id, None)
             out = Outcome([self._prompt(work.engine, work.conv, sid, ctx.lang)], screening_id=sid)
-        self._stop_offers.discard(sid)
         out.recorded = t("chose_document", ctx.lang)
         return out
+
+    def _require_offer(self, work: _Work) -> None:
+        """End/document buttons act only on the offer still waiting; an old one is stale."""
+        if not _offer_pending(work.tx.last_event(_OFFER_EVENTS), work.screening):
+            raise _Refused("stale")
 
     def _abandon(self, ctx: _Ctx, sid: int, confirmed: bool) -> Outcome:
         if not confirmed:
@@ -538,11 +591,8 @@ class ScreeningFlow:
             text = t("not_abandoned", ctx.lang, code=s.patient_code)
             return Outcome([Reply(text)], recorded=text, screening_id=sid)
         with self._session(ctx, sid) as work:
-            if work is None:
-                return Outcome(screening_id=sid)
             work.tx.abandon(ctx.user_id, "cancelled by the investigator")
             text = t("abandoned", ctx.lang, code=work.screening.patient_code)
-        self._stop_offers.discard(sid)
         return Outcome([Reply(text)], recorded=text, screening_id=sid)
 
     # -- moving around -------------------------------------------------------------------------
@@ -551,8 +601,6 @@ class ScreeningFlow:
         s = self._current(ctx)
         assert s.id is not None
         with self._session(ctx, s.id) as work:
-            if work is None:
-                return Outcome(screening_id=s.id)
             step = work.engine.back(work.conv)
             if step is None:
                 reply = self._prompt(
@@ -562,7 +610,6 @@ class ScreeningFlow:
             work.tx.set_state(step.state)
             work.tx.log_event("back", ctx.user_id, {"from": step.question_id, "to": step.state})
             reply = self._prompt(work.engine, work.conv, s.id, ctx.lang)
-        self._stop_offers.discard(s.id)
         return Outcome([reply], screening_id=s.id)
 
     def _resume_command(self, ctx: _Ctx, code: str) -> Outcome:
@@ -583,15 +630,13 @@ class ScreeningFlow:
 
     def _resume(self, ctx: _Ctx, sid: int) -> Outcome:
         with self._session(ctx, sid) as work:
-            if work is None:
-                return Outcome(screening_id=sid)
             # Touch the row: the most recently touched open screening is the current one.
             work.tx.set_state(work.conv.state)
             work.tx.log_event("resumed", ctx.user_id, None)
             code = work.screening.patient_code
             if work.conv.state == COMPLETE:
                 return self._finish(ctx, work, [])
-            if sid in self._stop_offers:
+            if _offer_pending(work.tx.last_event(_OFFER_EVENTS), work.screening):
                 reply = self._offer(sid, ctx.lang, ())
             else:
                 reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
@@ -601,7 +646,8 @@ class ScreeningFlow:
         return out
 
     def _cancel(self, ctx: _Ctx) -> Outcome:
-        if self._awaiting_code.pop(ctx.user_id, "absent") is None:
+        if ctx.awaiting_code:
+            self.store.set_awaiting_code(ctx.user_id, False)
             return Outcome([Reply(t("cancelled_code", ctx.lang))])
         s = self.store.find_open_screening(ctx.user_id)
         if s is None or s.id is None:
@@ -641,7 +687,7 @@ class ScreeningFlow:
                 failed=len(evaluation.failed),
                 unknown=len(evaluation.unknown),
             )
-            if s.id in self._stop_offers:
+            if _offer_pending(self.store.last_event(s.id, _OFFER_EVENTS), s):
                 reply = self._offer(s.id, ctx.lang, ())
             else:
                 reply = self._prompt(engine, conv, s.id, ctx.lang)

@@ -248,6 +248,202 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "La version du protocole de ce screening n'est pas chargée sur ce serveur : "
         "contactez le coordinateur.",
     },
+    # -- coordinators: summaries, review, exports (bot/coordinator.py) -------------------
+    "coord_summary_title": {
+        "en": "📋 Screening <b>{code}</b> completed: <b>{verdict}</b>",
+        "fr": "📋 Screening <b>{code}</b> terminé : <b>{verdict}</b>",
+    },
+    "coord_protocol": {
+        "en": "Protocol {protocol} v{version} · cohort: {cohort}",
+        "fr": "Protocole {protocol} v{version} · cohorte : {cohort}",
+    },
+    "coord_investigator": {
+        "en": "Investigator: {name}",
+        "fr": "Investigateur : {name}",
+    },
+    "coord_failed": {
+        "en": "Failing criteria:",
+        "fr": "Critères non remplis :",
+    },
+    "coord_unknown": {
+        "en": "Unknown criteria:",
+        "fr": "Critères inconnus :",
+    },
+    "coord_flagged": {
+        "en": "Flagged for review:",
+        "fr": "À vérifier :",
+    },
+    "coord_computed": {
+        "en": "Computed values:",
+        "fr": "Valeurs calculées :",
+    },
+    "coord_earliest": {
+        "en": "Earliest start date: {date}",
+        "fr": "Date de début au plus tôt : {date}",
+    },
+    "coord_eligible": {
+        "en": "ELIGIBLE",
+        "fr": "ÉLIGIBLE",
+    },
+    "coord_not_eligible": {
+        "en": "NOT ELIGIBLE",
+        "fr": "NON ÉLIGIBLE",
+    },
+    "coord_incomplete": {
+        "en": "INCOMPLETE",
+        "fr": "INCOMPLET",
+    },
+    "coord_confirm": {
+        "en": "✅ Confirm",
+        "fr": "✅ Valider",
+    },
+    "coord_query": {
+        "en": "❓ Query",
+        "fr": "❓ Question",
+    },
+    "coord_reopen": {
+        "en": "↩️ Reopen",
+        "fr": "↩️ Rouvrir",
+    },
+    "coord_confirmed": {
+        "en": "✅ {code} confirmed by {name}.",
+        "fr": "✅ {code} validé par {name}.",
+    },
+    "coord_query_prompt": {
+        "en": "❓ Query on screening #{sid} ({code}): reply to this message with your question "
+        "for the investigator. Start with a question id to point at an answer, e.g. "
+        "<code>anc: is this the latest count?</code>",
+        "fr": "❓ Question sur le screening #{sid} ({code}) : répondez à ce message avec votre "
+        "question pour l'investigateur. Commencez par l'identifiant d'une question pour "
+        "désigner une réponse, p. ex. <code>anc: est-ce le dernier bilan ?</code>",
+    },
+    "coord_query_sent": {
+        "en": "❓ Query on {code} sent to the investigator.",
+        "fr": "❓ Question sur {code} envoyée à l'investigateur.",
+    },
+    "coord_query_received": {
+        "en": "❓ Coordinator {name} has a question on screening "
+        "<b>{code}</b>{about}:\n\n{comment}",
+        "fr": "❓ Le coordinateur {name} a une question sur le screening <b>{code}</b>{about} "
+        ":\n\n{comment}",
+    },
+    "coord_about": {
+        "en": " about “{label}” (current answer: {current})",
+        "fr": " à propos de « {label} » (réponse actuelle : {current})",
+    },
+    "coord_reopen_at": {
+        "en": "↩️ Reopen at “{label}”",
+        "fr": "↩️ Rouvrir à « {label} »",
+    },
+    "coord_reopen_here": {
+        "en": "↩️ Reopen the screening",
+        "fr": "↩️ Rouvrir le screening",
+    },
+    "coord_reopened_by": {
+        "en": "↩️ Coordinator {name} reopened screening <b>{code}</b> at “{label}”: answer it "
+        "again.",
+        "fr": "↩️ Le coordinateur {name} a rouvert le screening <b>{code}</b> à « {label} » : "
+        "répondez-y à nouveau.",
+    },
+    "coord_reopened": {
+        "en": "↩️ {code} reopened at “{label}”.",
+        "fr": "↩️ {code} rouvert à « {label} ».",
+    },
+    "coord_continue": {
+        "en": "▶ Continue {code}",
+        "fr": "▶ Continuer {code}",
+    },
+    "coord_not_completed": {
+        "en": "This screening is not completed any more.",
+        "fr": "Ce screening n'est plus terminé.",
+    },
+    "coord_not_yours": {
+        "en": "This screening is not yours.",
+        "fr": "Ce screening n'est pas le vôtre.",
+    },
+    "coord_abandoned": {
+        "en": "This screening was abandoned.",
+        "fr": "Ce screening a été abandonné.",
+    },
+    "coord_other_open": {
+        "en": "The patient has another open screening: finish or abandon it first.",
+        "fr": "Le patient a un autre screening ouvert : terminez-le ou abandonnez-le.",
+    },
+    "coord_refused": {
+        "en": "Coordinators only.",
+        "fr": "Réservé aux coordinateurs.",
+    },
+    "coord_no_pending": {
+        "en": "Nothing waits for review.",
+        "fr": "Rien n'attend de revue.",
+    },
+    "coord_pending": {
+        "en": "Completed, not yet reviewed ({n}):",
+        "fr": "Terminés, pas encore revus ({n}) :",
+    },
+    "coord_review_usage": {
+        "en": "Usage: /review PATIENT_CODE",
+        "fr": "Usage : /review CODE_PATIENT",
+    },
+    "coord_not_found": {
+        "en": "No screening with code {code}.",
+        "fr": "Aucun screening avec le code {code}.",
+    },
+    "coord_history": {
+        "en": "Answer history:",
+        "fr": "Historique des réponses :",
+    },
+    "coord_changed": {
+        "en": "changed; was “{raw}”",
+        "fr": "modifiée ; avant « {raw} »",
+    },
+    "coord_reviews": {
+        "en": "Reviews:",
+        "fr": "Revues :",
+    },
+    "coord_export_usage": {
+        "en": "Usage: /export [csv|json|fhir] [YYYY-MM-DD]",
+        "fr": "Usage : /export [csv|json|fhir] [AAAA-MM-JJ]",
+    },
+    "coord_export_too_large": {
+        "en": "{name} is {mb} MB even compressed: over Telegram's 50 MB limit for bots. "
+        "Run on the server: {command}",
+        "fr": "{name} fait {mb} Mo même compressé : au-delà de la limite de 50 Mo de "
+        "Telegram pour les bots. Lancez sur le serveur : {command}",
+    },
+    "coord_log_caption": {
+        "en": "Screening log: {n} screened",
+        "fr": "Journal de screening : {n} patients",
+    },
+    "coord_status": {
+        "en": "Status: {status}",
+        "fr": "Statut : {status}",
+    },
+    "coord_no_protocol": {
+        "en": "(protocol version not loaded: current statuses unavailable)",
+        "fr": "(version du protocole non chargée : statuts actuels indisponibles)",
+    },
+    # -- reminders (bot/reminders.py) ----------------------------------------------------
+    "reminder_title": {
+        "en": "⏰ Reminder: screening <b>{code}</b> has been waiting for {days} days.",
+        "fr": "⏰ Rappel : le screening <b>{code}</b> attend depuis {days} jours.",
+    },
+    "reminder_pending": {
+        "en": "Still to answer:",
+        "fr": "Reste à renseigner :",
+    },
+    "reminder_unknown": {
+        "en": "Answered “unknown”:",
+        "fr": "Répondu « inconnu » :",
+    },
+    "reminder_resume": {
+        "en": "Send /resume to continue it.",
+        "fr": "Envoyez /resume pour le poursuivre.",
+    },
+    "reminder_nothing": {
+        "en": "Nothing is missing: please check and complete it (/resume).",
+        "fr": "Rien ne manque : vérifiez-le et terminez-le (/resume).",
+    },
 }
 
 # Bot menu commands (set_my_commands), per language.

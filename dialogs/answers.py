@@ -19,8 +19,20 @@ from dialogs.values import UNKNOWN, Answer, Quantity, Value
 
 UNKNOWN_WORDS = frozenset(
     {
-        "unknown", "unk", "?", "dont know", "don't know", "do not know", "n/a", "na",
-        "inconnu", "inconnue", "ne sais pas", "je ne sais pas", "nsp", "ns",
+        "unknown",
+        "unk",
+        "?",
+        "dont know",
+        "don't know",
+        "do not know",
+        "n/a",
+        "na",
+        "inconnu",
+        "inconnue",
+        "ne sais pas",
+        "je ne sais pas",
+        "nsp",
+        "ns",
     }
 )
 YES_WORDS = frozenset({"yes", "y", "oui", "o", "true"})
@@ -37,6 +49,7 @@ _ULN_RE = re.compile(r"^(?:[x×*]\s*)?(?:uln|lsn|n)?$")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9-]+$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +126,9 @@ class AnswerParser:
     # -- public -------------------------------------------------------------------
 
     def parse(self, question: Question, text: str, ctx: ParseContext) -> Answer | AnswerError:
-        raw = text.strip()
+        # Control characters (a NUL byte, say) mean nothing in an answer and PostgreSQL
+        # refuses them in text: drop them so the raw text stored is what the user saw.
+        raw = _CONTROL_RE.sub("", text).strip()
         norm = normalise(raw)
         lang = ctx.lang
         if not norm:
@@ -194,8 +209,10 @@ class AnswerParser:
         if not m:
             return AnswerError(q.id, self.expected(q, lang))
         rest = m.group("rest").strip()
-        if rest and not (q.uln and _ULN_RE.match(rest)) and not (
-            q.default_unit and _unit_key(rest) == _unit_key(q.default_unit)
+        if (
+            rest
+            and not (q.uln and _ULN_RE.match(rest))
+            and not (q.default_unit and _unit_key(rest) == _unit_key(q.default_unit))
         ):
             return AnswerError(q.id, self.expected(q, lang))
         value = _to_float(m.group("num"))

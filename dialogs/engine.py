@@ -148,8 +148,9 @@ class Engine:
         return value_text(self.protocol, question_id, value, lang)
 
     def parse(self, conv: Conversation, question_id: str, text: str) -> Answer | AnswerError:
-        ctx = ParseContext(today=self.clock(), planned_start=planned_start(conv.answers),
-                           lang=conv.lang)
+        ctx = ParseContext(
+            today=self.clock(), planned_start=planned_start(conv.answers), lang=conv.lang
+        )
         return self.parser.parse(self.question(question_id), text, ctx)
 
     # -- moving ----------------------------------------------------------------------

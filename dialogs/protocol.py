@@ -206,8 +206,10 @@ def _pydantic_problem(err: ValidationError, data: Any) -> tuple[str | None, str]
     first = err.errors()[0]
     loc = list(first["loc"])
     item: str | None = None
-    if len(loc) >= 2 and loc[0] in ("questions", "criteria", "units", "computed") and isinstance(
-        loc[1], int
+    if (
+        len(loc) >= 2
+        and loc[0] in ("questions", "criteria", "units", "computed")
+        and isinstance(loc[1], int)
     ):
         try:
             item = str(data[loc[0]][loc[1]].get("id", f"{loc[0]}[{loc[1]}]"))

@@ -60,12 +60,7 @@ def resolve(protocol: Protocol, answers: Mapping[str, Answer]) -> Resolution:
                 pending.append(q.id)
             continue
         value = answer.value
-        if (
-            isinstance(value, dt.date)
-            and q.not_after_start
-            and start is not None
-            and value > start
-        ):
+        if isinstance(value, dt.date) and q.not_after_start and start is not None and value > start:
             invalid[q.id] = "after_start"
             value = UNKNOWN
         names[q.id] = value

@@ -272,7 +272,7 @@ def mark_failed(
     retry_at: dt.datetime | None,
 ) -> None:
     """A failed attempt: retry at ``retry_at``, or give up for good when it is None."""
-    values: dict[str, Any] = {"last_error": error[:2000]}
+    values: dict[str, Any] = {"last_error": _error_text(error)}
     if retry_at is None:
         values["status"] = OutboxStatus.FAILED.value
     else:
@@ -286,8 +286,18 @@ def mark_skipped(store: Store, message_id: int, why: str) -> None:
         conn.execute(
             sa.update(OUTBOX)
             .where(OUTBOX.c.id == message_id)
-            .values(status=OutboxStatus.SKIPPED.value, last_error=why)
+            .values(status=OutboxStatus.SKIPPED.value, last_error=_error_text(why))
         )
+
+
+def _error_text(error: str) -> str:
+    """The error as a text column can hold it on both backends.
+
+    PostgreSQL refuses NUL in text (SQLite does not), and an exception's text may quote
+    what was sent: without this, the failure could not be recorded and the message
+    would be retried after every lease instead of backing off.
+    """
+    return error[:2000].replace("\x00", "\\x00")
 
 
 def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> dt.timedelta:

@@ -241,8 +241,13 @@ def _screening_head(item: ScreeningExport) -> dict[str, Any]:
         "completed_at": _iso(s.completed_at) or None,
         "criteria": s.criteria_json,
         "events": [
-            {"id": e.id, "kind": e.kind, "user_id": e.user_id, "detail": e.detail,
-             "at": _iso(e.created_at)}
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "user_id": e.user_id,
+                "detail": e.detail,
+                "at": _iso(e.created_at),
+            }
             for e in item.events
         ],
     }

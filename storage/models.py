@@ -79,6 +79,10 @@ class User(SQLModel, table=True):
     active: bool = Field(default=True)
     language: str | None = Field(default=None, sa_type=sa.String)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set while the user was asked for a patient code and has not given one: kept here,
+    # not in a worker's memory, so another worker or a restarted one takes the next
+    # message as the code.
+    awaiting_code_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Screening(SQLModel, table=True):

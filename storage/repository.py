@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import SQLModel
 
 from storage import schema
@@ -74,6 +76,14 @@ _INSERT_ANSWER = (
     .returning(ANSWERS.c.id, ANSWERS.c.supersedes_id)
 )
 _INSERT_EVENT = sa.insert(EVENTS)
+# On the typed-answer path (is a "stop at first fail" offer pending?).
+_LAST_EVENT = (
+    sa.select(EVENTS)
+    .where(EVENTS.c.screening_id == sa.bindparam("last_screening_id"))
+    .where(EVENTS.c.kind.in_(sa.bindparam("last_kinds", expanding=True)))
+    .order_by(EVENTS.c.id.desc())
+    .limit(1)
+)
 # SET columns come from the parameters given at execution.
 _UPDATE_SCREENING = sa.update(SCREENINGS).where(SCREENINGS.c.id == sa.bindparam("b_screening_id"))
 _CLAIM_UPDATE = {
@@ -82,6 +92,144 @@ _CLAIM_UPDATE = {
     .returning(PROCESSED.c.update_id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+
+class _DriverStatement:
+    """One hot-path statement, compiled once for a dialect and run on the DBAPI cursor.
+
+    Why: ``Connection.execute`` spends more per statement on its own machinery (cache
+    lookup, execution context, event dispatch, result set-up) than SQLite spends running
+    it, and the unit of work runs four of them per answer.  The SQL text, the bind
+    conversions and the result conversions are all SQLAlchemy's own (compiled statement,
+    each column type's processors for this dialect), and the cursor is the one of the
+    transaction the ``Connection`` began, so what is written, and the transaction it is
+    written in, are what ``conn.execute`` would have produced.  Driver errors come back
+    wrapped as SQLAlchemy errors, so callers catch ``IntegrityError`` as before.
+    """
+
+    __slots__ = (
+        "_binds",
+        "_columns",
+        "_defaults",
+        "_dialect",
+        "_keys",
+        "_names",
+        "_positional",
+        "_results",
+        "sql",
+    )
+
+    def __init__(
+        self, statement: sa.ClauseElement, dialect: Dialect, column_keys: Sequence[str] = ()
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) or None)
+        assert isinstance(compiled, SQLCompiler)
+        if (
+            compiled.escaped_bind_names
+            or compiled.literal_execute_params
+            or compiled.post_compile_params
+        ):
+            # These need per-execution rendering that only Connection.execute does.
+            raise StorageError(f"statement not suitable for the driver path: {compiled}")
+        self.sql = compiled.string
+        self._dialect = dialect
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        self._positional = compiled.positional
+        names = compiled.positiontup if compiled.positional else list(by_name)
+        assert names is not None
+        self._defaults = {
+            name: bind.effective_value for name, bind in by_name.items() if not bind.required
+        }
+        self._binds = [
+            (name, by_name[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ]
+        self._names = tuple(names)
+        exported = statement.exported_columns if isinstance(statement, sa.ReturnsRows) else ()
+        self._columns = [(column.key, column.type) for column in exported]
+        self._keys = tuple(key for key, _ in self._columns)
+        # Result processors may depend on the type code the driver reports: set on first use.
+        self._results: list[Any] | None = None
+
+    def run(
+        self, conn: Connection, cursor: DBAPICursor, params: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Execute with SQLAlchemy's conversions; the rows as dicts keyed by column key."""
+        values = {**self._defaults, **params} if self._defaults else params
+        bound = [
+            values[name] if process is None else process(values[name])
+            for name, process in self._binds
+        ]
+        args: Any = tuple(bound) if self._positional else dict(zip(self._names, bound, strict=True))
+        dbapi = self._dialect.loaded_dbapi
+        try:
+            cursor.execute(self.sql, args)
+            raw = cursor.fetchall() if self._columns else []
+        except dbapi.Error as exc:
+            lost = self._dialect.is_disconnect(exc, conn.connection.driver_connection, cursor)
+            if lost:
+                # As Connection.execute would: the pooled connection must not be reused.
+                conn.invalidate(exc)
+            raise DBAPIError.instance(
+                self.sql, args, exc, dbapi.Error, connection_invalidated=lost, dialect=self._dialect
+            ) from exc
+        if not raw:
+            return []
+        results = self._results
+        if results is None:
+            description = cursor.description
+            assert description is not None
+            results = self._results = [
+                type_.dialect_impl(self._dialect).result_processor(self._dialect, desc[1])
+                for (_, type_), desc in zip(self._columns, description, strict=True)
+            ]
+        return [
+            {
+                key: value if process is None else process(value)
+                for key, process, value in zip(self._keys, results, row, strict=True)
+            }
+            for row in raw
+        ]
+
+
+class _HotPath:
+    """The unit of work's statements for one engine's dialect, compiled on first use."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self.lock = _DriverStatement(_LOCK_SCREENING, dialect)
+        self.claim = _DriverStatement(
+            _CLAIM_UPDATE[dialect.name], dialect, ("update_id", "processed_at", "screening_id")
+        )
+        self.answer = _DriverStatement(_INSERT_ANSWER, dialect, _ANSWER_KEYS)
+        self.event = _DriverStatement(_INSERT_EVENT.returning(EVENTS.c.id), dialect, _EVENT_KEYS)
+        # One per set of changed columns; the set is fixed by the code paths, so small.
+        self._updates: dict[tuple[str, ...], _DriverStatement] = {}
+
+    def update(self, columns: tuple[str, ...]) -> _DriverStatement:
+        statement = self._updates.get(columns)
+        if statement is None:
+            statement = _DriverStatement(
+                _UPDATE_SCREENING, self._dialect, ("b_screening_id", *columns)
+            )
+            self._updates[columns] = statement
+        return statement
+
+
+_ANSWER_KEYS = (
+    "screening_id",
+    "seq",
+    "question_id",
+    "raw",
+    "value_json",
+    "unit",
+    "user_id",
+    "created_at",
+    "reason",
+    "prev_screening_id",
+    "prev_question_id",
+)
+_EVENT_KEYS = ("screening_id", "kind", "user_id", "detail", "created_at")
 
 
 def _model(model: type[M], row: sa.Row[Any]) -> M:
@@ -153,8 +301,12 @@ def _latest_per_question(rows: list[AnswerRecord]) -> dict[str, AnswerRecord]:
 class ScreeningTx:
     """One unit of work on one screening, valid only inside ``Store.screening_tx``."""
 
-    def __init__(self, conn: Connection, screening: Screening) -> None:
+    def __init__(
+        self, conn: Connection, cursor: DBAPICursor, hot: _HotPath, screening: Screening
+    ) -> None:
         self._conn = conn
+        self._cursor = cursor
+        self._hot = hot
         self._screening = screening
         self._dirty: dict[str, Any] = {}
         self._open = True
@@ -175,8 +327,9 @@ class ScreeningTx:
         return self._conn
 
     def _change(self, **fields: Any) -> None:
-        for name, value in fields.items():
-            setattr(self._screening, name, value)
+        # Straight into the instance dict, as _build filled it: the row is detached, so
+        # the ORM's attribute events (~10 us per answer) would track nothing anyone reads.
+        self._screening.__dict__.update(fields)
         self._dirty.update(fields)
 
     def _require_open_screening(self, action: str) -> None:
@@ -187,10 +340,13 @@ class ScreeningTx:
 
     def claim_update(self, update_id: int) -> bool:
         """Mark a Telegram update as applied; False means it already was and nothing is to do."""
-        return _insert_ignoring_conflict(
-            self._live(),
-            {"update_id": update_id, "processed_at": utcnow(), "screening_id": self.screening_id},
-        )
+        params = {
+            "update_id": update_id,
+            "processed_at": utcnow(),
+            "screening_id": self.screening_id,
+        }
+        # RETURNING rather than rowcount: psycopg reports no rowcount for this statement.
+        return bool(self._hot.claim.run(self._live(), self._cursor, params))
 
     def current_answers(self) -> dict[str, AnswerRecord]:
         return _latest_per_question(self.answer_history())
@@ -224,14 +380,15 @@ class ScreeningTx:
             "reason": reason,
         }
         try:
-            inserted = conn.execute(
-                _INSERT_ANSWER,
+            (inserted,) = self._hot.answer.run(
+                conn,
+                self._cursor,
                 {**values, "prev_screening_id": self.screening_id, "prev_question_id": question_id},
-            ).one()
+            )
         except IntegrityError as exc:
             raise UserNotFound(user_id) if _is_fk_error(exc) else _integrity(exc) from exc
         self._change(answer_count=seq)
-        values.update(id=inserted.id, supersedes_id=inserted.supersedes_id)
+        values.update(inserted)
         return _build(AnswerRecord, values)
 
     def set_state(self, state: str) -> None:
@@ -285,6 +442,11 @@ class ScreeningTx:
             "reopened", self._actor(user_id), {**previous, "reason": reason, "state": state}
         )
 
+    def last_event(self, kinds: Sequence[str]) -> EventRecord | None:
+        """The latest of these kinds of event: conversation state the flow derives from
+        the audit trail (e.g. a pending offer) rather than keeps in a worker's memory."""
+        return _last_event(self._live(), self.screening_id, kinds)
+
     def log_event(self, kind: str, user_id: int | None, detail: Any = None) -> EventRecord:
         """Append a non-answer event (back, confirmed, queried…) to the audit trail."""
         conn = self._live()
@@ -297,10 +459,10 @@ class ScreeningTx:
             "created_at": utcnow(),
         }
         try:
-            result = conn.execute(_INSERT_EVENT, values)
+            (inserted,) = self._hot.event.run(conn, self._cursor, values)
         except IntegrityError as exc:
             raise UserNotFound(user_id or 0) if _is_fk_error(exc) else _integrity(exc) from exc
-        values["id"] = _new_id(result)
+        values.update(inserted)
         return _build(EventRecord, values)
 
     def _actor(self, user_id: int | None) -> int:
@@ -310,11 +472,9 @@ class ScreeningTx:
         if not self._dirty:
             return
         now = utcnow()
-        self._dirty["updated_at"] = now
-        self._screening.updated_at = now
-        self._live().execute(
-            _UPDATE_SCREENING, {"b_screening_id": self.screening_id, **self._dirty}
-        )
+        self._change(updated_at=now)
+        update = self._hot.update(tuple(sorted(self._dirty)))
+        update.run(self._live(), self._cursor, {"b_screening_id": self.screening_id, **self._dirty})
         self._dirty = {}
 
     def _close(self) -> None:
@@ -336,6 +496,13 @@ def _integrity(exc: IntegrityError) -> StorageError:
     return StorageError(f"integrity error: {exc.orig}")
 
 
+def _last_event(conn: Connection, screening_id: int, kinds: Sequence[str]) -> EventRecord | None:
+    row = conn.execute(
+        _LAST_EVENT, {"last_screening_id": screening_id, "last_kinds": list(kinds)}
+    ).first()
+    return None if row is None else _model(EventRecord, row)
+
+
 def _answer_history(
     conn: Connection, screening_id: int, question_id: str | None
 ) -> list[AnswerRecord]:
@@ -353,6 +520,7 @@ class Store:
         self._engine: Engine = create_engine(self._url, **engine_kwargs)
         self._write_engine = self._engine.execution_options(**{WRITE_TX: True})
         self._locks = KeyedLocks()
+        self._hot: _HotPath | None = None
 
     @property
     def engine(self) -> Engine:
@@ -408,15 +576,25 @@ class Store:
         ``SELECT … FOR UPDATE`` so workers sharing the database also take turns.
         """
         with self._locks.hold(screening_id), self._write() as conn:
-            row = conn.execute(_LOCK_SCREENING, {"screening_id": screening_id}).first()
-            if row is None:
-                raise ScreeningNotFound(screening_id)
-            tx = ScreeningTx(conn, _model(Screening, row))
+            hot = self._hot
+            if hot is None:
+                # After the first connect, so the dialect knows the server (RETURNING…).
+                hot = self._hot = _HotPath(conn.dialect)
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
             try:
-                yield tx
-                tx._flush()
+                rows = hot.lock.run(conn, cursor, {"screening_id": screening_id})
+                if not rows:
+                    raise ScreeningNotFound(screening_id)
+                tx = ScreeningTx(conn, cursor, hot, _build(Screening, rows[0]))
+                try:
+                    yield tx
+                    tx._flush()
+                finally:
+                    tx._close()
             finally:
-                tx._close()
+                cursor.close()
 
     # -- screenings -----------------------------------------------------------------------
 
@@ -478,6 +656,13 @@ class Store:
                 conn, {"update_id": update_id, "processed_at": now, "screening_id": screening.id}
             ):
                 raise UpdateAlreadyProcessed(update_id, None)
+            # The code prompt is answered: no other worker may take a later message as one.
+            conn.execute(
+                sa.update(USERS)
+                .where(USERS.c.telegram_id == investigator_id)
+                .where(USERS.c.awaiting_code_since.is_not(None))
+                .values(awaiting_code_since=None)
+            )
             conn.execute(
                 sa.insert(EVENTS).values(
                     screening_id=screening.id,
@@ -567,6 +752,10 @@ class Store:
         with self._read() as conn:
             return [_model(EventRecord, row) for row in conn.execute(query.order_by(EVENTS.c.id))]
 
+    def last_event(self, screening_id: int, kinds: Sequence[str]) -> EventRecord | None:
+        with self._read() as conn:
+            return _last_event(conn, screening_id, kinds)
+
     # -- processed updates ----------------------------------------------------------------
 
     def is_processed(self, update_id: int) -> bool:
@@ -635,6 +824,11 @@ class Store:
 
     def set_language(self, telegram_id: int, language: str | None) -> User:
         return self._update_user(telegram_id, language=_check_language(language))
+
+    def set_awaiting_code(self, telegram_id: int, awaiting: bool) -> User:
+        """Mark (or clear) that the user was asked for a patient code; opening a screening
+        clears it too, in the same transaction."""
+        return self._update_user(telegram_id, awaiting_code_since=utcnow() if awaiting else None)
 
     def set_role(self, telegram_id: int, role: str) -> User:
         return self._update_user(telegram_id, role=_check_role(role))

@@ -143,8 +143,9 @@ def render_png(log: ScreeningLog, title: str = "Screening log") -> bytes:
     for kind in OUTCOMES:
         values = [log.by_cohort[c][kind] for c in cohorts]
         if any(values):
-            left.bar(cohorts, values, bottom=bottoms, label=OUTCOME_LABELS[kind],
-                     color=colours[kind])
+            left.bar(
+                cohorts, values, bottom=bottoms, label=OUTCOME_LABELS[kind], color=colours[kind]
+            )
             bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     left.set_title(f"{title}: {log.screened} screened")
     left.set_ylabel("patients")
@@ -152,16 +153,16 @@ def render_png(log: ScreeningLog, title: str = "Screening log") -> bytes:
     if cohorts:
         left.legend(fontsize="small")
     else:
-        left.text(0.5, 0.5, "no screenings", ha="center", va="center",
-                  transform=left.transAxes)
+        left.text(0.5, 0.5, "no screenings", ha="center", va="center", transform=left.transAxes)
     top = log.top_failing(10)
     if top:
         names = [cid for cid, _ in reversed(top)]
         counts = [n for _, n in reversed(top)]
         right.barh(names, counts, color="#c62828")
     else:
-        right.text(0.5, 0.5, "no failed criteria", ha="center", va="center",
-                   transform=right.transAxes)
+        right.text(
+            0.5, 0.5, "no failed criteria", ha="center", va="center", transform=right.transAxes
+        )
     right.set_title("Most frequent failing criteria")
     right.set_xlabel("not-eligible patients")
     fig.tight_layout()

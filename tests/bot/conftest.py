@@ -12,6 +12,7 @@ from bot.settings import Settings
 from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType
 from tests.bot.transcript import OfflineRequest, TelegramChat
+from tests.fixtures import typed_on
 
 TODAY = dt.date(2025, 6, 2)
 INVESTIGATOR = 111
@@ -23,63 +24,12 @@ def ago(days: int, today: dt.date = TODAY) -> str:
     return (today - dt.timedelta(days=days)).strftime("%d/%m/%Y")
 
 
-# An eligible sarcoma patient (AcSé Pembrolizumab v1), as an investigator would answer.
-ELIGIBLE: dict[str, str] = {
-    "planned_start_date": "today",
-    "cohort": "sarcoma",
-    "histology_confirmed": "yes",
-    "advanced_refractory": "yes",
-    "prior_anti_pd1": "no",
-    "other_trial_available": "no",
-    "consent_signed": "yes",
-    "age": "54",
-    "sex": "male",
-    "ecog": "1",
-    "life_expectancy_90d": "yes",
-    "recist_measurable": "yes",
-    "ffpe_available": "yes",
-    "social_security": "yes",
-    "cns_metastases": "none",
-    "leptomeningeal": "no",
-    "autoimmune_systemic_2y": "no",
-    "pneumonitis": "no",
-    "mab_hypersensitivity": "no",
-    "other_malignancy_5y": "no",
-    "active_infection": "no",
-    "hbv_hcv_hiv_tb": "no",
-    "substance_abuse": "no",
-    "compliance_concerns": "no",
-    "investigator_concern": "no",
-    "last_systemic_therapy_date": ago(60),
-    "toxicity_grade": "1",
-    "last_radiotherapy_date": "none",
-    "last_investigational_date": "none",
-    "last_live_vaccine_date": "none",
-    "steroid_drug": "none",
-    "sexually_active": "yes",
-    "contraception_agreed": "yes",
-    "lab_date": ago(3),
-    "anc": "2.1 G/L",
-    "platelets": "210 G/L",
-    "hemoglobin": "11.2 g/dL",
-    "lymphocytes": "1.4 G/L",
-    "creatinine_clearance": "85 mL/min",
-    "creatinine_uln": "0.8",
-    "bilirubin_uln": "0.6",
-    "asat_uln": "0.9",
-    "alat_uln": "1.1",
-    "calcium_normal": "yes",
-    "magnesium_normal": "yes",
-}
-
-
 def eligible_on(today: dt.date) -> dict[str, str]:
-    """ELIGIBLE with its dates counted from another day (same order: the order asked)."""
-    return {
-        **ELIGIBLE,
-        "last_systemic_therapy_date": ago(60, today),
-        "lab_date": ago(3, today),
-    }
+    """The shared eligible record, typed on ``today`` (keys in the order they are asked)."""
+    return typed_on(today)
+
+
+ELIGIBLE: dict[str, str] = eligible_on(TODAY)
 
 
 class Bot:

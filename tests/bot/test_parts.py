@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from bot.texts import CATALOGUE, COMMANDS, language_from
 from dialogs.protocol import AnswerType
 from dialogs.registry import ProtocolRegistry
 from tests.bot.conftest import Bot
+
+BOT_PACKAGE = Path(__file__).resolve().parents[2] / "bot"
 
 
 def test_callback_data_fits_for_every_acse_button() -> None:
@@ -43,11 +46,25 @@ def test_malformed_callback_data_is_refused(data: str) -> None:
 
 
 def test_catalogue_has_both_languages_with_the_same_placeholders() -> None:
+    # One catalogue for the whole bot package: the investigator's words, the coordinators'
+    # (coord_*) and the reminders' (reminder_*).
+    assert {key.split("_", 1)[0] for key in CATALOGUE} >= {"coord", "reminder"}
     for key, entry in CATALOGUE.items():
         assert set(entry) == {"en", "fr"}, key
         fields = {lang: set(re.findall(r"{(\w+)}", text)) for lang, text in entry.items()}
         assert fields["en"] == fields["fr"], key
     assert [c for c, _ in COMMANDS["en"]] == [c for c, _ in COMMANDS["fr"]]
+
+
+def test_every_message_the_bot_package_names_is_in_the_catalogue() -> None:
+    used: set[str] = set()
+    for path in BOT_PACKAGE.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"\bt\(\s*\"(\w+)\"", source))
+        used |= {f"coord_{key}" for key in re.findall(r"\btr\(\s*[\"'](\w+)[\"']", source)}
+        used |= {f"reminder_{key}" for key in re.findall(r"\"reminder_(\w+)\"", source)}
+    assert len(used) > 50
+    assert sorted(used - set(CATALOGUE)) == []
 
 
 def test_language_from_telegram_codes() -> None:

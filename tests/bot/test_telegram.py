@@ -231,27 +231,55 @@ async def test_stale_button_and_double_tap_record_one_answer(bot: Bot) -> None:
     assert bot.store.current_answers(sid)["cohort"].value_json == "sarcoma"
 
 
-async def test_duplicate_update_is_applied_once(bot: Bot) -> None:
+async def test_redelivered_update_sends_the_current_prompt_again(bot: Bot) -> None:
     chat = await start_screening(bot)
     await chat.send("today")
     sid = open_screening(bot).id
-    sent_before = len(bot.request.of("sendMessage"))
-    await chat.replay()
+    prompt, buttons, events = chat.last_text, chat.buttons, len(bot.store.events(sid))
+
+    await chat.replay()  # the reply to "today" never reached Telegram: it comes again
+
+    assert chat.last_text == prompt and chat.buttons == buttons
     assert bot.store.get_screening(sid).answer_count == 1
-    assert len(bot.request.of("sendMessage")) == sent_before
+    assert len(bot.store.events(sid)) == events
     await chat.press("Sarcoma")
-    await chat.replay()
+    prompt = chat.last_text
+    await chat.replay()  # names the question it answered, yet is not refused as stale
+    assert chat.last_text == prompt and chat.notices[-1] is None
     assert bot.store.get_screening(sid).answer_count == 2
     await chat.send("/back")
     await chat.replay()
     assert open_screening(bot).current_state == "cohort"
+    assert chat.last_text == chat.texts[-2] and "Current answer: Sarcoma" in chat.last_text
+
+
+async def test_redelivered_answer_during_stop_offer_shows_the_offer(bot: Bot) -> None:
+    chat = await _fail_early(bot)
+    sid = open_screening(bot).id
+    sent = len(chat.sent)
+    await chat.replay()
+    assert len(chat.sent) == sent + 1
+    assert chat.buttons == ["End screening", "Document remaining criteria"]
+    assert len(bot.store.events(sid, "stop_offered")) == 1
+
+
+async def test_redelivered_last_answer_sends_the_verdict_again(bot: Bot) -> None:
+    chat = await _fail_early(bot)
+    await chat.press("End screening")
+    verdict = chat.last_text
+    await chat.replay()
+    assert chat.last_text == verdict and "verdict: NOT ELIGIBLE" in verdict
+    assert chat.notices[-1] is None  # not "closed": the press was the one that closed it
 
 
 async def test_duplicate_new_update_creates_one_screening(bot: Bot) -> None:
     chat = bot.chat()
     await chat.send("/new P-0007")
+    first_question, sent = chat.last_text, len(chat.sent)
     await chat.replay()
     assert len(bot.store.list_screenings()) == 1
+    assert len(chat.sent) == sent + 1
+    assert chat.last_text == first_question and progress(chat.last_text)[0] == 1
 
 
 # -- restart and resume ------------------------------------------------------------------------
@@ -275,6 +303,40 @@ async def test_restart_mid_screening_then_resume(make_bot: Any, eligible: dict[s
     await answer_until_done(second, chat, eligible)
     assert "verdict: ELIGIBLE" in chat.last_text
     # the first bot's services were closed by stop(); keep the fixture from closing twice
+    first.services.close = lambda: None  # type: ignore[method-assign]
+    first.app = second.app
+
+
+async def test_restart_between_stop_offer_and_choice(make_bot: Any) -> None:
+    first: Bot = await make_bot()
+    chat = await _fail_early(first)
+    offer = chat.sent[-1]
+    await first.stop()
+
+    second: Bot = await make_bot()
+    chat = second.chat()
+    await chat.send("no")  # typed while the choice is pending, to another process
+    assert "choose first" in chat.last_text
+    await chat.send("/status")
+    assert chat.buttons == ["End screening", "Document remaining criteria"]
+    await chat.press_data(offer["reply_markup"]["inline_keyboard"][0][0]["callback_data"], offer)
+    assert "verdict: NOT ELIGIBLE" in chat.last_text
+    first.services.close = lambda: None  # type: ignore[method-assign]
+    first.app = second.app
+
+
+async def test_restart_between_new_and_the_typed_code(make_bot: Any) -> None:
+    first: Bot = await make_bot()
+    await first.chat().send("/new")
+    await first.stop()
+
+    second: Bot = await make_bot()
+    chat = second.chat()
+    await chat.send("P-0009")  # typed, not a reply: the prompt is kept in the database
+    assert "Screening P-0009 started" in chat.texts[-2]
+    assert second.store.get_user(INVESTIGATOR).awaiting_code_since is None
+    await chat.send("P-0010")  # the prompt was answered: this is no second patient
+    assert len(second.store.list_screenings()) == 1
     first.services.close = lambda: None  # type: ignore[method-assign]
     first.app = second.app
 
@@ -346,6 +408,15 @@ async def test_stop_at_first_fail_then_document_remaining(
     s = bot.store.list_screenings()[0]
     failed = [c for c, r in s.criteria_json.items() if r["status"] == "fail"]
     assert len(failed) == 1 and failed[0] in chat.last_text
+
+
+async def test_an_old_stop_offer_is_stale_once_settled(bot: Bot) -> None:
+    chat = await _fail_early(bot)
+    offer = chat.sent[-1]
+    await chat.press("Document remaining criteria")
+    await chat.press_data(offer["reply_markup"]["inline_keyboard"][0][0]["callback_data"], offer)
+    assert "already answered" in str(chat.notices[-1])
+    assert open_screening(bot).status == "in_progress"
 
 
 async def test_no_stop_offer_when_disabled(make_bot: Any) -> None:

@@ -40,12 +40,18 @@ class Call:
 
 
 class OfflineRequest(BaseRequest):
-    """Records every Bot API call and returns canned, well-formed results."""
+    """Records every Bot API call and returns canned, well-formed results.
 
-    def __init__(self) -> None:
+    ``record=False`` keeps nothing (the benchmark's many thousand replies must not show
+    up as the bot's memory); message ids and results stay the same.
+    """
+
+    def __init__(self, *, record: bool = True) -> None:
+        self.record = record
         self.calls: list[Call] = []
         self._message_ids = itertools.count(1)
         self.messages: dict[int, dict[str, Any]] = {}
+        self.uploads: list[tuple[str, int, str, bytes]] = []  # method, chat, filename, data
 
     @property
     def read_timeout(self) -> float | None:
@@ -68,26 +74,53 @@ class OfflineRequest(BaseRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
+        scripted = self.scripted(endpoint)
+        if scripted is not None:
+            return scripted
         params = dict(request_data.parameters) if request_data is not None else {}
-        self.calls.append(Call(endpoint, params))
-        result = self._result(endpoint, params)
+        if self.record:
+            self.calls.append(Call(endpoint, params))
+        if endpoint in ("sendDocument", "sendPhoto") and request_data is not None:
+            result = self._upload(endpoint, params, request_data)
+        else:
+            result = self._result(endpoint, params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def scripted(self, endpoint: str) -> tuple[int, bytes] | None:
+        """A scripted answer (subclasses: failures) instead of the canned success."""
+        return None
+
+    def _message(self, params: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": int(params["chat_id"]), "type": "private"},
+            "from": BOT_USER,
+            **fields,
+        }
+        return message
+
+    def _upload(
+        self, endpoint: str, params: dict[str, Any], request_data: RequestData
+    ) -> dict[str, Any]:
+        message = self._message(params)
+        if self.record:
+            for content in request_data.multipart_data.values():
+                name, data = content[0], content[1]
+                raw = data if isinstance(data, bytes) else data.read()
+                self.uploads.append((endpoint, int(params["chat_id"]), str(name), raw))
+        return message
 
     def _result(self, endpoint: str, params: dict[str, Any]) -> Any:
         if endpoint == "getMe":
             return BOT_USER
         if endpoint == "sendMessage":
-            message: dict[str, Any] = {
-                "message_id": next(self._message_ids),
-                "date": int(time.time()),
-                "chat": {"id": int(params["chat_id"]), "type": "private"},
-                "from": BOT_USER,
-                "text": params["text"],
-            }
+            message = self._message(params, text=params["text"])
             markup = params.get("reply_markup")
             if isinstance(markup, dict) and "inline_keyboard" in markup:
                 message["reply_markup"] = markup
-            self.messages[message["message_id"]] = message
+            if self.record:
+                self.messages[message["message_id"]] = message
             return message
         if endpoint == "editMessageText":
             message = dict(self.messages.get(int(params.get("message_id", 0)), {}))
@@ -103,6 +136,12 @@ class OfflineRequest(BaseRequest):
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [str(m["text"]) for m in self.messages_to(chat_id)]
+
+    def messages_to(self, chat_id: int) -> list[dict[str, Any]]:
+        return [m for m in self.messages.values() if m["chat"]["id"] == chat_id]
 
 
 class TelegramChat:

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from telegram.error import NetworkError
 from telegram.ext import Application, ApplicationBuilder, CallbackContext
-from telegram.request import BaseRequest, RequestData
 
 from bot.coordinator import CoordinatorServices, enqueue_completion_summary, register
 from bot.screening_flow import answers_of, criteria_json
@@ -27,7 +26,7 @@ from dialogs.registry import ProtocolRegistry
 from dialogs.values import to_json, unit_of
 from storage import Store, sqlite_url
 from storage.models import utcnow
-from tests.bot.transcript import Call, OfflineRequest, TelegramChat
+from tests.bot.transcript import OfflineRequest, TelegramChat
 
 MINI = Path(__file__).resolve().parents[1] / "dialogs" / "fixtures" / "mini.yaml"
 TODAY = dt.date(2025, 6, 2)
@@ -48,46 +47,20 @@ ELIGIBLE = {
 
 
 class FlakyRequest(OfflineRequest):
-    """OfflineRequest whose next sends fail as scripted; also answers document/photo sends."""
+    """OfflineRequest whose next text sends fail as scripted (network error, 429, 400)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.failures: list[Exception | tuple[int, dict[str, Any]]] = []
-        self.uploads: list[tuple[str, int, str, bytes]] = []  # method, chat, filename, data
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        endpoint = url.rsplit("/", 1)[-1]
-        if endpoint == "sendMessage" and self.failures:
-            failure = self.failures.pop(0)
-            if isinstance(failure, Exception):
-                raise failure
-            status, body = failure
-            return status, json.dumps(body).encode()
-        if endpoint in ("sendDocument", "sendPhoto") and request_data is not None:
-            params = dict(request_data.parameters)
-            for _part, content in request_data.multipart_data.items():
-                name, data = content[0], content[1]
-                raw = data if isinstance(data, bytes) else data.read()
-                self.uploads.append((endpoint, int(params["chat_id"]), str(name), raw))
-            self.calls.append(Call(endpoint, params))
-            message = {
-                "message_id": 10_000 + len(self.uploads),
-                "date": 0,
-                "chat": {"id": int(params["chat_id"]), "type": "private"},
-            }
-            return 200, json.dumps({"ok": True, "result": message}).encode()
-        return await super().do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+    def scripted(self, endpoint: str) -> tuple[int, bytes] | None:
+        if endpoint != "sendMessage" or not self.failures:
+            return None
+        failure = self.failures.pop(0)
+        if isinstance(failure, Exception):
+            raise failure
+        status, body = failure
+        return status, json.dumps(body).encode()
 
     def fail_network(self, times: int) -> None:
         self.failures += [NetworkError("connection reset") for _ in range(times)]
@@ -103,12 +76,6 @@ class FlakyRequest(OfflineRequest):
 
     def refuse(self, description: str = "Bad Request: chat not found") -> None:
         self.failures.append((400, {"ok": False, "error_code": 400, "description": description}))
-
-    def texts_to(self, chat_id: int) -> list[str]:
-        return [str(m["text"]) for m in self.messages.values() if m["chat"]["id"] == chat_id]
-
-    def messages_to(self, chat_id: int) -> list[dict[str, Any]]:
-        return [m for m in self.messages.values() if m["chat"]["id"] == chat_id]
 
 
 @dataclass
@@ -198,7 +165,10 @@ def answer(
                 assert step.answer is not None
                 value = step.answer.value
                 tx.record_answer(
-                    step.question_id, step.answer.raw, to_json(value), unit_of(value),
+                    step.question_id,
+                    step.answer.raw,
+                    to_json(value),
+                    unit_of(value),
                     s.investigator_id,
                 )
                 tx.set_state(conv.state)

@@ -61,8 +61,9 @@ async def test_completion_in_chat_reaches_coordinators_and_a_query_reopens_it(
         await outbox_job(context)
         query = chat.sent[-1]
         assert "please double-check the ECOG" in query["text"]
-        await chat.press_data(query["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
-                              query)
+        await chat.press_data(
+            query["reply_markup"]["inline_keyboard"][0][0]["callback_data"], query
+        )
         assert bot.store.get_screening(sid).current_state == "ecog"
 
         # The investigator flow takes over from its own resume button.

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -23,6 +26,7 @@ from storage.exports import CSV_FIXED_COLUMNS, count_screenings, iter_screenings
 from storage.fhir import enable_when, questionnaire
 from storage.screening_log import compute_log, render_png
 from tests.coordinator.conftest import (
+    COORDINATOR,
     ELIGIBLE,
     MINI,
     OTHER_INVESTIGATOR,
@@ -68,7 +72,10 @@ def test_csv_has_one_row_per_screening_with_each_criterion(
     by_code = {r["patient_code"]: r for r in rows}
     young = by_code["P-101"]
     assert (young["status"], young["verdict"], young["I01"], young["I02"]) == (
-        "completed", "not_eligible", "fail", "pass"
+        "completed",
+        "not_eligible",
+        "fail",
+        "pass",
     )
     assert young["cohort"] == "alpha" and young["investigator"] == "Dr A"
     assert by_code["P-102"]["N01"] == "fail"
@@ -141,9 +148,18 @@ def test_protocol_questionnaire_is_valid_r4_with_enable_when() -> None:
 def test_enable_when_shapes(registry: ProtocolRegistry) -> None:
     p = registry.latest("mini").protocol
     assert enable_when(p, "anc < 1.0") == (
-        [{"question": "anc", "operator": "<",
-          "answerQuantity": {"value": 1.0, "unit": "×10⁹/L", "system": "urn:screenbot:unit",
-                             "code": "g_l"}}],
+        [
+            {
+                "question": "anc",
+                "operator": "<",
+                "answerQuantity": {
+                    "value": 1.0,
+                    "unit": "×10⁹/L",
+                    "system": "urn:screenbot:unit",
+                    "code": "g_l",
+                },
+            }
+        ],
         None,
     )
     ors, behavior = enable_when(p, "cohort in ('alpha', 'beta')") or ([], "")
@@ -160,12 +176,40 @@ def test_log_counts_latest_screening_per_patient(
     log = compute_log(store)
     assert log.screened == 6
     assert dict(log.totals) == {
-        "eligible": 1, "not_eligible": 3, "incomplete": 1, "in_progress": 1,
+        "eligible": 1,
+        "not_eligible": 3,
+        "incomplete": 1,
+        "in_progress": 1,
     }
     assert dict(log.by_cohort["beta"]) == {"not_eligible": 1}
     assert log.by_cohort["alpha"]["not_eligible"] == 2
     assert log.top_failing(2) == [("I01", 3), ("N01", 1)]
     assert render_png(log).startswith(b"\x89PNG")
+
+
+async def test_export_in_telegram_gzips_large_files_and_points_past_the_limit_to_the_cli(
+    store: Store,
+    seeded: dict[str, int],
+    make_bot: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bot = await make_bot()
+    coordinator = bot.chat(COORDINATOR)
+    csv_size = len(_export(store, bot.services.registry, "csv").encode())
+    monkeypatch.setattr("bot.coordinator.COMPRESS_ABOVE", csv_size - 1)
+
+    await coordinator.send("/export csv")
+
+    [(_, _, name, data)] = bot.request.uploads
+    assert name.endswith(".csv.gz")
+    assert gzip.decompress(data).decode().startswith("screening_id,patient_code")
+
+    monkeypatch.setattr("bot.coordinator.UPLOAD_LIMIT", 100)
+    await coordinator.send("/export json 2025-01-01")
+
+    assert len(bot.request.uploads) == 1  # nothing sent that Telegram would refuse
+    assert "over Telegram's 50 MB limit" in coordinator.last_text
+    assert "screenbot export --format json --since 2025-01-01" in coordinator.last_text
 
 
 def test_streaming_reads_in_batches(store: Store, seeded: dict[str, int]) -> None:
@@ -175,8 +219,12 @@ def test_streaming_reads_in_batches(store: Store, seeded: dict[str, int]) -> Non
 
 
 def test_cli_export_and_log(
-    store: Store, seeded: dict[str, int], db_url: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    store: Store,
+    seeded: dict[str, int],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     protocols = tmp_path / "protocols"
     protocols.mkdir()

@@ -72,7 +72,9 @@ async def test_query_reopen_change_and_new_summary(
     assert "sent to the investigator" in coordinator.texts[-1]
     [review] = reviews(store, sid)
     assert (review.action, review.question_id, review.comment) == (
-        "query", "age", "age: is 16 a typo?"
+        "query",
+        "age",
+        "age: is 16 a typo?",
     )
 
     await outbox_job(bot.context())

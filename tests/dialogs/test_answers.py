@@ -200,3 +200,9 @@ def test_reads_as_date_is_not_fooled_by_codes() -> None:
 
 def test_every_message_exists_in_both_languages() -> None:
     assert all(set(entry) == {"en", "fr"} for entry in CATALOGUE.values())
+
+
+def test_control_characters_are_dropped_from_what_is_stored() -> None:
+    result = parse("years", "5\x004")
+    assert isinstance(result, Answer)
+    assert result.value == 54 and result.raw == "54"

@@ -34,8 +34,12 @@ def after(days: int) -> dt.date:
     return START + dt.timedelta(days=days)
 
 
-VERDICT = {"fail": "not_eligible", "unknown": "incomplete", "pass": "eligible",
-           "not_applicable": "eligible"}
+VERDICT = {
+    "fail": "not_eligible",
+    "unknown": "incomplete",
+    "pass": "eligible",
+    "not_applicable": "eligible",
+}
 
 
 def check(
@@ -70,13 +74,18 @@ def check(
         expected = others.get(other_id)
         if expected is None:
             assert other.status in ("pass", "not_applicable"), (
-                other_id, other.status, other.reason)
+                other_id,
+                other.status,
+                other.reason,
+            )
         else:
             assert other.status == expected, (other_id, other.status, other.reason)
     statuses = {status, *others.values()}
     verdict = (
-        "not_eligible" if "fail" in statuses
-        else "incomplete" if "unknown" in statuses
+        "not_eligible"
+        if "fail" in statuses
+        else "incomplete"
+        if "unknown" in statuses
         else "eligible"
     )
     assert ev.verdict == extra.get("verdict", verdict), (ev.verdict, res.reason)
@@ -89,7 +98,9 @@ def check(
         assert bool(res.flagged) is extra["flagged"], res.flagged
     for computed_id, value in extra.get("computed", {}).items():
         assert ev.computed[computed_id].value == pytest.approx(value, abs=0.01), (
-            computed_id, ev.computed[computed_id].value)
+            computed_id,
+            ev.computed[computed_id].value,
+        )
     return result
 
 
@@ -132,8 +143,14 @@ YESNO_I = {
     [
         pytest.param(cid, {qid: answer}, status, id=f"{cid}-{status}-{answer}")
         for cid, qid in YESNO_I.items()
-        for answer, status in (("yes", "pass"), ("no", "fail"), ("oui", "pass"),
-                               ("non", "fail"), ("inconnu", "unknown"), (None, "unknown"))
+        for answer, status in (
+            ("yes", "pass"),
+            ("no", "fail"),
+            ("oui", "pass"),
+            ("non", "fail"),
+            ("inconnu", "unknown"),
+            (None, "unknown"),
+        )
     ],
 )
 def test_yesno_inclusion(
@@ -151,38 +168,77 @@ NET = {"cohort": "neuroendocrine"}
         case("I02-pass", {}, "pass"),
         case("I02-fail-histology", {"histology_confirmed": "no"}, "fail"),
         case("I02-unknown-histology", {"histology_confirmed": "unknown"}, "unknown"),
-        case("I02-pass-net-poorly-2",
-             {**NET, "net_subtype": "poorly_differentiated", "net_prior_lines": 2}, "pass"),
-        case("I02-fail-net-poorly-1",
-             {**NET, "net_subtype": "poorly_differentiated", "net_prior_lines": 1}, "fail"),
-        case("I02-pass-net-well-4",
-             {**NET, "net_subtype": "well_differentiated", "net_prior_lines": 4}, "pass"),
-        case("I02-fail-net-well-3",
-             {**NET, "net_subtype": "well_differentiated", "net_prior_lines": 3}, "fail"),
-        case("I02-pass-net-carcinoid-2",
-             {**NET, "net_subtype": "carcinoid", "net_prior_lines": 2}, "pass"),
-        case("I02-fail-net-carcinoid-1",
-             {**NET, "net_subtype": "carcinoid", "net_prior_lines": 1}, "fail"),
-        case("I02-fail-net-0-lines", {**NET, "net_subtype": "carcinoïde", "net_prior_lines": 0},
-             "fail"),
-        case("I02-pass-net-subtype-unknown-4-lines",
-             {**NET, "net_subtype": None, "net_prior_lines": 4}, "pass"),
-        case("I02-unknown-net-subtype-unknown-2-lines",
-             {**NET, "net_subtype": None, "net_prior_lines": 2}, "unknown"),
-        case("I02-unknown-net-lines-unknown",
-             {**NET, "net_subtype": "carcinoid", "net_prior_lines": "inconnu"}, "unknown"),
-        case("I02-fail-net-histology-no",
-             {**NET, "net_subtype": "carcinoid", "net_prior_lines": 5,
-              "histology_confirmed": "no"}, "fail"),
-        case("I02-pass-thyroid-anaplastic",
-             {"cohort": "thyroid", "thyroid_subtype": "anaplastic"}, "pass"),
-        case("I02-pass-thyroid-medullary-fr",
-             {"cohort": "thyroïde", "thyroid_subtype": "médullaire"}, "pass"),
+        case(
+            "I02-pass-net-poorly-2",
+            {**NET, "net_subtype": "poorly_differentiated", "net_prior_lines": 2},
+            "pass",
+        ),
+        case(
+            "I02-fail-net-poorly-1",
+            {**NET, "net_subtype": "poorly_differentiated", "net_prior_lines": 1},
+            "fail",
+        ),
+        case(
+            "I02-pass-net-well-4",
+            {**NET, "net_subtype": "well_differentiated", "net_prior_lines": 4},
+            "pass",
+        ),
+        case(
+            "I02-fail-net-well-3",
+            {**NET, "net_subtype": "well_differentiated", "net_prior_lines": 3},
+            "fail",
+        ),
+        case(
+            "I02-pass-net-carcinoid-2",
+            {**NET, "net_subtype": "carcinoid", "net_prior_lines": 2},
+            "pass",
+        ),
+        case(
+            "I02-fail-net-carcinoid-1",
+            {**NET, "net_subtype": "carcinoid", "net_prior_lines": 1},
+            "fail",
+        ),
+        case(
+            "I02-fail-net-0-lines",
+            {**NET, "net_subtype": "carcinoïde", "net_prior_lines": 0},
+            "fail",
+        ),
+        case(
+            "I02-pass-net-subtype-unknown-4-lines",
+            {**NET, "net_subtype": None, "net_prior_lines": 4},
+            "pass",
+        ),
+        case(
+            "I02-unknown-net-subtype-unknown-2-lines",
+            {**NET, "net_subtype": None, "net_prior_lines": 2},
+            "unknown",
+        ),
+        case(
+            "I02-unknown-net-lines-unknown",
+            {**NET, "net_subtype": "carcinoid", "net_prior_lines": "inconnu"},
+            "unknown",
+        ),
+        case(
+            "I02-fail-net-histology-no",
+            {**NET, "net_subtype": "carcinoid", "net_prior_lines": 5, "histology_confirmed": "no"},
+            "fail",
+        ),
+        case(
+            "I02-pass-thyroid-anaplastic",
+            {"cohort": "thyroid", "thyroid_subtype": "anaplastic"},
+            "pass",
+        ),
+        case(
+            "I02-pass-thyroid-medullary-fr",
+            {"cohort": "thyroïde", "thyroid_subtype": "médullaire"},
+            "pass",
+        ),
         case("I02-pass-ovarian", {"cohort": "ovaire"}, "pass"),
     ],
 )
-def test_I02(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I02(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I02", status, extra)
 
 
@@ -196,8 +252,9 @@ def test_I02(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
         case("I04-unknown", {"age": None}, "unknown"),
     ],
 )
-def test_I04(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I04(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I04", status, extra)
 
 
@@ -211,21 +268,39 @@ GERM = {"cohort": "germ_cell"}
         case("I05-pass-recist", {}, "pass"),
         case("I05-fail-recist-no", {"recist_measurable": "no"}, "fail"),
         case("I05-unknown-recist", {"recist_measurable": "unknown"}, "unknown"),
-        case("I05-pass-pcnsl-ipcg", {**PCNSL, "ipcg_measurable": "yes"}, "pass",
-             others={"N10": "not_applicable"}),
-        case("I05-fail-pcnsl-ipcg-no", {**PCNSL, "ipcg_measurable": "no"}, "fail",
-             others={"N10": "not_applicable"}),
+        case(
+            "I05-pass-pcnsl-ipcg",
+            {**PCNSL, "ipcg_measurable": "yes"},
+            "pass",
+            others={"N10": "not_applicable"},
+        ),
+        case(
+            "I05-fail-pcnsl-ipcg-no",
+            {**PCNSL, "ipcg_measurable": "no"},
+            "fail",
+            others={"N10": "not_applicable"},
+        ),
         case("I05-pass-germ-recist", {**GERM, "recist_measurable": "yes"}, "pass"),
-        case("I05-pass-germ-markers",
-             {**GERM, "recist_measurable": "no", "germ_cell_markers_abnormal": "yes"}, "pass"),
-        case("I05-fail-germ-no-markers",
-             {**GERM, "recist_measurable": "non", "germ_cell_markers_abnormal": "non"}, "fail"),
-        case("I05-unknown-germ-markers",
-             {**GERM, "recist_measurable": "no", "germ_cell_markers_abnormal": None}, "unknown"),
+        case(
+            "I05-pass-germ-markers",
+            {**GERM, "recist_measurable": "no", "germ_cell_markers_abnormal": "yes"},
+            "pass",
+        ),
+        case(
+            "I05-fail-germ-no-markers",
+            {**GERM, "recist_measurable": "non", "germ_cell_markers_abnormal": "non"},
+            "fail",
+        ),
+        case(
+            "I05-unknown-germ-markers",
+            {**GERM, "recist_measurable": "no", "germ_cell_markers_abnormal": None},
+            "unknown",
+        ),
     ],
 )
-def test_I05(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I05(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I05", status, extra)
 
 
@@ -244,15 +319,19 @@ def test_I05_germ_cell_markers_not_asked_when_recist_measurable(
         case("I07-pass-none", {"last_systemic_therapy_date": "none"}, "pass"),
         case("I07-pass-aucun", {"last_systemic_therapy_date": "aucun"}, "pass"),
         case("I07-pass-gap-21", {"last_systemic_therapy_date": ago(21)}, "pass"),
-        case("I07-fail-gap-20", {"last_systemic_therapy_date": ago(20)}, "fail",
-             earliest=after(1)),
-        case("I07-fail-gap-0-fr", {"last_systemic_therapy_date": ago(0, fr=True)}, "fail",
-             earliest=after(21)),
+        case("I07-fail-gap-20", {"last_systemic_therapy_date": ago(20)}, "fail", earliest=after(1)),
+        case(
+            "I07-fail-gap-0-fr",
+            {"last_systemic_therapy_date": ago(0, fr=True)},
+            "fail",
+            earliest=after(21),
+        ),
         case("I07-unknown", {"last_systemic_therapy_date": "ne sais pas"}, "unknown"),
     ],
 )
-def test_I07(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I07(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     result = check(evaluate_acse, eligible_record, changes, "I07", status, extra)
     if status == "fail":
         assert result.evaluation.earliest_start == extra["earliest"]
@@ -269,8 +348,9 @@ def test_I07(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
         case("I08-unknown", {"toxicity_grade": None}, "unknown"),
     ],
 )
-def test_I08(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I08(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I08", status, extra)
 
 
@@ -297,24 +377,42 @@ ALL_LABS_UNKNOWN = {"I10": "unknown", "I11": "unknown", "I12": "unknown"}
         case("I09-pass-hb-5.6-mmol/L", {"hemoglobin": "5.6 mmol/L"}, "pass"),  # 9.02 g/dL
         case("I09-fail-hb-5.5-mmol/L", {"hemoglobin": "5,5 mmol/l"}, "fail"),  # 8.86 g/dL
         case("I09-unknown-anc", {"anc": "inconnu"}, "unknown"),
-        case("I09-fail-despite-unknown-platelets", {"anc": "0.5 G/L", "platelets": None},
-             "fail"),
+        case("I09-fail-despite-unknown-platelets", {"anc": "0.5 G/L", "platelets": None}, "fail"),
         case("I09-pass-labs-14-days", {"lab_date": ago(14)}, "pass"),
         case("I09-pass-labs-today", {"lab_date": ago(0)}, "pass"),
-        case("I09-unknown-labs-15-days", {"lab_date": ago(15)}, "unknown", reason=STALE,
-             others=ALL_LABS_UNKNOWN),
-        case("I09-unknown-labs-15-days-even-if-low", {"lab_date": ago(15), "anc": "0.5 G/L"},
-             "unknown", reason=STALE, others=ALL_LABS_UNKNOWN),
+        case(
+            "I09-unknown-labs-15-days",
+            {"lab_date": ago(15)},
+            "unknown",
+            reason=STALE,
+            others=ALL_LABS_UNKNOWN,
+        ),
+        case(
+            "I09-unknown-labs-15-days-even-if-low",
+            {"lab_date": ago(15), "anc": "0.5 G/L"},
+            "unknown",
+            reason=STALE,
+            others=ALL_LABS_UNKNOWN,
+        ),
         case("I09-unknown-lab-date", {"lab_date": None}, "unknown", others=ALL_LABS_UNKNOWN),
     ],
 )
-def test_I09(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I09(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I09", status, extra)
 
 
-ANC_TEXTS = ["1500/mm3", "1.5 G/L", "1,5 x10^9/L", "1500 cells/µL", "1.5 ×10⁹/L", "1,5 G/l",
-             "1500/mm³", "1.5 10e9/L"]
+ANC_TEXTS = [
+    "1500/mm3",
+    "1.5 G/L",
+    "1,5 x10^9/L",
+    "1500 cells/µL",
+    "1.5 ×10⁹/L",
+    "1,5 G/l",
+    "1500/mm³",
+    "1.5 10e9/L",
+]
 
 
 @pytest.mark.parametrize("text", ANC_TEXTS)
@@ -334,32 +432,70 @@ CREAT_70_F54 = ckd_epi_2021(70 / 88.4, 54, "female")  # ≈ 88.6
     ("changes", "status", "extra"),
     [
         case("I10-pass-50-mL/min", {"creatinine_clearance": "50 mL/min"}, "pass"),
-        case("I10-fail-49-mL/min", {"creatinine_clearance": "49 mL/min"}, "fail",
-             others={"N11": "fail"}),
-        case("I10-fail-49,5-mL/min/1.73m2", {"creatinine_clearance": "49,5 mL/min/1.73m2"},
-             "fail", others={"N11": "fail"}),
-        case("I10-pass-ckd-epi-70-umol/L", {"creatinine_clearance": "70 µmol/L"}, "pass",
-             computed={"egfr": 88.58}),
-        case("I10-pass-ckd-epi-70-umol/L-ascii", {"creatinine_clearance": "70 umol/l"}, "pass",
-             computed={"egfr": CREAT_70_F54}),
-        case("I10-fail-ckd-epi-150-umol/L", {"creatinine_clearance": "150 µmol/L"}, "fail",
-             computed={"egfr": 35.49}, others={"N11": "fail"}),
-        case("I10-fail-ckd-epi-2-mg/dL", {"creatinine_clearance": "2.0 mg/dL"}, "fail",
-             computed={"egfr": 29.14}, others={"N11": "fail"}),
-        case("I10-pass-ckd-epi-male-100-umol/L",
-             {"creatinine_clearance": "100 µmol/L", "sex": "male"}, "pass",
-             computed={"egfr": 77.14},
-             others={"I16": "not_applicable", "I17": "not_applicable"}),
-        case("I10-unknown-age-with-serum-creatinine",
-             {"creatinine_clearance": "70 µmol/L", "age": None}, "unknown",
-             others={"I04": "unknown", "N11": "unknown"}),
+        case(
+            "I10-fail-49-mL/min",
+            {"creatinine_clearance": "49 mL/min"},
+            "fail",
+            others={"N11": "fail"},
+        ),
+        case(
+            "I10-fail-49,5-mL/min/1.73m2",
+            {"creatinine_clearance": "49,5 mL/min/1.73m2"},
+            "fail",
+            others={"N11": "fail"},
+        ),
+        case(
+            "I10-pass-ckd-epi-70-umol/L",
+            {"creatinine_clearance": "70 µmol/L"},
+            "pass",
+            computed={"egfr": 88.58},
+        ),
+        case(
+            "I10-pass-ckd-epi-70-umol/L-ascii",
+            {"creatinine_clearance": "70 umol/l"},
+            "pass",
+            computed={"egfr": CREAT_70_F54},
+        ),
+        case(
+            "I10-fail-ckd-epi-150-umol/L",
+            {"creatinine_clearance": "150 µmol/L"},
+            "fail",
+            computed={"egfr": 35.49},
+            others={"N11": "fail"},
+        ),
+        case(
+            "I10-fail-ckd-epi-2-mg/dL",
+            {"creatinine_clearance": "2.0 mg/dL"},
+            "fail",
+            computed={"egfr": 29.14},
+            others={"N11": "fail"},
+        ),
+        case(
+            "I10-pass-ckd-epi-male-100-umol/L",
+            {"creatinine_clearance": "100 µmol/L", "sex": "male"},
+            "pass",
+            computed={"egfr": 77.14},
+            others={"I16": "not_applicable", "I17": "not_applicable"},
+        ),
+        case(
+            "I10-unknown-age-with-serum-creatinine",
+            {"creatinine_clearance": "70 µmol/L", "age": None},
+            "unknown",
+            others={"I04": "unknown", "N11": "unknown"},
+        ),
         case("I10-unknown", {"creatinine_clearance": None}, "unknown", others={"N11": "unknown"}),
-        case("I10-unknown-labs-15-days", {"lab_date": ago(15)}, "unknown", reason=STALE,
-             others={"I09": "unknown", "I11": "unknown", "I12": "unknown"}),
+        case(
+            "I10-unknown-labs-15-days",
+            {"lab_date": ago(15)},
+            "unknown",
+            reason=STALE,
+            others={"I09": "unknown", "I11": "unknown", "I12": "unknown"},
+        ),
     ],
 )
-def test_I10(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I10(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I10", status, extra)
 
 
@@ -377,24 +513,34 @@ def test_I10_ckd_epi_is_explained(evaluate_acse: Evaluate, eligible_record: dict
         case("I11-pass-bili-1.2-x-ULN", {"bilirubin_uln": "1.2 x ULN"}, "pass"),
         case("I11-fail-bili-1.6", {"bilirubin_uln": "1.6", "gilbert": "no"}, "fail"),
         case("I11-pass-bili-1.6-gilbert", {"bilirubin_uln": "1.6", "gilbert": "oui"}, "pass"),
-        case("I11-unknown-bili-1.6-gilbert-unknown", {"bilirubin_uln": 1.6, "gilbert": None},
-             "unknown"),
+        case(
+            "I11-unknown-bili-1.6-gilbert-unknown",
+            {"bilirubin_uln": 1.6, "gilbert": None},
+            "unknown",
+        ),
         case("I11-pass-asat-3", {"asat_uln": 3}, "pass"),
         case("I11-fail-asat-3.1", {"asat_uln": 3.1, "liver_metastases": "no"}, "fail"),
-        case("I11-pass-asat-5-liver-mets", {"asat_uln": "5 x ULN", "liver_metastases": "yes"},
-             "pass"),
-        case("I11-fail-asat-5.1-liver-mets", {"asat_uln": 5.1, "liver_metastases": "yes"},
-             "fail"),
+        case(
+            "I11-pass-asat-5-liver-mets", {"asat_uln": "5 x ULN", "liver_metastases": "yes"}, "pass"
+        ),
+        case("I11-fail-asat-5.1-liver-mets", {"asat_uln": 5.1, "liver_metastases": "yes"}, "fail"),
         case("I11-fail-alat-4", {"alat_uln": "4 LSN", "liver_metastases": "non"}, "fail"),
-        case("I11-pass-alat-4-liver-mets", {"alat_uln": "4 LSN", "liver_metastases": "oui"},
-             "pass"),
+        case(
+            "I11-pass-alat-4-liver-mets", {"alat_uln": "4 LSN", "liver_metastases": "oui"}, "pass"
+        ),
         case("I11-unknown-alat", {"alat_uln": "inconnu"}, "unknown"),
-        case("I11-unknown-labs-15-days", {"lab_date": ago(15)}, "unknown", reason=STALE,
-             others={"I09": "unknown", "I10": "unknown", "I12": "unknown"}),
+        case(
+            "I11-unknown-labs-15-days",
+            {"lab_date": ago(15)},
+            "unknown",
+            reason=STALE,
+            others={"I09": "unknown", "I10": "unknown", "I12": "unknown"},
+        ),
     ],
 )
-def test_I11(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I11(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I11", status, extra)
 
 
@@ -413,12 +559,18 @@ def test_I11_gilbert_and_liver_metastases_not_asked_when_normal(
         case("I12-fail-calcium", {"calcium_normal": "no"}, "fail"),
         case("I12-fail-magnesium", {"magnesium_normal": "non"}, "fail"),
         case("I12-unknown-magnesium", {"magnesium_normal": None}, "unknown"),
-        case("I12-unknown-labs-15-days", {"lab_date": ago(15)}, "unknown", reason=STALE,
-             others={"I09": "unknown", "I10": "unknown", "I11": "unknown"}),
+        case(
+            "I12-unknown-labs-15-days",
+            {"lab_date": ago(15)},
+            "unknown",
+            reason=STALE,
+            others={"I09": "unknown", "I10": "unknown", "I11": "unknown"},
+        ),
     ],
 )
-def test_I12(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I12(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I12", status, extra)
 
 
@@ -431,8 +583,9 @@ def test_I12(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
         case("I13-unknown", {"ecog": None}, "unknown"),
     ],
 )
-def test_I13(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I13(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I13", status, extra)
 
 
@@ -449,18 +602,31 @@ NO_CBP_NA = {"I15": "not_applicable", "I16": "not_applicable"}
         case("I15-fail", {"contraception_agreed": "no"}, "fail"),
         case("I15-unknown", {"contraception_agreed": None}, "unknown"),
         case("I15-na-not-sexually-active", {"sexually_active": "no"}, "not_applicable"),
-        case("I15-na-no-childbearing-potential", NO_CBP, "not_applicable",
-             others={"I16": "not_applicable"}),
+        case(
+            "I15-na-no-childbearing-potential",
+            NO_CBP,
+            "not_applicable",
+            others={"I16": "not_applicable"},
+        ),
         case("I15-pass-male", {**MALE, "contraception_agreed": "yes"}, "pass", others=MALE_NA),
         case("I15-fail-male", {**MALE, "contraception_agreed": "no"}, "fail", others=MALE_NA),
-        case("I15-na-male-not-active", {**MALE, "sexually_active": "non"}, "not_applicable",
-             others=MALE_NA),
-        case("I15-unknown-male-activity-unknown", {**MALE, "sexually_active": None}, "unknown",
-             others=MALE_NA),
+        case(
+            "I15-na-male-not-active",
+            {**MALE, "sexually_active": "non"},
+            "not_applicable",
+            others=MALE_NA,
+        ),
+        case(
+            "I15-unknown-male-activity-unknown",
+            {**MALE, "sexually_active": None},
+            "unknown",
+            others=MALE_NA,
+        ),
     ],
 )
-def test_I15(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I15(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I15", status, extra)
 
 
@@ -470,18 +636,27 @@ def test_I15(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
         case("I16-pass-2-days", {}, "pass"),
         case("I16-pass-3-days", {"pregnancy_test_date": ago(3)}, "pass"),
         case("I16-pass-same-day", {"pregnancy_test_date": ago(0, fr=True)}, "pass"),
-        case("I16-unknown-4-days", {"pregnancy_test_date": ago(4)}, "unknown",
-             reason="older than 3 days"),
+        case(
+            "I16-unknown-4-days",
+            {"pregnancy_test_date": ago(4)},
+            "unknown",
+            reason="older than 3 days",
+        ),
         case("I16-fail-positive", {"pregnancy_test_negative": "no"}, "fail"),
         case("I16-unknown-test", {"pregnancy_test_negative": None}, "unknown"),
         case("I16-unknown-date", {"pregnancy_test_date": None}, "unknown"),
         case("I16-na-male", MALE, "not_applicable", others={"I17": "not_applicable"}),
-        case("I16-na-no-childbearing-potential", NO_CBP, "not_applicable",
-             others={"I15": "not_applicable"}),
+        case(
+            "I16-na-no-childbearing-potential",
+            NO_CBP,
+            "not_applicable",
+            others={"I15": "not_applicable"},
+        ),
     ],
 )
-def test_I16(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I16(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I16", status, extra)
 
 
@@ -489,17 +664,23 @@ def test_I16(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
     ("changes", "status", "extra"),
     [
         case("I17-pass-not-breastfeeding", {}, "pass"),
-        case("I17-pass-stop-agreed",
-             {"breastfeeding": "yes", "breastfeeding_stop_agreed": "yes"}, "pass"),
-        case("I17-fail-stop-not-agreed",
-             {"breastfeeding": "oui", "breastfeeding_stop_agreed": "non"}, "fail"),
-        case("I17-unknown", {"breastfeeding": "yes", "breastfeeding_stop_agreed": None},
-             "unknown"),
+        case(
+            "I17-pass-stop-agreed",
+            {"breastfeeding": "yes", "breastfeeding_stop_agreed": "yes"},
+            "pass",
+        ),
+        case(
+            "I17-fail-stop-not-agreed",
+            {"breastfeeding": "oui", "breastfeeding_stop_agreed": "non"},
+            "fail",
+        ),
+        case("I17-unknown", {"breastfeeding": "yes", "breastfeeding_stop_agreed": None}, "unknown"),
         case("I17-na-male", MALE, "not_applicable", others={"I16": "not_applicable"}),
     ],
 )
-def test_I17(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_I17(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "I17", status, extra)
 
 
@@ -508,12 +689,17 @@ def test_male_record_lists_female_answers_as_unused(
 ) -> None:
     result = evaluate_acse({**eligible_record, **MALE})
     assert set(result.unused) == {
-        "childbearing_potential", "pregnancy_test_negative", "pregnancy_test_date",
+        "childbearing_potential",
+        "pregnancy_test_negative",
+        "pregnancy_test_date",
         "breastfeeding",
     }
     statuses = result.evaluation.statuses()
     assert (statuses["I15"], statuses["I16"], statuses["I17"]) == (
-        "pass", "not_applicable", "not_applicable")
+        "pass",
+        "not_applicable",
+        "not_applicable",
+    )
     assert result.evaluation.verdict == "eligible"
 
 
@@ -540,8 +726,14 @@ YESNO_N = {
     [
         pytest.param(cid, {qid: answer}, status, id=f"{cid}-{status}-{answer}")
         for cid, qid in YESNO_N.items()
-        for answer, status in (("no", "pass"), ("yes", "fail"), ("non", "pass"), ("o", "fail"),
-                               ("inconnu", "unknown"), (DROP, "unknown"))
+        for answer, status in (
+            ("no", "pass"),
+            ("yes", "fail"),
+            ("non", "pass"),
+            ("o", "fail"),
+            ("inconnu", "unknown"),
+            (DROP, "unknown"),
+        )
     ],
 )
 def test_yesno_non_inclusion(
@@ -558,41 +750,84 @@ def steroid(drug: str, dose: Any, **more: Any) -> dict[str, Any]:
     ("changes", "status", "extra"),
     [
         case("N03-pass-none", steroid("none", DROP), "pass", computed={"prednisone_eq": 0}),
-        case("N03-pass-prednisone-10", steroid("prednisone", 10), "pass",
-             computed={"prednisone_eq": 10}),
-        case("N03-fail-prednisone-12.5", steroid("prednisone", "12,5"), "fail",
-             computed={"prednisone_eq": 12.5}),
+        case(
+            "N03-pass-prednisone-10",
+            steroid("prednisone", 10),
+            "pass",
+            computed={"prednisone_eq": 10},
+        ),
+        case(
+            "N03-fail-prednisone-12.5",
+            steroid("prednisone", "12,5"),
+            "fail",
+            computed={"prednisone_eq": 12.5},
+        ),
         case("N03-pass-prednisolone-10mg", steroid("prednisolone", "10 mg"), "pass"),
-        case("N03-pass-dexamethasone-1.5", steroid("dexamethasone", 1.5), "pass",
-             computed={"prednisone_eq": 10}),
-        case("N03-fail-dexamethasone-2", steroid("dexaméthasone", 2), "fail",
-             computed={"prednisone_eq": 13.3}),
-        case("N03-pass-betamethasone-1.2", steroid("betamethasone", 1.2), "pass",
-             computed={"prednisone_eq": 10}),
-        case("N03-pass-methylprednisolone-8", steroid("methylprednisolone", 8), "pass",
-             computed={"prednisone_eq": 10}),
-        case("N03-fail-methylprednisolone-16", steroid("medrol", 16), "fail",
-             computed={"prednisone_eq": 20}),
-        case("N03-pass-hydrocortisone-40", steroid("hydrocortisone", 40), "pass",
-             computed={"prednisone_eq": 10}),
+        case(
+            "N03-pass-dexamethasone-1.5",
+            steroid("dexamethasone", 1.5),
+            "pass",
+            computed={"prednisone_eq": 10},
+        ),
+        case(
+            "N03-fail-dexamethasone-2",
+            steroid("dexaméthasone", 2),
+            "fail",
+            computed={"prednisone_eq": 13.3},
+        ),
+        case(
+            "N03-pass-betamethasone-1.2",
+            steroid("betamethasone", 1.2),
+            "pass",
+            computed={"prednisone_eq": 10},
+        ),
+        case(
+            "N03-pass-methylprednisolone-8",
+            steroid("methylprednisolone", 8),
+            "pass",
+            computed={"prednisone_eq": 10},
+        ),
+        case(
+            "N03-fail-methylprednisolone-16",
+            steroid("medrol", 16),
+            "fail",
+            computed={"prednisone_eq": 20},
+        ),
+        case(
+            "N03-pass-hydrocortisone-40",
+            steroid("hydrocortisone", 40),
+            "pass",
+            computed={"prednisone_eq": 10},
+        ),
         case("N03-fail-hydrocortisone-60", steroid("hydrocortisone", 60), "fail"),
         case("N03-fail-sarcoma-prednisone-20", steroid("prednisone", 20), "fail"),
-        case("N03-pass-pcnsl-prednisone-20",
-             steroid("prednisone", 20, **PCNSL, ipcg_measurable="yes"), "pass",
-             others={"N10": "not_applicable"}, computed={"steroid_limit": 20}),
-        case("N03-fail-pcnsl-prednisone-25",
-             steroid("prednisone", 25, **PCNSL, ipcg_measurable="yes"), "fail",
-             others={"N10": "not_applicable"}),
-        case("N03-pass-germ-cell-dexamethasone-3", steroid("dexamethasone", 3, **GERM), "pass",
-             computed={"prednisone_eq": 20, "steroid_limit": 20}),
-        case("N03-fail-germ-cell-prednisone-20.5", steroid("prednisone", "20,5", **GERM),
-             "fail"),
+        case(
+            "N03-pass-pcnsl-prednisone-20",
+            steroid("prednisone", 20, **PCNSL, ipcg_measurable="yes"),
+            "pass",
+            others={"N10": "not_applicable"},
+            computed={"steroid_limit": 20},
+        ),
+        case(
+            "N03-fail-pcnsl-prednisone-25",
+            steroid("prednisone", 25, **PCNSL, ipcg_measurable="yes"),
+            "fail",
+            others={"N10": "not_applicable"},
+        ),
+        case(
+            "N03-pass-germ-cell-dexamethasone-3",
+            steroid("dexamethasone", 3, **GERM),
+            "pass",
+            computed={"prednisone_eq": 20, "steroid_limit": 20},
+        ),
+        case("N03-fail-germ-cell-prednisone-20.5", steroid("prednisone", "20,5", **GERM), "fail"),
         case("N03-unknown-dose", steroid("prednisone", None), "unknown"),
         case("N03-unknown-drug", steroid("unknown", DROP), "unknown"),
     ],
 )
-def test_N03(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N03(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N03", status, extra)
 
 
@@ -608,23 +843,39 @@ def test_N03_prednisone_equivalent_is_shown(evaluate_acse: Evaluate, eligible_re
     [
         case("N07-pass-none", {"last_radiotherapy_date": "none"}, "pass"),
         case("N07-pass-gap-21", {"last_radiotherapy_date": ago(21)}, "pass"),
-        case("N07-fail-gap-20-other",
-             {"last_radiotherapy_date": ago(20), "radiotherapy_site": "other"}, "fail",
-             earliest=after(1)),
-        case("N07-fail-gap-5-autre",
-             {"last_radiotherapy_date": ago(5, fr=True), "radiotherapy_site": "autre"}, "fail",
-             earliest=after(16)),
-        case("N07-pass-gap-20-brain",
-             {"last_radiotherapy_date": ago(20), "radiotherapy_site": "brain"}, "pass"),
-        case("N07-pass-gap-2-extremities",
-             {"last_radiotherapy_date": ago(2), "radiotherapy_site": "membres"}, "pass"),
-        case("N07-unknown-site",
-             {"last_radiotherapy_date": ago(10), "radiotherapy_site": None}, "unknown"),
+        case(
+            "N07-fail-gap-20-other",
+            {"last_radiotherapy_date": ago(20), "radiotherapy_site": "other"},
+            "fail",
+            earliest=after(1),
+        ),
+        case(
+            "N07-fail-gap-5-autre",
+            {"last_radiotherapy_date": ago(5, fr=True), "radiotherapy_site": "autre"},
+            "fail",
+            earliest=after(16),
+        ),
+        case(
+            "N07-pass-gap-20-brain",
+            {"last_radiotherapy_date": ago(20), "radiotherapy_site": "brain"},
+            "pass",
+        ),
+        case(
+            "N07-pass-gap-2-extremities",
+            {"last_radiotherapy_date": ago(2), "radiotherapy_site": "membres"},
+            "pass",
+        ),
+        case(
+            "N07-unknown-site",
+            {"last_radiotherapy_date": ago(10), "radiotherapy_site": None},
+            "unknown",
+        ),
         case("N07-unknown-date", {"last_radiotherapy_date": None}, "unknown"),
     ],
 )
-def test_N07(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N07(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N07", status, extra)
 
 
@@ -641,17 +892,15 @@ def test_N07_site_not_asked_at_21_days(evaluate_acse: Evaluate, eligible_record:
     [
         case("N08-pass-none", {"last_investigational_date": "none"}, "pass"),
         case("N08-pass-gap-21", {"last_investigational_date": ago(21)}, "pass"),
-        case("N08-fail-gap-20", {"last_investigational_date": ago(20)}, "fail",
-             earliest=after(1)),
-        case("N08-fail-ongoing", {"last_investigational_date": "ongoing"}, "fail",
-             earliest=None),
-        case("N08-fail-en-cours", {"last_investigational_date": "en cours"}, "fail",
-             earliest=None),
+        case("N08-fail-gap-20", {"last_investigational_date": ago(20)}, "fail", earliest=after(1)),
+        case("N08-fail-ongoing", {"last_investigational_date": "ongoing"}, "fail", earliest=None),
+        case("N08-fail-en-cours", {"last_investigational_date": "en cours"}, "fail", earliest=None),
         case("N08-unknown", {"last_investigational_date": None}, "unknown"),
     ],
 )
-def test_N08(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N08(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N08", status, extra)
 
 
@@ -660,19 +909,34 @@ def test_N08(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
     [
         case("N09-pass-none", {"cns_metastases": "none"}, "pass", flagged=False),
         case("N09-fail-symptomatic", {"cns_metastases": "symptomatic"}, "fail"),
-        case("N09-pass-treated-stable", {"cns_metastases": "treated", "cns_stable": "yes"},
-             "pass", flagged=False),
-        case("N09-fail-treated-not-stable", {"cns_metastases": "traitées", "cns_stable": "non"},
-             "fail"),
-        case("N09-unknown-treated-stability", {"cns_metastases": "treated", "cns_stable": None},
-             "unknown"),
-        case("N09-pass-asymptomatic-untreated-flagged",
-             {"cns_metastases": "asymptomatic_untreated"}, "pass", flagged=True),
+        case(
+            "N09-pass-treated-stable",
+            {"cns_metastases": "treated", "cns_stable": "yes"},
+            "pass",
+            flagged=False,
+        ),
+        case(
+            "N09-fail-treated-not-stable",
+            {"cns_metastases": "traitées", "cns_stable": "non"},
+            "fail",
+        ),
+        case(
+            "N09-unknown-treated-stability",
+            {"cns_metastases": "treated", "cns_stable": None},
+            "unknown",
+        ),
+        case(
+            "N09-pass-asymptomatic-untreated-flagged",
+            {"cns_metastases": "asymptomatic_untreated"},
+            "pass",
+            flagged=True,
+        ),
         case("N09-unknown", {"cns_metastases": None}, "unknown"),
     ],
 )
-def test_N09(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N09(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N09", status, extra)
 
 
@@ -685,8 +949,9 @@ def test_N09(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
         case("N10-na-pcnsl", {**PCNSL, "ipcg_measurable": "yes"}, "not_applicable"),
     ],
 )
-def test_N10(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N10(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N10", status, extra)
 
 
@@ -695,20 +960,37 @@ def test_N10(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
     [
         case("N11-pass-1.5", {"creatinine_uln": "1,5 LSN"}, "pass"),
         case("N11-fail-1.6", {"creatinine_uln": "1.6 x ULN"}, "fail"),
-        case("N11-fail-clearance-49", {"creatinine_clearance": "49 mL/min"}, "fail",
-             others={"I10": "fail"}),
-        case("N11-pass-ckd-epi-110-umol/L", {"creatinine_clearance": "110 µmol/L"}, "pass",
-             computed={"egfr": 51.5}),
-        case("N11-fail-ckd-epi-120-umol/L", {"creatinine_clearance": "120 µmol/L"}, "fail",
-             computed={"egfr": 46.39}, others={"I10": "fail"}),
-        case("N11-fail-1.6-clearance-unknown",
-             {"creatinine_uln": 1.6, "creatinine_clearance": None}, "fail",
-             others={"I10": "unknown"}),
+        case(
+            "N11-fail-clearance-49",
+            {"creatinine_clearance": "49 mL/min"},
+            "fail",
+            others={"I10": "fail"},
+        ),
+        case(
+            "N11-pass-ckd-epi-110-umol/L",
+            {"creatinine_clearance": "110 µmol/L"},
+            "pass",
+            computed={"egfr": 51.5},
+        ),
+        case(
+            "N11-fail-ckd-epi-120-umol/L",
+            {"creatinine_clearance": "120 µmol/L"},
+            "fail",
+            computed={"egfr": 46.39},
+            others={"I10": "fail"},
+        ),
+        case(
+            "N11-fail-1.6-clearance-unknown",
+            {"creatinine_uln": 1.6, "creatinine_clearance": None},
+            "fail",
+            others={"I10": "unknown"},
+        ),
         case("N11-unknown", {"creatinine_uln": None}, "unknown"),
     ],
 )
-def test_N11(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N11(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N11", status, extra)
 
 
@@ -724,8 +1006,9 @@ def test_N11(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
         case("N12-unknown-lymphocytes", {"lymphocytes": None}, "unknown"),
     ],
 )
-def test_N12(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N12(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     check(evaluate_acse, eligible_record, changes, "N12", status, extra)
 
 
@@ -744,13 +1027,18 @@ def test_N12_cd4_not_asked_with_normal_lymphocytes(
         case("N16-pass-jamais", {"last_live_vaccine_date": "jamais"}, "pass"),
         case("N16-pass-gap-30", {"last_live_vaccine_date": ago(30)}, "pass"),
         case("N16-fail-gap-29", {"last_live_vaccine_date": ago(29)}, "fail", earliest=after(1)),
-        case("N16-fail-gap-10-fr", {"last_live_vaccine_date": ago(10, fr=True)}, "fail",
-             earliest=after(20)),
+        case(
+            "N16-fail-gap-10-fr",
+            {"last_live_vaccine_date": ago(10, fr=True)},
+            "fail",
+            earliest=after(20),
+        ),
         case("N16-unknown", {"last_live_vaccine_date": None}, "unknown"),
     ],
 )
-def test_N16(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str,
-             extra: dict) -> None:
+def test_N16(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
+) -> None:
     result = check(evaluate_acse, eligible_record, changes, "N16", status, extra)
     if status == "fail":
         assert result.evaluation.earliest_start == extra["earliest"]
@@ -759,11 +1047,13 @@ def test_N16(evaluate_acse: Evaluate, eligible_record: dict, changes: dict, stat
 def test_earliest_start_is_the_latest_of_the_temporal_fails(
     evaluate_acse: Evaluate, eligible_record: dict
 ) -> None:
-    result = evaluate_acse({
-        **eligible_record,
-        "last_systemic_therapy_date": ago(20),  # I07 passes from START + 1
-        "last_live_vaccine_date": ago(10),  # N16 passes from START + 20
-    })
+    result = evaluate_acse(
+        {
+            **eligible_record,
+            "last_systemic_therapy_date": ago(20),  # I07 passes from START + 1
+            "last_live_vaccine_date": ago(10),  # N16 passes from START + 20
+        }
+    )
     ev = result.evaluation
     assert ev.results["I07"].earliest_start == after(1)
     assert ev.results["N16"].earliest_start == after(20)
@@ -778,28 +1068,31 @@ def test_earliest_start_is_the_latest_of_the_temporal_fails(
 def test_french_record_is_eligible(evaluate_acse: Evaluate, eligible_record: dict) -> None:
     record = {
         key: {"yes": "oui", "no": "non", "none": "aucun"}.get(value, value)
-        if isinstance(value, str) else value
+        if isinstance(value, str)
+        else value
         for key, value in eligible_record.items()
     }
-    record.update({
-        "planned_start_date": "01/12/2026",
-        "cohort": "sarcome",
-        "sex": "Femme",
-        "cns_metastases": "aucune",
-        "steroid_drug": "Aucune",
-        "last_systemic_therapy_date": "20/10/2026",
-        "pregnancy_test_date": "29/11/2026",
-        "lab_date": "24/11/2026",
-        "anc": "2,1 G/L",
-        "platelets": "210 000/mm3",
-        "hemoglobin": "115 g/L",
-        "lymphocytes": "1 300/mm3",
-        "creatinine_clearance": "85 mL/min",
-        "creatinine_uln": "0,8 LSN",
-        "bilirubin_uln": "0,6 LSN",
-        "asat_uln": "1,1 x LSN",
-        "alat_uln": "0,9",
-    })
+    record.update(
+        {
+            "planned_start_date": "01/12/2026",
+            "cohort": "sarcome",
+            "sex": "Femme",
+            "cns_metastases": "aucune",
+            "steroid_drug": "Aucune",
+            "last_systemic_therapy_date": "20/10/2026",
+            "pregnancy_test_date": "29/11/2026",
+            "lab_date": "24/11/2026",
+            "anc": "2,1 G/L",
+            "platelets": "210 000/mm3",
+            "hemoglobin": "115 g/L",
+            "lymphocytes": "1 300/mm3",
+            "creatinine_clearance": "85 mL/min",
+            "creatinine_uln": "0,8 LSN",
+            "bilirubin_uln": "0,6 LSN",
+            "asat_uln": "1,1 x LSN",
+            "alat_uln": "0,9",
+        }
+    )
     result = evaluate_acse(record)
     ev = result.evaluation
     assert ev.verdict == "eligible", {k: (r.status, r.reason) for k, r in ev.results.items()}
@@ -808,15 +1101,16 @@ def test_french_record_is_eligible(evaluate_acse: Evaluate, eligible_record: dic
 
 def test_planned_start_today(evaluate_acse: Evaluate, eligible_record: dict) -> None:
     # today = 30/11/2026, one day before the usual start: every gap shrinks by one.
-    record = {**eligible_record, "planned_start_date": "aujourd'hui",
-              "pregnancy_test_date": "2026-11-27"}  # 3 days before today
+    record = {
+        **eligible_record,
+        "planned_start_date": "aujourd'hui",
+        "pregnancy_test_date": "2026-11-27",
+    }  # 3 days before today
     result = evaluate_acse(record)
     assert result.evaluation.verdict == "eligible"
 
 
-@pytest.mark.parametrize(
-    "unknown", [None, "unknown", "inconnu", "ne sais pas", DROP], ids=repr
-)
+@pytest.mark.parametrize("unknown", [None, "unknown", "inconnu", "ne sais pas", DROP], ids=repr)
 def test_unknown_answer_makes_the_screening_incomplete(
     evaluate_acse: Evaluate, eligible_record: dict, unknown: Any
 ) -> None:
@@ -876,6 +1170,10 @@ def test_unused_answers_are_listed(evaluate_acse: Evaluate, eligible_record: dic
     }
     result = evaluate_acse(record)
     assert set(result.unused) == {
-        "patient_code", "ipcg_measurable", "net_prior_lines", "cns_stable", "not_a_question"
+        "patient_code",
+        "ipcg_measurable",
+        "net_prior_lines",
+        "cns_stable",
+        "not_a_question",
     }
     assert result.evaluation.verdict == "eligible"
