@@ -455,6 +455,7 @@ class ScreeningFlow:
                 if index >= len(choices):
                     raise _Refused("forged")
                 text = choices[index].value
+            previous = conv.answers.get(conv.state)
             step = engine.answer(conv, text)
             if not step.accepted or step.answer is None:
                 error = step.error or t("stale", ctx.lang)
@@ -463,7 +464,12 @@ class ScreeningFlow:
                 return Outcome([Reply(error, typed=True)], screening_id=sid)
             parsed = step.answer.value
             work.tx.record_answer(
-                step.question_id, step.answer.raw, to_json(parsed), unit_of(parsed), ctx.user_id
+                step.question_id,
+                step.answer.raw,
+                to_json(parsed),
+                unit_of(parsed),
+                ctx.user_id,
+                reason=None if previous is None else _change_reason(work.tx, previous.raw),
             )
             work.tx.set_state(step.state)
             lines = [t("computed", ctx.lang, text=n) for n in step.notices]
@@ -887,3 +893,11 @@ def _questions_left(engine: Engine, conv: Conversation) -> int:
 
 def _date(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
+
+
+def _change_reason(tx: ScreeningTx, was: str) -> str:
+    """Why an answer was changed, for the audit trail (which also links the old record)."""
+    reopened = tx.last_event(("reopened",))
+    if reopened is not None and isinstance(reopened.detail, dict) and reopened.detail.get("reason"):
+        return f"changed after reopening ({reopened.detail['reason']}); was {was!r}"
+    return f"changed by the investigator after /back; was {was!r}"

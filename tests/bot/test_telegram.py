@@ -115,6 +115,8 @@ async def test_back_then_a_changed_answer(bot: Bot) -> None:
     history = bot.store.answer_history(sid, "cohort")
     assert [h.value_json for h in history] == ["sarcoma", "thyroid"]
     assert history[1].supersedes_id == history[0].id
+    assert history[0].reason is None
+    assert history[1].reason == f"changed by the investigator after /back; was {history[0].raw!r}"
 
 
 async def test_back_then_keep_types_nothing_twice(bot: Bot) -> None:

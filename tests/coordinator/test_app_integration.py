@@ -70,6 +70,9 @@ async def test_completion_in_chat_reaches_coordinators_and_a_query_reopens_it(
         await chat.press_data(f"r|{sid}", chat.sent[-1])
         await chat.send("2")
         assert bot.store.get_screening(sid).verdict == "not_eligible"
+        [_, changed] = bot.store.answer_history(sid, "ecog")
+        assert changed.raw == "2" and changed.reason is not None
+        assert changed.reason.startswith("changed after reopening (")
         await outbox_job(context)
         summaries_now = [m["text"] for m in coordinator.sent if "📋" in m["text"]]
         assert len(summaries_now) == 2 and "NOT ELIGIBLE" in summaries_now[-1]

@@ -7,13 +7,14 @@ version 2 does not silently change what these tests check.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from dialogs.engine import Engine
 from dialogs.protocol import PROTOCOL_DIR, Protocol, load_protocol
+from dialogs.record import RecordResult, evaluate_record
 from tests.fixtures import ACSE_ELIGIBLE, ACSE_TODAY, load_record
 
 ACSE_V1 = PROTOCOL_DIR / "acse-pembrolizumab-v1.yaml"
@@ -28,26 +29,14 @@ def acse_protocol() -> Protocol:
 
 
 @pytest.fixture(scope="session")
-def evaluate_acse(acse_protocol: Protocol) -> Callable[[Mapping[str, Any]], Any]:
+def evaluate_acse(acse_protocol: Protocol) -> Callable[[Mapping[str, Any]], RecordResult]:
     """``evaluate(record) -> RecordResult`` on protocol v1, with today = ACSE_TODAY."""
-    from dialogs.record import evaluate_record
-
-    params = list(inspect.signature(evaluate_record).parameters)
-    if params and params[0] == "protocol":
-        # Contract: evaluate_record(protocol, record, today)
-        def run(record: Mapping[str, Any]) -> Any:
-            return evaluate_record(acse_protocol, record, ACSE_TODAY)
-
-        return run
-
-    from dialogs.engine import Engine
-
     engine = Engine(acse_protocol, clock=lambda: ACSE_TODAY)
 
-    def run_engine(record: Mapping[str, Any]) -> Any:
+    def run(record: Mapping[str, Any]) -> RecordResult:
         return evaluate_record(engine, record)
 
-    return run_engine
+    return run
 
 
 @pytest.fixture
