@@ -174,6 +174,11 @@ def answers_of(records: Mapping[str, Any]) -> dict[str, Answer]:
     return {qid: Answer(qid, rec.raw, from_json(rec.value_json)) for qid, rec in records.items()}
 
 
+def answers_from_values(values: Mapping[str, tuple[str, Any]]) -> dict[str, Answer]:
+    """The same from ``ScreeningTx.current_values()``, the lean read of the update path."""
+    return {qid: Answer(qid, raw, from_json(data)) for qid, (raw, data) in values.items()}
+
+
 def _offer_pending(last: EventRecord | None, screening: Screening) -> bool:
     """Whether the latest offer still waits for the investigator's choice.
 
@@ -395,7 +400,7 @@ class ScreeningFlow:
                 if question_id is not None and s.current_state != question_id:
                     raise _Refused("stale")
                 engine = self._engine_of(s)
-                answers = answers_of(tx.current_answers())
+                answers = answers_from_values(tx.current_values())
                 with engine.attached(s.current_state, answers, ctx.lang) as conv:
                     yield _Work(tx, engine, conv, s)
         except ScreeningNotFound:
@@ -415,7 +420,9 @@ class ScreeningFlow:
         if s.status == Status.ABANDONED.value:
             return Outcome([Reply(t("abandoned", ctx.lang, code=s.patient_code))], screening_id=sid)
         engine = self._engine_of(s)
-        with engine.attached(s.current_state, answers_of(tx.current_answers()), ctx.lang) as conv:
+        with engine.attached(
+            s.current_state, answers_from_values(tx.current_values()), ctx.lang
+        ) as conv:
             if s.status == Status.COMPLETED.value:
                 last = tx.last_event(("ended_at_first_fail", "reopened"))
                 early = last is not None and last.kind == "ended_at_first_fail"

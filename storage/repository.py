@@ -77,6 +77,12 @@ _INSERT_ANSWER = (
 )
 _INSERT_EVENT = sa.insert(EVENTS)
 # On the typed-answer path (is a "stop at first fail" offer pending?).
+# The current answers as the dialog needs them to resume: three columns, no per-row record.
+_CURRENT_VALUES = (
+    sa.select(ANSWERS.c.question_id, ANSWERS.c.raw, ANSWERS.c.value_json)
+    .where(ANSWERS.c.screening_id == sa.bindparam("screening_id"))
+    .order_by(ANSWERS.c.seq)
+)
 _LAST_EVENT = (
     sa.select(EVENTS)
     .where(EVENTS.c.screening_id == sa.bindparam("last_screening_id"))
@@ -350,6 +356,15 @@ class ScreeningTx:
 
     def current_answers(self) -> dict[str, AnswerRecord]:
         return _latest_per_question(self.answer_history())
+
+    def current_values(self) -> dict[str, tuple[str, Any]]:
+        """Each question's current answer as (raw, value_json), in one lean query.
+
+        Resuming a conversation needs only these; building a full record per row of
+        history was the largest storage cost of an update (~0.5 ms at 45 answers).
+        """
+        rows = self._live().execute(_CURRENT_VALUES, {"screening_id": self.screening_id})
+        return {row.question_id: (row.raw, row.value_json) for row in rows}
 
     def answer_history(self, question_id: str | None = None) -> list[AnswerRecord]:
         return _answer_history(self._live(), self.screening_id, question_id)
