@@ -27,7 +27,7 @@ import datetime as dt
 import importlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
@@ -170,20 +170,42 @@ async def _post_init(app: AnyApplication) -> None:
     await register_commands(app)
 
 
+class WebhookOptions(TypedDict):
+    listen: str
+    port: int
+    url_path: str
+    webhook_url: str
+    secret_token: str | None
+    allowed_updates: list[str]
+
+
+def webhook_options(settings: Settings) -> WebhookOptions:
+    """The webhook server's and setWebhook's parameters, from settings, in one place.
+
+    ``run_bot`` passes them to ``run_webhook``; tests pass the same ones to
+    ``updater.start_webhook`` inside their event loop, so what they exercise is what a
+    worker behind the load balancer runs.  The path served is the public URL's path: the
+    balancer forwards the request unchanged.
+    """
+    if not settings.webhook_url:
+        raise ConfigurationError("WEBHOOK_URL is not set")
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return WebhookOptions(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+        webhook_url=settings.webhook_url,
+        secret_token=secret,
+        allowed_updates=list(ALLOWED_UPDATES),
+    )
+
+
 def run_bot(app: AnyApplication, settings: Settings) -> None:
     """Polling by default; a webhook when WEBHOOK_URL is set (several workers, one DB)."""
     if settings.webhook_url:
-        path = urlparse(settings.webhook_url).path.lstrip("/")
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        log.info("webhook mode on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path)
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
+        opts = webhook_options(settings)
+        log.info("webhook mode on %s:%s/%s", opts["listen"], opts["port"], opts["url_path"])
+        app.run_webhook(**opts)
     else:
         log.info("polling mode")
         app.run_polling(allowed_updates=ALLOWED_UPDATES)

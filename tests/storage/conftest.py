@@ -37,7 +37,10 @@ class Database:
     url: str  # self-contained: a subprocess given this URL sees the same tables
 
 
-def _postgres_database() -> Iterator[Database]:
+def postgres_database() -> Iterator[Database]:
+    """An isolated schema in the PostgreSQL test database, dropped afterwards.
+
+    Shared with the bot's webhook tests, where several workers use one database."""
     base = normalise_url(postgres_base_url())
     schema = f"screenbot_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
@@ -58,12 +61,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     if request.param == "sqlite":
         yield Database("sqlite", sqlite_url(tmp_path / "data"))
     else:
-        yield from _postgres_database()
+        yield from postgres_database()
 
 
 @pytest.fixture
 def pg_database() -> Iterator[Database]:
-    yield from _postgres_database()
+    yield from postgres_database()
 
 
 @pytest.fixture
