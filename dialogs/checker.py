@@ -37,6 +37,7 @@ from dialogs.evaluation import STATUSES, CriteriaEvaluator
 from dialogs.expressions import Evaluator, names_in, parse
 from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType, Criterion, Protocol, Question, Text
+from dialogs.validation import template_fields
 from dialogs.values import UNKNOWN, Answer
 
 # A fixed calendar, so a check gives the same findings whatever day it runs.
@@ -518,7 +519,7 @@ class _Checker:
             names |= names_in(expr)[0]
         for t in texts:
             if t is not None:
-                names |= _template_names(t)
+                names |= template_fields(t)
         for n in names:
             if n in self.p.question_by_id:
                 wanted.add(n)
@@ -571,17 +572,6 @@ def _error_text(exc: Exception, source: str, item: str) -> str:
     if text.startswith(prefix):
         text = text[len(prefix) :]
     return text if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {text}"
-
-
-def _template_names(t: Text) -> set[str]:
-    import string
-
-    out: set[str] = set()
-    for text in (t.en, t.fr):
-        for _, name, _, _ in string.Formatter().parse(text):
-            if name:
-                out.add(name.split(".")[0].split("[")[0])
-    return out
 
 
 def _shown(answers: Mapping[str, Answer], item: str, p: Protocol) -> str:

@@ -17,7 +17,8 @@ from dialogs.protocol import AnswerType, Protocol, Text
 TERMINAL_STATES = ("complete",)
 
 
-def _template_fields(text: Text) -> set[str]:
+def template_fields(text: Text) -> set[str]:
+    """The names a bilingual template fills in (``{anc}`` -> ``anc``), in either language."""
     fields: set[str] = set()
     for lang_text in (text.en, text.fr):
         for _, name, _, _ in string.Formatter().parse(lang_text):
@@ -93,7 +94,7 @@ def validate_protocol(p: Protocol) -> None:
         if c.id in all_questions or c.id in constants:
             raise ProtocolError(src, c.id, "computed value clashes with a question or constant")
         check_expr(c.id, c.expr, all_questions | constants | computed_ids, "'expr'")
-        for f in _template_fields(c.explain) - (all_questions | constants | computed_ids | {c.id}):
+        for f in template_fields(c.explain) - (all_questions | constants | computed_ids | {c.id}):
             raise ProtocolError(src, c.id, f"'explain' uses unknown field {{{f}}}")
         computed_ids.add(c.id)
 
@@ -103,7 +104,7 @@ def validate_protocol(p: Protocol) -> None:
             check_expr(cr.id, cr.not_applicable, allowed, "'not_applicable'")
         for i, case in enumerate(cr.cases):
             check_expr(cr.id, case.when, allowed, f"case {i + 1} 'when'")
-            for f in _template_fields(case.reason) - allowed:
+            for f in template_fields(case.reason) - allowed:
                 raise ProtocolError(src, cr.id, f"case {i + 1} reason uses unknown field {{{f}}}")
         check_expr(cr.id, cr.pass_, allowed, "'pass'")
         if cr.earliest_start:
@@ -113,7 +114,7 @@ def validate_protocol(p: Protocol) -> None:
         for text, what in ((cr.explain, "'explain'"), (cr.not_applicable_reason, "reason")):
             if text is None:
                 continue
-            for f in _template_fields(text) - allowed:
+            for f in template_fields(text) - allowed:
                 raise ProtocolError(src, cr.id, f"{what} uses unknown field {{{f}}}")
         for n in cr.notes:
             if n not in note_numbers:
