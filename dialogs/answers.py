@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol, Question, Unit
@@ -67,7 +66,6 @@ class ParseContext:
     today: dt.date
     planned_start: dt.date | None = None
     lang: str = "en"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def normalise(text: str) -> str:

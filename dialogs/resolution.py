@@ -65,7 +65,3 @@ def resolve(protocol: Protocol, answers: Mapping[str, Answer]) -> Resolution:
             value = UNKNOWN
         names[q.id] = value
     return Resolution(names, applies, tuple(pending), invalid, start)
-
-
-def evaluator_for(resolution: Resolution) -> Evaluator:
-    return Evaluator(resolution.names, resolution.start)
