@@ -146,22 +146,15 @@ def _run_batch(engine: Engine, path: Path, text: str) -> int:
             try:
                 record = json.loads(line)
                 result = evaluate_record(engine, record)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecordError) as exc:
                 failed += 1
-                progress.console.print(
-                    f"{path}:{number}: not valid JSON: {exc}",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
+                problem = (
+                    _record_problem(exc)
+                    if isinstance(exc, RecordError)
+                    else f"not valid JSON: {exc}"
                 )
-                continue
-            except RecordError as exc:
-                failed += 1
                 progress.console.print(
-                    f"{path}:{number}: {_record_problem(exc)}",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
+                    f"{path}:{number}: {problem}", markup=False, highlight=False, soft_wrap=True
                 )
                 continue
             out = {"line": number, **result_json(engine, result)}
