@@ -11,6 +11,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from dialogs.errors import DialogError
+from storage.errors import StorageError
+
 Handler = Callable[[argparse.Namespace], int]
 
 # Modules that contribute subcommands.  Each must define register(subparsers).
@@ -41,11 +46,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Handler | None = args.func
-    if func is None:
-        from bot.main_job import run_main_job
+    try:
+        if func is None:
+            from bot.main_job import run_main_job
 
-        return run_main_job(args)
-    return func(args)
+            return run_main_job(args)
+        return func(args)
+    except (DialogError, StorageError) as exc:
+        # A broken protocol file or a refused storage operation: the message names it.
+        print(f"screenbot: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        # The database is unreachable or refused us: say which one, never the password.
+        print(
+            f"screenbot: database error ({_database_shown()}): {_first_line(exc)}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _database_shown() -> str:
+    from sqlalchemy.engine import make_url
+
+    from bot.settings import Settings
+
+    url = Settings().effective_database_url
+    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
