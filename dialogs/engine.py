@@ -24,7 +24,7 @@ from dialogs.machine import COMPLETE, build_machine
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol, Question
 from dialogs.resolution import planned_start
-from dialogs.values import Answer, Value
+from dialogs.values import UNKNOWN, Answer, Value
 
 Clock = Callable[[], dt.date]
 
@@ -143,7 +143,7 @@ class Engine:
         return self.parser.expected(self.question(question_id), lang)
 
     def display(self, question_id: str, value: Value, lang: str) -> str:
-        if value is not None and repr(value) == "UNKNOWN":
+        if value is UNKNOWN:
             return message("unknown_answer", lang)
         return value_text(self.protocol, question_id, value, lang)
 
@@ -177,8 +177,7 @@ class Engine:
             notices = tuple(
                 after.computed[cid].text
                 for cid in sorted(feeds)
-                if after.computed[cid].value is not None
-                and repr(after.computed[cid].value) != "UNKNOWN"
+                if after.computed[cid].value not in (None, UNKNOWN)
             )
         return Step(
             qid,
