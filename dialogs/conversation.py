@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dialogs.protocol import Protocol
-from dialogs.resolution import Resolution, resolve
+from dialogs.resolution import Resolution, resolve, update
 from dialogs.values import Answer
 
 
@@ -26,12 +26,15 @@ class Conversation:
         self.answers = answers
         self.lang = lang
         self._resolution: Resolution | None = None
+        # Questions whose answer changed since ``_resolution`` was settled: the next read
+        # re-settles only what they can reach instead of walking the whole protocol.
+        self._changed: set[str] = set()
 
     # Methods the machine's guards and callbacks call -------------------------------
 
     def record(self, answer: Answer) -> None:
         self.answers[answer.question_id] = answer
-        self._resolution = None
+        self._changed.add(answer.question_id)
 
     def applies(self, question_id: str) -> Any:
         """True, False or UNKNOWN, from the current answers."""
@@ -41,8 +44,12 @@ class Conversation:
     def resolution(self) -> Resolution:
         if self._resolution is None:
             self._resolution = resolve(self.protocol, self.answers)
+            self._changed.clear()
+        elif self._changed:
+            self._resolution = update(self.protocol, self._resolution, self.answers, self._changed)
+            self._changed.clear()
         return self._resolution
 
     def forget(self, question_id: str) -> None:
         self.answers.pop(question_id, None)
-        self._resolution = None
+        self._changed.add(question_id)

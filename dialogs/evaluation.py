@@ -165,7 +165,7 @@ class CriteriaEvaluator:
         names = dict(resolution.names)
         ev = Evaluator(names, resolution.start)
         for c in self.protocol.computed:
-            names[c.id] = ev.evaluate(c.expr).value
+            names[c.id] = ev.value(c.expr)
         failed: set[str] = set()
         criteria = (
             self.protocol.criteria
@@ -173,17 +173,17 @@ class CriteriaEvaluator:
             else [self.protocol.criterion_by_id[cid] for cid in self.affected[question_id]]
         )
         for cr in criteria:
-            if cr.not_applicable and ev.truth(cr.not_applicable).value is not False:
+            if cr.not_applicable and ev.truth_value(cr.not_applicable) is not False:
                 continue
             decided = False
             for case in cr.cases:
-                out = ev.truth(case.when).value
+                out = ev.truth_value(case.when)
                 if out is not False:
                     decided = True
                     if out is True and case.status == "fail":
                         failed.add(cr.id)
                     break
-            if not decided and ev.truth(cr.pass_).value is False:
+            if not decided and ev.truth_value(cr.pass_) is False:
                 failed.add(cr.id)
         return failed
 

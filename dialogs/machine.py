@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from transitions import EventData, Machine
+from transitions import EventData, Machine, State
 
 from dialogs.values import Answer
 
@@ -55,10 +55,24 @@ def _record_answer(event: EventData) -> None:
         conv.record(answer)
 
 
+class _SharedMachine(Machine):
+    """A Machine that binds no per-state helpers to the models it drives.
+
+    Conversations are attached for every update, and ``Machine.add_model`` binds an
+    ``is_<state>`` helper and probes ``on_enter_/on_exit_<state>`` methods for each of the
+    protocol's states: most of the attach cost, for helpers nothing here uses (the
+    dialog reads ``conv.state`` and declares no per-state callbacks on the model).
+    Triggers (``trigger``, ``advance``, ``back``) are still bound as usual.
+    """
+
+    def _add_model_to_state(self, state: State, model: object) -> None:
+        del state, model
+
+
 def build_machine(order: tuple[str, ...]) -> Machine:
     """The shared machine for one protocol version's question order."""
     states = [*order, COMPLETE]
-    machine = Machine(
+    machine = _SharedMachine(
         model=[],
         states=states,
         initial=order[0],

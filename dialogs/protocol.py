@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dialogs.errors import ProtocolError
+from dialogs.errors import ExpressionError, ProtocolError
 
 LANGUAGES = ("en", "fr")
 PROTOCOL_DIR = Path(__file__).parent / "protocols"
@@ -196,6 +196,41 @@ class Protocol(_Model):
                 direct |= deps.get(n, frozenset())
             deps[c.id] = frozenset(direct)
         return deps
+
+    @cached_property
+    def when_dependents(self) -> dict[str, frozenset[str]] | None:
+        """For each question, the questions to settle again when its answer changes.
+
+        That is the question itself and every question whose ``when`` reads it, directly
+        or through another such question: applicability turns a name into None or
+        UNKNOWN, which later ``when``s read in turn.  Resolution uses it to avoid walking
+        every ``when`` after each answer.  None when a ``when`` reads a question that is
+        not strictly earlier, or cannot be read for names (validation refuses both): then
+        only a full walk in question order says what that ``when`` sees.
+        """
+        from dialogs.expressions import names_in
+
+        readers: dict[str, set[str]] = {qid: set() for qid in self.order}
+        earlier: set[str] = set()
+        for q in self.ordered_questions:
+            try:
+                names, _ = names_in(q.when)
+            except ExpressionError:
+                return None
+            read = names & self.question_by_id.keys()
+            if not read <= earlier:
+                return None
+            for n in read:
+                readers[n].add(q.id)
+            earlier.add(q.id)
+        # Readers come later in the order, so walking it backwards closes each set.
+        closed: dict[str, frozenset[str]] = {}
+        for qid in reversed(self.order):
+            deps = {qid}
+            for r in readers[qid]:
+                deps |= closed[r]
+            closed[qid] = frozenset(deps)
+        return closed
 
     def note(self, number: int) -> Note:
         return next(n for n in self.notes if n.number == number)
