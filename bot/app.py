@@ -135,7 +135,9 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     app: AnyApplication = builder.build()
 
-    front = TelegramFrontEnd(services.flow, services.on_completed)
+    # On the embedded SQLite the flow runs on the event loop (see bot.handlers).
+    offload = services.store.dialect != "sqlite"
+    front = TelegramFrontEnd(services.flow, services.on_completed, offload=offload)
     only_new = filters.UpdateType.MESSAGE  # an edited old message must not answer anew
     app.add_handler(CommandHandler(FLOW_COMMANDS, front.on_message, filters=only_new))
     app.add_handler(CallbackQueryHandler(front.on_callback, pattern=FLOW_CALLBACKS))

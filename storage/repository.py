@@ -83,13 +83,31 @@ _CURRENT_VALUES = (
     .where(ANSWERS.c.screening_id == sa.bindparam("screening_id"))
     .order_by(ANSWERS.c.seq)
 )
-_LAST_EVENT = (
-    sa.select(EVENTS)
-    .where(EVENTS.c.screening_id == sa.bindparam("last_screening_id"))
-    .where(EVENTS.c.kind.in_(sa.bindparam("last_kinds", expanding=True)))
-    .order_by(EVENTS.c.id.desc())
+# The reads every update starts with: who is this, and which screening is theirs.
+_GET_USER = sa.select(USERS).where(USERS.c.telegram_id == sa.bindparam("telegram_id"))
+_OPEN_SCREENING = (
+    sa.select(SCREENINGS)
+    .where(SCREENINGS.c.investigator_id == sa.bindparam("investigator_id"))
+    .where(SCREENINGS.c.status == Status.IN_PROGRESS.value)
+    .order_by(SCREENINGS.c.updated_at.desc(), SCREENINGS.c.id.desc())
     .limit(1)
 )
+
+
+def _last_event_statement(kinds: tuple[str, ...]) -> sa.Select[Any]:
+    """The latest event of these kinds; one bound parameter per kind (no expanding IN,
+    which only ``Connection.execute`` can render), so the driver path can run it."""
+    return (
+        sa.select(EVENTS)
+        .where(EVENTS.c.screening_id == sa.bindparam("last_screening_id"))
+        .where(
+            sa.or_(
+                *(EVENTS.c.kind == sa.bindparam(f"kind_{i}", kind) for i, kind in enumerate(kinds))
+            )
+        )
+        .order_by(EVENTS.c.id.desc())
+        .limit(1)
+    )
 # SET columns come from the parameters given at execution.
 _UPDATE_SCREENING = sa.update(SCREENINGS).where(SCREENINGS.c.id == sa.bindparam("b_screening_id"))
 _CLAIM_UPDATE = {
@@ -209,8 +227,20 @@ class _HotPath:
         )
         self.answer = _DriverStatement(_INSERT_ANSWER, dialect, _ANSWER_KEYS)
         self.event = _DriverStatement(_INSERT_EVENT.returning(EVENTS.c.id), dialect, _EVENT_KEYS)
-        # One per set of changed columns; the set is fixed by the code paths, so small.
+        self.current_values = _DriverStatement(_CURRENT_VALUES, dialect)
+        self.user = _DriverStatement(_GET_USER, dialect)
+        self.open_screening = _DriverStatement(_OPEN_SCREENING, dialect)
+        # One per set of changed columns (or of event kinds); the code paths fix these
+        # sets, so there are few.
         self._updates: dict[tuple[str, ...], _DriverStatement] = {}
+        self._last_events: dict[tuple[str, ...], _DriverStatement] = {}
+
+    def last_event(self, kinds: tuple[str, ...]) -> _DriverStatement:
+        statement = self._last_events.get(kinds)
+        if statement is None:
+            statement = _DriverStatement(_last_event_statement(kinds), self._dialect)
+            self._last_events[kinds] = statement
+        return statement
 
     def update(self, columns: tuple[str, ...]) -> _DriverStatement:
         statement = self._updates.get(columns)
@@ -363,8 +393,10 @@ class ScreeningTx:
         Resuming a conversation needs only these; building a full record per row of
         history was the largest storage cost of an update (~0.5 ms at 45 answers).
         """
-        rows = self._live().execute(_CURRENT_VALUES, {"screening_id": self.screening_id})
-        return {row.question_id: (row.raw, row.value_json) for row in rows}
+        rows = self._hot.current_values.run(
+            self._live(), self._cursor, {"screening_id": self.screening_id}
+        )
+        return {row["question_id"]: (row["raw"], row["value_json"]) for row in rows}
 
     def answer_history(self, question_id: str | None = None) -> list[AnswerRecord]:
         return _answer_history(self._live(), self.screening_id, question_id)
@@ -460,7 +492,7 @@ class ScreeningTx:
     def last_event(self, kinds: Sequence[str]) -> EventRecord | None:
         """The latest of these kinds of event: conversation state the flow derives from
         the audit trail (e.g. a pending offer) rather than keeps in a worker's memory."""
-        return _last_event(self._live(), self.screening_id, kinds)
+        return _last_event(self._live(), self._cursor, self._hot, self.screening_id, kinds)
 
     def log_event(self, kind: str, user_id: int | None, detail: Any = None) -> EventRecord:
         """Append a non-answer event (back, confirmed, queried…) to the audit trail."""
@@ -511,11 +543,11 @@ def _integrity(exc: IntegrityError) -> StorageError:
     return StorageError(f"integrity error: {exc.orig}")
 
 
-def _last_event(conn: Connection, screening_id: int, kinds: Sequence[str]) -> EventRecord | None:
-    row = conn.execute(
-        _LAST_EVENT, {"last_screening_id": screening_id, "last_kinds": list(kinds)}
-    ).first()
-    return None if row is None else _model(EventRecord, row)
+def _last_event(
+    conn: Connection, cursor: DBAPICursor, hot: _HotPath, screening_id: int, kinds: Sequence[str]
+) -> EventRecord | None:
+    rows = hot.last_event(tuple(kinds)).run(conn, cursor, {"last_screening_id": screening_id})
+    return _build(EventRecord, rows[0]) if rows else None
 
 
 def _answer_history(
@@ -583,6 +615,30 @@ class Store:
         with self._engine.connect() as conn:
             yield conn
 
+    def _hot_path(self, conn: Connection) -> _HotPath:
+        hot = self._hot
+        if hot is None:
+            # After the first connect, so the dialect knows the server (RETURNING…).
+            hot = self._hot = _HotPath(conn.dialect)
+        return hot
+
+    @contextmanager
+    def _hot_read(self) -> Iterator[tuple[Connection, DBAPICursor, _HotPath]]:
+        """A pooled connection with a driver cursor, for the reads every update makes.
+
+        No transaction is begun through SQLAlchemy: on SQLite each SELECT stands alone;
+        psycopg opens one implicitly, which the pool rolls back when the connection returns.
+        """
+        with self._read() as conn:
+            hot = self._hot_path(conn)
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            try:
+                yield conn, cursor, hot
+            finally:
+                cursor.close()
+
     @contextmanager
     def screening_tx(self, screening_id: int) -> Iterator[ScreeningTx]:
         """Lock one screening, yield its unit of work, commit on success, roll back on error.
@@ -591,10 +647,7 @@ class Store:
         ``SELECT … FOR UPDATE`` so workers sharing the database also take turns.
         """
         with self._locks.hold(screening_id), self._write() as conn:
-            hot = self._hot
-            if hot is None:
-                # After the first connect, so the dialect knows the server (RETURNING…).
-                hot = self._hot = _HotPath(conn.dialect)
+            hot = self._hot_path(conn)
             driver = conn.connection.driver_connection
             assert driver is not None
             cursor = driver.cursor()
@@ -734,13 +787,16 @@ class Store:
         self, investigator_id: int, patient_code: str | None = None
     ) -> Screening | None:
         """The investigator's most recently touched in-progress screening (optionally by code)."""
+        if patient_code is None:  # every typed answer asks this
+            with self._hot_read() as (conn, cursor, hot):
+                rows = hot.open_screening.run(conn, cursor, {"investigator_id": investigator_id})
+            return _build(Screening, rows[0]) if rows else None
         query = (
             sa.select(SCREENINGS)
             .where(SCREENINGS.c.investigator_id == investigator_id)
             .where(SCREENINGS.c.status == Status.IN_PROGRESS.value)
         )
-        if patient_code is not None:
-            query = query.where(SCREENINGS.c.patient_code == patient_code)
+        query = query.where(SCREENINGS.c.patient_code == patient_code)
         query = query.order_by(SCREENINGS.c.updated_at.desc(), SCREENINGS.c.id.desc()).limit(1)
         with self._read() as conn:
             row = conn.execute(query).first()
@@ -768,8 +824,8 @@ class Store:
             return [_model(EventRecord, row) for row in conn.execute(query.order_by(EVENTS.c.id))]
 
     def last_event(self, screening_id: int, kinds: Sequence[str]) -> EventRecord | None:
-        with self._read() as conn:
-            return _last_event(conn, screening_id, kinds)
+        with self._hot_read() as (conn, cursor, hot):
+            return _last_event(conn, cursor, hot, screening_id, kinds)
 
     # -- processed updates ----------------------------------------------------------------
 
@@ -822,8 +878,9 @@ class Store:
 
     def get_user(self, telegram_id: int) -> User | None:
         """None for a stranger: "is this Telegram user known?" is a normal question."""
-        with self._read() as conn:
-            return _get_user(conn, telegram_id)
+        with self._hot_read() as (conn, cursor, hot):  # every update starts here
+            rows = hot.user.run(conn, cursor, {"telegram_id": telegram_id})
+        return _build(User, rows[0]) if rows else None
 
     def list_users(self, role: str | None = None, active: bool | None = None) -> list[User]:
         query = sa.select(USERS)
@@ -864,7 +921,7 @@ class Store:
 
 
 def _get_user(conn: Connection, telegram_id: int) -> User | None:
-    row = conn.execute(sa.select(USERS).where(USERS.c.telegram_id == telegram_id)).first()
+    row = conn.execute(_GET_USER, {"telegram_id": telegram_id}).first()
     return None if row is None else _model(User, row)
 
 
