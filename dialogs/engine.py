@@ -169,16 +169,12 @@ class Engine:
         feeds = self.criteria.computed_inputs.get(qid, set())
         newly: tuple[CriterionResult, ...] = ()
         notices: tuple[str, ...] = ()
-        if newly_ids or feeds:
-            # Reasons and computed texts only when there is something to say: most
-            # answers neither fail a criterion nor feed a computed value.
+        if newly_ids:
+            # Reasons only when a criterion newly fails: most answers fail none.
             after = self.evaluate(conv)
             newly = tuple(r for r in after.failed if r.id in newly_ids)
-            notices = tuple(
-                after.computed[cid].text
-                for cid in sorted(feeds)
-                if after.computed[cid].value not in (None, UNKNOWN)
-            )
+        if feeds:
+            notices = self.criteria.announcements(conv.resolution, feeds, conv.lang)
         return Step(
             qid,
             conv.state,

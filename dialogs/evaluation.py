@@ -7,7 +7,7 @@ The status words (pass/fail/unknown/not_applicable) and verdicts
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,7 +15,7 @@ from dialogs.display import render, value_text
 from dialogs.errors import ExpressionError
 from dialogs.expressions import Evaluator, names_in
 from dialogs.messages import message
-from dialogs.protocol import Criterion, Protocol
+from dialogs.protocol import Computed, Criterion, Protocol
 from dialogs.resolution import Resolution, resolve
 from dialogs.values import UNKNOWN, Answer
 
@@ -118,6 +118,7 @@ class CriteriaEvaluator:
                 for q in deps[c.id]:
                     self.computed_inputs.setdefault(q, set()).add(c.id)
         self.computed_deps = deps
+        self._computed_by_id = {c.id: c for c in protocol.computed}
         self.affected = _affected_criteria(protocol, deps)
 
     def evaluate(
@@ -138,16 +139,7 @@ class CriteriaEvaluator:
             except ExpressionError as exc:
                 raise ExpressionError(f"{src}: {c.id}: {exc}") from exc
         for c in self.protocol.computed:
-            value = names[c.id]
-            try:
-                text = (
-                    render(c.explain.get(lang), self.protocol, names, lang)
-                    if value is not UNKNOWN and value is not None
-                    else value_text(self.protocol, c.id, value, lang)
-                )
-            except ExpressionError as exc:
-                raise ExpressionError(f"{src}: {c.id}: {exc}") from exc
-            computed[c.id] = ComputedValue(c.id, value, text)
+            computed[c.id] = ComputedValue(c.id, names[c.id], self._computed_text(c, names, lang))
         results = {
             cr.id: self._criterion(cr, ev, res, names, lang) for cr in self.protocol.criteria
         }
@@ -159,13 +151,44 @@ class CriteriaEvaluator:
             earliest = max(r.earliest_start for r in fails if r.earliest_start)
         return Evaluation(verdict, results, computed, res.pending, earliest)
 
-    def failing(self, resolution: Resolution, question_id: str | None = None) -> set[str]:
-        """IDs of failing criteria, without reasons: the cheap 'before' and 'after' of an
-        answer.  With ``question_id``, only the criteria that answer can change."""
+    def _computed_text(self, c: Computed, names: dict[str, Any], lang: str) -> str:
+        value = names[c.id]
+        try:
+            if value is not UNKNOWN and value is not None:
+                return render(c.explain.get(lang), self.protocol, names, lang)
+            return value_text(self.protocol, c.id, value, lang)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{self.protocol.source}: {c.id}: {exc}") from exc
+
+    def announcements(
+        self, resolution: Resolution, computed_ids: Collection[str], lang: str
+    ) -> tuple[str, ...]:
+        """The texts of these computed values that are known, for the step's notices.
+
+        Without the criteria: an answer that only feeds a computed value (a lab value
+        feeding eGFR) needs its text, and a full evaluation with reasons cost three
+        times the rest of the answer.
+        """
+        names, _ = self._with_computed(resolution)
+        return tuple(
+            self._computed_text(self._computed_by_id[cid], names, lang)
+            for cid in sorted(computed_ids)
+            if names[cid] is not None and names[cid] is not UNKNOWN
+        )
+
+    def _with_computed(self, resolution: Resolution) -> tuple[dict[str, Any], Evaluator]:
+        """The resolution's names plus every computed value (evaluated in file order), and
+        the evaluator over them (building one costs more than most expressions)."""
         names = dict(resolution.names)
         ev = Evaluator(names, resolution.start)
         for c in self.protocol.computed:
             names[c.id] = ev.value(c.expr)
+        return names, ev
+
+    def failing(self, resolution: Resolution, question_id: str | None = None) -> set[str]:
+        """IDs of failing criteria, without reasons: the cheap 'before' and 'after' of an
+        answer.  With ``question_id``, only the criteria that answer can change."""
+        _, ev = self._with_computed(resolution)
         failed: set[str] = set()
         criteria = (
             self.protocol.criteria
