@@ -42,6 +42,7 @@ from tests.fixtures import typed_on
 
 TODAY = dt.date(2025, 6, 2)
 TOKEN = "123456:BENCH"
+ROUND_TRIP = 0.02  # seconds per Bot API call, for the "far from Telegram" lines
 
 
 # The shared eligible AcSé patient (tests/fixtures/records), in the order asked.
@@ -77,6 +78,18 @@ def callback_update(user_id: int, data: str) -> dict[str, Any]:
     query = {"id": str(next(_update_ids)), "from": user, "chat_instance": "c", "data": data,
              "message": message}  # fmt: skip
     return {"update_id": next(_update_ids), "callback_query": query}
+
+
+class NetworkRequest(OfflineRequest):
+    """The offline Bot API behind a fixed round trip, as seen from a bot far from Telegram."""
+
+    def __init__(self, round_trip: float) -> None:
+        super().__init__(record=False)
+        self.round_trip = round_trip
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        await asyncio.sleep(self.round_trip)
+        return await super().do_request(*args, **kwargs)
 
 
 def rss_kib() -> int:
@@ -129,7 +142,11 @@ async def measure_floor(folder: Path, n: int) -> list[float]:
 
 
 async def measure_bot(
-    folder: Path, screenings: int, answers_each: int, rate_limiter: bool = False
+    folder: Path,
+    screenings: int,
+    answers_each: int,
+    rate_limiter: bool = False,
+    round_trip: float | None = None,
 ) -> dict[str, Any]:
     folder.mkdir(exist_ok=True)
     settings = Settings(
@@ -139,7 +156,7 @@ async def measure_bot(
         data_dir=folder,
     )
     services = build_services(settings, clock=lambda: TODAY)
-    request = OfflineRequest(record=False)
+    request = OfflineRequest(record=False) if round_trip is None else NetworkRequest(round_trip)
     app = build_application(
         settings, services, request=request, get_updates_request=request, rate_limiter=rate_limiter
     )
@@ -205,6 +222,7 @@ async def main(quick: bool) -> int:
         floor = await measure_floor(folder, floor_n)
         bot = await measure_bot(folder, screenings, answers_each)
         limited = await measure_bot(folder / "limited", min(screenings, 30), 2, rate_limiter=True)
+        remote = await measure_bot(folder / "remote", min(screenings, 30), 3, round_trip=ROUND_TRIP)
     samples = bot["samples"]
     mode = "quick" if quick else "full"
     print(f"bench_bot ({mode}): {screenings} screenings in flight, {answers_each} interleaved")
@@ -221,6 +239,10 @@ async def main(quick: bool) -> int:
     print(f"throughput with {screenings} in flight: {len(samples) / bot['wall']:.0f} answers/s")
     print(line("with AIORateLimiter (production)", limited["samples"]))
     print("  (Telegram allows a bot ~30 messages/s overall: the limiter spaces the replies)")
+    rt = f"{ROUND_TRIP * 1e3:.0f} ms"
+    print(line(f"button press, Bot API {rt} away", remote["pressed"]))
+    print(line(f"typed answer, Bot API {rt} away", remote["typed"]))
+    print("  (a press makes 3 Bot API calls, sent together: about one round trip, not three)")
     print(
         f"resident memory per in-flight screening: {bot['rss_per_screening_kib']:.2f} KiB "
         f"(RSS at end {bot['rss_after_mib']:.0f} MiB)"

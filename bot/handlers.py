@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
@@ -121,16 +121,18 @@ class TelegramFrontEnd:
         )
         outcome = await self._run(incoming)
         notice = outcome.notice[:MAX_NOTICE] if outcome.notice else None
-        await query.answer(notice)
+        # A press costs up to three Bot API calls (stop the spinner, edit the pressed
+        # message, send what comes next).  They do not depend on one another, so they go
+        # out together: on a phone the press then takes one round trip to Telegram, not
+        # three.  Replies of one outcome still go out in order, inside _send.
+        calls: list[Awaitable[object]] = [query.answer(notice)]
         message = query.message
         if outcome.recorded and isinstance(message, Message) and message.text is not None:
-            try:
-                await query.edit_message_text(f"{message.text}\n{outcome.recorded}"[:MAX_MESSAGE])
-            except BadRequest as exc:  # e.g. "message is not modified", or too old to edit
-                log.info("could not edit message %s: %s", message.message_id, exc)
+            calls.append(_edit(query, message, f"{message.text}\n{outcome.recorded}"))
         chat = update.effective_chat
         if chat is not None:
-            await self._send(context, chat.id, outcome)
+            calls.append(self._send(context, chat.id, outcome))
+        await _all(calls)
         await self._completed(context, outcome)
 
     async def _send(
@@ -179,6 +181,22 @@ class TelegramFrontEnd:
                 await context.bot.send_message(chat_id, t("apology", lang))
         except TelegramError as exc:
             log.warning("could not send the apology: %s", exc)
+
+
+async def _edit(query: CallbackQuery, message: Message, text: str) -> None:
+    try:
+        await query.edit_message_text(text[:MAX_MESSAGE])
+    except BadRequest as exc:  # e.g. "message is not modified", or too old to edit
+        log.info("could not edit message %s: %s", message.message_id, exc)
+
+
+async def _all(calls: Sequence[Awaitable[object]]) -> None:
+    """Await the calls concurrently; every one runs to its end, then the first error is
+    raised (for the error handler), so none is left running unobserved."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 async def send_reply(

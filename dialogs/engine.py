@@ -71,9 +71,9 @@ class Engine:
         self.parser = AnswerParser(protocol)
         self.criteria = CriteriaEvaluator(protocol)
         self.machine = build_machine(protocol.order)
-        self._first_record_question = next(
-            q.id for q in protocol.ordered_questions if not q.chat_only
-        )
+        # The questions a screening records (not the chat-only patient code), in order.
+        self._record_questions = tuple(q.id for q in protocol.ordered_questions if not q.chat_only)
+        self._first_record_question = self._record_questions[0]
 
     # -- attaching conversations ---------------------------------------------------
 
@@ -121,11 +121,8 @@ class Engine:
         else:
             choices = tuple((c.value, c.label.get(lang)) for c in q.choices)
         current = conv.answers.get(q.id)
-        applicable = [
-            qid
-            for qid in self.protocol.order
-            if conv.resolution.applies[qid] is True and not self.question(qid).chat_only
-        ]
+        applies = conv.resolution.applies
+        applicable = [qid for qid in self._record_questions if applies[qid] is True]
         position = applicable.index(q.id) + 1 if q.id in applicable else 0
         return Prompt(
             question_id=q.id,

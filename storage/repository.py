@@ -108,6 +108,8 @@ def _last_event_statement(kinds: tuple[str, ...]) -> sa.Select[Any]:
         .order_by(EVENTS.c.id.desc())
         .limit(1)
     )
+
+
 # SET columns come from the parameters given at execution.
 _UPDATE_SCREENING = sa.update(SCREENINGS).where(SCREENINGS.c.id == sa.bindparam("b_screening_id"))
 _CLAIM_UPDATE = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -231,6 +232,35 @@ async def test_stale_button_and_double_tap_record_one_answer(bot: Bot) -> None:
     # A stale value for another question (old message of an earlier screening state).
     await chat.press_data(f"a|{sid}|cohort|ovarian", question)
     assert bot.store.current_answers(sid)["cohort"].value_json == "sarcoma"
+
+
+async def test_a_press_makes_its_bot_api_calls_together(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three calls, one round trip: each call here waits as on a slow mobile network."""
+    chat = await start_screening(bot)
+    await chat.send("today")
+    in_flight = 0
+    most = 0
+    real = bot.request.do_request
+
+    async def over_the_network(*args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            return await real(*args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(bot.request, "do_request", over_the_network)
+    before = len(bot.request.calls)
+    await chat.press("Sarcoma")
+    methods = sorted(c.method for c in bot.request.calls[before:])
+    assert methods == ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    assert most == 3
+    assert chat.texts[-2].endswith("→ Sarcoma") and "Q 3/" in chat.last_text
 
 
 async def test_redelivered_update_sends_the_current_prompt_again(bot: Bot) -> None:
