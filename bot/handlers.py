@@ -125,7 +125,7 @@ class TelegramFrontEnd:
         # message, send what comes next).  They do not depend on one another, so they go
         # out together: on a phone the press then takes one round trip to Telegram, not
         # three.  Replies of one outcome still go out in order, inside _send.
-        calls: list[Awaitable[object]] = [query.answer(notice)]
+        calls: list[Awaitable[object]] = [_answer_query(query, notice)]
         message = query.message
         if outcome.recorded and isinstance(message, Message) and message.text is not None:
             calls.append(_edit(query, message, f"{message.text}\n{outcome.recorded}"))
@@ -181,6 +181,15 @@ class TelegramFrontEnd:
                 await context.bot.send_message(chat_id, t("apology", lang))
         except TelegramError as exc:
             log.warning("could not send the apology: %s", exc)
+
+
+async def _answer_query(query: CallbackQuery, notice: str | None) -> None:
+    try:
+        await query.answer(notice)
+    except BadRequest as exc:
+        # "query is too old": a press that waited out a restart.  Its answer is recorded
+        # and the next question still goes out; only the spinner was left to stop.
+        log.info("could not answer callback query %s: %s", query.id, exc)
 
 
 async def _edit(query: CallbackQuery, message: Message, text: str) -> None:

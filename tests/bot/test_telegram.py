@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from typing import Any
@@ -261,6 +262,31 @@ async def test_a_press_makes_its_bot_api_calls_together(
     assert methods == ["answerCallbackQuery", "editMessageText", "sendMessage"]
     assert most == 3
     assert chat.texts[-2].endswith("→ Sarcoma") and "Q 3/" in chat.last_text
+
+
+async def test_a_press_that_waited_out_a_restart_is_still_recorded(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram refuses to answer a callback query older than ~15 s; nothing else is lost."""
+    chat = await start_screening(bot)
+    await chat.send("today")
+    too_old = json.dumps(
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: query is too old and response timeout expired",
+        }
+    ).encode()
+
+    def scripted(endpoint: str) -> tuple[int, bytes] | None:
+        return (400, too_old) if endpoint == "answerCallbackQuery" else None
+
+    monkeypatch.setattr(bot.request, "scripted", scripted)
+    await chat.press("Sarcoma")
+    assert bot.store.current_answers(open_screening(bot).id)["cohort"].value_json == "sarcoma"
+    assert "Q 3/" in chat.last_text
+    assert not any("went wrong" in text for text in chat.texts)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # not a failure
 
 
 async def test_redelivered_update_sends_the_current_prompt_again(bot: Bot) -> None:
