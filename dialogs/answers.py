@@ -8,10 +8,12 @@ without a unit where a unit matters, or a unit it does not know, is an error.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
+from dialogs.display import plain_number
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol, Question, Unit
 from dialogs.values import UNKNOWN, Answer, Quantity, Value
@@ -42,11 +44,23 @@ SPECIAL_WORDS: dict[str, frozenset[str]] = {
     "ongoing": frozenset({"ongoing", "en cours", "current", "currently"}),
 }
 
+# Longer answers are refused before any parsing (a question may allow more text).
+MAX_ANSWER_LENGTH = 200
+# More digits than any count or dose: int() refuses over 4300 digits, float() overflows.
+_MAX_DIGITS = 30
+
 _NUMBER = r"[+-]?(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,]\d+)?"
 _NUMBER_RE = re.compile(rf"^(?P<num>{_NUMBER})\s*(?P<rest>.*)$")
+# A quantity's number before its unit is known: digit groups joined by a space, a point
+# or a comma.  Whether '1,500' is 1.5 or 1500 depends on the unit (see _parse_quantity).
+_LEADING_DIGITS_RE = re.compile(r"[+-]?[0-9]+(?:[ .,][0-9]+)*")
+_SEPARATOR_RE = re.compile(r"[ .,]")
+# Cell counts per volume are whole numbers (1,500/mm³ is 1500, never 1.5).
+_COUNT_UNIT_KEYS = frozenset({"/mm3", "/ul"})
 _ULN_RE = re.compile(r"^(?:[x×*]\s*)?(?:uln|lsn|n)?$")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_DATE_PARTS_RE = re.compile(r"^([0-9]{1,4})[-/. ]([0-9]{1,2})[-/. ]([0-9]{1,4})$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9-]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -74,6 +88,17 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def normalise_patient_code(text: str) -> str:
+    """The one stored form of a patient code: trimmed and upper-case.
+
+    'NAV-03' and 'nav-03' are one patient: two spellings must not open two parallel
+    screenings, and '/resume nav-03' must find 'NAV-03'.  Front ends apply this to any
+    code they look up, the parser to the code it records.
+    """
+    text = _CONTROL_RE.sub("", unicodedata.normalize("NFKC", text))
+    return text.strip().upper()
+
+
 def _unit_key(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     for a, b in (("µ", "u"), ("μ", "u"), ("×", "x"), ("^", ""), ("*", "x"), (" ", "")):
@@ -81,24 +106,90 @@ def _unit_key(text: str) -> str:
     return text
 
 
-def _to_float(num: str) -> float:
-    return float(re.sub(r"[ \u00a0\u202f]", "", num).replace(",", "."))
+def _to_float(num: str) -> float | None:
+    """A decimal number (grouped by spaces, decimal point or comma); None if it has more
+    digits than any answer needs or does not fit a float."""
+    digits = re.sub(r"[ \u00a0\u202f]", "", num).replace(",", ".")
+    if sum(ch.isdigit() for ch in digits) > _MAX_DIGITS:
+        return None
+    value = float(digits)
+    return value if math.isfinite(value) else None
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
+def _whole_count(num: str) -> int | None:
+    """A count per volume as an integer: '1500', '1 500', '1,500', '1.500', '150,000'.
+
+    A separator followed by exactly three digits groups thousands (one separator kind
+    throughout, no leading zero: '0,500' is a decimal).  Anything else ('1,5', '1500.0')
+    is a fraction or a guess, and None.
+    """
+    sign = num[0] if num[0] in "+-" else ""
+    body = num[len(sign) :]
+    groups = _SEPARATOR_RE.split(body)
+    separators = set(_SEPARATOR_RE.findall(body))
+    if len(groups) > 1 and not (
+        len(separators) == 1
+        and 1 <= len(groups[0]) <= 3
+        and not groups[0].startswith("0")
+        and all(len(g) == 3 for g in groups[1:])
+    ):
+        return None
+    digits = "".join(groups)
+    if len(digits) > _MAX_DIGITS:
+        return None
+    return int(sign + digits)
+
+
+def _is_count(unit: Unit) -> bool:
+    """Whether a unit counts cells per volume (/mm³, /µL), as opposed to ×10⁹/L or g/dL."""
+    return _unit_key(unit.display) in _COUNT_UNIT_KEYS
+
+
+def _fmt(x: float, lang: str) -> str:
+    return plain_number(x, lang)
 
 
 def _range_text(q: Question, lang: str) -> str:
     lo, hi = q.minimum, q.maximum
     if lo is not None and hi is not None:
-        return message("range_between", lang, lo=_fmt(lo), hi=_fmt(hi))
+        key = "range_between_exclusive" if q.exclusive_minimum else "range_between"
+        return message(key, lang, lo=_fmt(lo, lang), hi=_fmt(hi, lang))
     if lo is not None:
         key = "range_min_exclusive" if q.exclusive_minimum else "range_min"
-        return message(key, lang, lo=_fmt(lo))
+        return message(key, lang, lo=_fmt(lo, lang))
     if hi is not None:
-        return message("range_max", lang, hi=_fmt(hi))
+        return message("range_max", lang, hi=_fmt(hi, lang))
     return ""
+
+
+def _inward(x: float, up: bool) -> float:
+    """A converted limit rounded to 2 decimals towards the inside of the range, so that
+    the limit the message states is itself accepted (2 g/dL = 1.2415 mmol/L -> 1.25)."""
+    scaled = round(x, 9) * 100
+    return (math.ceil(scaled - 1e-6) if up else math.floor(scaled + 1e-6)) / 100
+
+
+def _bounds_text(q: Question, unit: Unit, negative: bool, lang: str) -> str:
+    """The accepted range in the unit the user typed: 400 g/L -> 'between 20 and 250 g/L'.
+
+    Limits are stored in the canonical unit; a count or a haemoglobin typed in another
+    unit is compared after conversion, so the message converts the limits back.  With
+    no lower limit, a negative number is told the implicit one: quantities are >= 0.
+    """
+    lo, hi, exclusive = q.minimum, q.maximum, q.exclusive_minimum
+    if lo is None and negative:
+        lo, exclusive = 0.0, False
+
+    def show(x: float, up: bool) -> str:
+        return _fmt(_inward(x / unit.factor, up), lang)
+
+    if lo is not None and hi is not None:
+        key = "bound_between_exclusive" if exclusive else "bound_between"
+        return message(key, lang, lo=show(lo, True), hi=show(hi, False), unit=unit.display)
+    if lo is not None:
+        key = "bound_min_exclusive" if exclusive else "bound_min"
+        return message(key, lang, lo=show(lo, True), unit=unit.display)
+    return message("bound_max", lang, hi=show(hi or 0.0, False), unit=unit.display)
 
 
 def _in_range(q: Question, x: float) -> bool:
@@ -127,8 +218,13 @@ class AnswerParser:
         # Control characters (a NUL byte, say) mean nothing in an answer and PostgreSQL
         # refuses them in text: drop them so the raw text stored is what the user saw.
         raw = _CONTROL_RE.sub("", text).strip()
-        norm = normalise(raw)
         lang = ctx.lang
+        # Before any parsing: a pasted page is not an answer, and no parser below needs
+        # to think about a 5000-digit number.
+        limit = max(MAX_ANSWER_LENGTH, question.max_length or 0)
+        if len(raw) > limit:
+            return AnswerError(question.id, message("too_long", lang, limit=limit))
+        norm = normalise(raw)
         if not norm:
             return AnswerError(question.id, message("empty", lang))
         if norm in UNKNOWN_WORDS:
@@ -187,7 +283,9 @@ class AnswerParser:
         return ", ".join(f"{i}. {c.label.get(lang)}" for i, c in enumerate(q.choices, 1))
 
     def _parse_choice(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
-        if norm.isdigit() and 1 <= int(norm) <= len(q.choices):
+        # ASCII digits, a few of them: str.isdigit() also accepts '²' or '𐩀', which int()
+        # refuses, and int() refuses thousands of digits.
+        if re.fullmatch(r"[0-9]{1,4}", norm) and 1 <= int(norm) <= len(q.choices):
             return q.choices[int(norm) - 1].value
         key = norm.replace(" ", "_")
         for c in q.choices:
@@ -197,7 +295,7 @@ class AnswerParser:
         return AnswerError(q.id, self.expected(q, lang))
 
     def _parse_integer(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
-        m = re.fullmatch(r"[+-]?\d+", norm)
+        m = re.fullmatch(rf"[+-]?[0-9]{{1,{_MAX_DIGITS}}}", norm)
         if not m or not _in_range(q, int(norm)):
             return AnswerError(q.id, self.expected(q, lang))
         return int(norm)
@@ -214,30 +312,60 @@ class AnswerParser:
         ):
             return AnswerError(q.id, self.expected(q, lang))
         value = _to_float(m.group("num"))
-        if not _in_range(q, value):
+        if value is None or not _in_range(q, value):
             return AnswerError(q.id, self.expected(q, lang))
         return value
 
     def _unit_list(self, q: Question) -> str:
         return ", ".join(self.protocol.unit_by_id[u].display for u in q.units)
 
+    def _unit_for(self, q: Question, unit_text: str) -> Unit | None:
+        """The unit named by ``unit_text`` (the default unit when there is none)."""
+        if not unit_text:
+            return None if q.default_unit is None else self.protocol.unit_by_id[q.default_unit]
+        return self._unit_index[q.id].get(_unit_key(unit_text))
+
     def _parse_quantity(self, q: Question, raw: str, lang: str) -> Value | AnswerError:
-        m = _NUMBER_RE.match(normalise(raw))
+        text = normalise(raw)
+        m = _LEADING_DIGITS_RE.match(text)
         if not m:
             return AnswerError(q.id, self.expected(q, lang))
-        number = _to_float(m.group("num"))
-        unit_text = m.group("rest").strip()
-        if not unit_text:
-            if q.default_unit is None:
+        # Where the number ends depends on the unit: '1 500 /mm3' is one number, while in
+        # '1.5 10^9/L' the '10' starts the unit.  Take the longest number whose rest is a
+        # unit of this question.
+        lead = m.group()
+        ends = [i for i in range(len(lead), 0, -1) if i == len(lead) or not lead[i].isdigit()]
+        ends = [i for i in ends if lead[i - 1].isdigit()]
+        found: tuple[str, Unit] | None = None
+        for end in ends:
+            unit = self._unit_for(q, text[end:].strip())
+            if unit is not None:
+                found = (lead[:end], unit)
+                break
+        if found is None:
+            unit_text = text[len(lead) :].strip()
+            if not unit_text:
                 return AnswerError(q.id, self.expected(q, lang))
-            unit = self.protocol.unit_by_id[q.default_unit]
-        else:
-            found = self._unit_index[q.id].get(_unit_key(unit_text))
-            if found is None:
+            return AnswerError(
+                q.id, message("unknown_unit", lang, unit=unit_text, units=self._unit_list(q))
+            )
+        num, unit = found
+        number: float | None
+        if _is_count(unit):
+            count = _whole_count(num)
+            if count is None:
                 return AnswerError(
-                    q.id, message("unknown_unit", lang, unit=unit_text, units=self._unit_list(q))
+                    q.id,
+                    message(
+                        "count_whole", lang, number=num, unit=unit.display, units=self._unit_list(q)
+                    ),
                 )
-            unit = found
+            number = float(count)
+        else:
+            # Not a count: '1,5' is a decimal comma, spaces group thousands ('1 500').
+            number = _to_float(num) if re.fullmatch(_NUMBER, num) else None
+            if number is None:
+                return AnswerError(q.id, self.expected(q, lang))
         value = number * unit.factor
         if number < 0 or not _in_range(q, value):
             return AnswerError(
@@ -245,8 +373,8 @@ class AnswerParser:
                 message(
                     "quantity_range",
                     lang,
-                    value=f"{_fmt(number)} {unit.display}",
-                    expected=_range_text(q, lang).strip() + f" {unit.canonical}",
+                    value=f"{_fmt(number, lang)} {unit.display}",
+                    expected=_bounds_text(q, unit, number < 0, lang),
                 ),
             )
         return Quantity(round(value, 6), unit.canonical, unit.kind, number, unit.display)
@@ -288,6 +416,9 @@ class AnswerParser:
         return day
 
     def _parse_text(self, q: Question, raw: str, lang: str) -> Value | AnswerError:
+        if q.pseudonym:
+            # Checked and recorded in its one stored form (see normalise_patient_code).
+            raw = normalise_patient_code(raw)
         lo, hi = q.min_length or 1, q.max_length or 200
         if not lo <= len(raw) <= hi:
             return AnswerError(q.id, message("text_length", lang, lo=lo, hi=hi))
@@ -319,25 +450,17 @@ def parse_date(text: str) -> dt.date | str | None:
         return "invalid"
 
 
-def reads_as_date(code: str) -> bool:
-    """Whether a code could be a date (a birth date is an identifier, not a pseudonym)."""
-    text = code.strip()
-    if isinstance(parse_date(text), dt.date):
-        return True
-    digits = re.sub(r"[-/.]", "", text)
-    if not digits.isdigit() or len(digits) not in (6, 8):
-        return False
-    candidates: list[tuple[int, int, int]] = []
-    if len(digits) == 8:
-        candidates += [
-            (int(digits[4:]), int(digits[2:4]), int(digits[:2])),  # DDMMYYYY
-            (int(digits[:4]), int(digits[4:6]), int(digits[6:])),  # YYYYMMDD
-        ]
-    else:
-        candidates += [
-            (1900 + int(digits[4:]), int(digits[2:4]), int(digits[:2])),  # DDMMYY
-            (1900 + int(digits[:2]), int(digits[2:4]), int(digits[4:])),  # YYMMDD
-        ]
+def _years(text: str) -> tuple[int, ...]:
+    """The years a 2- or 4-digit year could be ('80' -> 1980 or 2080, '00' -> 1900 or
+    2000: only 29 February tells the centuries apart, and either may be meant)."""
+    if len(text) == 4:
+        return (int(text),)
+    if len(text) == 2:
+        return (1900 + int(text), 2000 + int(text))
+    return ()
+
+
+def _any_date(candidates: list[tuple[int, int, int]]) -> bool:
     for y, mo, d in candidates:
         try:
             dt.date(y, mo, d)
@@ -345,3 +468,34 @@ def reads_as_date(code: str) -> bool:
             continue
         return True
     return False
+
+
+def reads_as_date(code: str) -> bool:
+    """Whether a code could be a date (a birth date is an identifier, not a pseudonym).
+
+    Day-month-year and year-month-day, as 6 or 8 digits ('120380', '19800312') or in parts
+    separated by '-', '/', '.' or a space with 1-2 digit day and month ('12-3-80',
+    '1980.3.12').  It refuses whenever some reading is a calendar date: a false refusal
+    costs a retype, a birth date stored as a pseudonym cannot be taken back.
+    """
+    text = code.strip()
+    if isinstance(parse_date(text), dt.date):
+        return True
+    candidates: list[tuple[int, int, int]] = []
+    parts = _DATE_PARTS_RE.match(text)
+    if parts:
+        a, b, c = parts.groups()
+        if len(a) <= 2 and len(c) in (2, 4):  # D-M-Y
+            candidates += [(y, int(b), int(a)) for y in _years(c)]
+        if len(a) in (2, 4) and len(c) <= 2:  # Y-M-D
+            candidates += [(y, int(b), int(c)) for y in _years(a)]
+    digits = re.sub(r"[-/.]", "", text)
+    if re.fullmatch(r"[0-9]{8}", digits):
+        candidates += [
+            (int(digits[4:]), int(digits[2:4]), int(digits[:2])),  # DDMMYYYY
+            (int(digits[:4]), int(digits[4:6]), int(digits[6:])),  # YYYYMMDD
+        ]
+    elif re.fullmatch(r"[0-9]{6}", digits):
+        candidates += [(y, int(digits[2:4]), int(digits[:2])) for y in _years(digits[4:])]
+        candidates += [(y, int(digits[2:4]), int(digits[4:])) for y in _years(digits[:2])]
+    return _any_date(candidates)

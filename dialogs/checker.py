@@ -374,6 +374,10 @@ class _Checker:
                 )
 
     def _key(self, state: str, answers: Mapping[str, Answer]) -> tuple[Any, ...]:
+        """What the rest of the walk depends on: the state and the answers a later ``when``
+        sees.  The ``advance`` guard also asks again answers made invalid by the planned
+        start, but the walk only answers forward, with dates parsed against its one fixed
+        start, so no later question has an answer yet, let alone an invalid one."""
         if state == COMPLETE:
             live: tuple[str, ...] = ()
         else:

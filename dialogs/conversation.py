@@ -40,6 +40,14 @@ class Conversation:
         """True, False or UNKNOWN, from the current answers."""
         return self.resolution.applies[question_id]
 
+    def waits(self, question_id: str) -> bool:
+        """Whether the question applies and still needs an answer: none recorded, or one
+        the planned start date made invalid (it counts as no answer, see ``resolution``)."""
+        res = self.resolution
+        if res.applies[question_id] is not True:
+            return False
+        return question_id not in self.answers or question_id in res.invalid
+
     @property
     def resolution(self) -> Resolution:
         if self._resolution is None:

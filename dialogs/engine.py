@@ -23,7 +23,7 @@ from dialogs.evaluation import CriteriaEvaluator, CriterionResult, Evaluation
 from dialogs.machine import COMPLETE, build_machine
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol, Question
-from dialogs.resolution import planned_start
+from dialogs.resolution import START_QUESTION, planned_start
 from dialogs.values import UNKNOWN, Answer, Value
 
 Clock = Callable[[], dt.date]
@@ -55,7 +55,11 @@ class Step:
     answer: Answer | None = None
     display: str | None = None
     newly_failed: tuple[CriterionResult, ...] = ()
-    notices: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # computed values the answer fed (eGFR…)
+    # Answers this step made invalid (dates now after the planned start), in question order:
+    # the dialog asks them again, and ``warnings`` names them for the investigator.
+    invalidated: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -161,8 +165,10 @@ class Engine:
         if isinstance(parsed, AnswerError):
             return Step(qid, qid, accepted=False, error=parsed.message)
         before = self.criteria.failing(conv.resolution, qid)
+        invalid_before = conv.resolution.invalid
         conv.trigger("advance", answer=parsed)
         newly_ids = self.criteria.failing(conv.resolution, qid) - before
+        invalidated = tuple(q for q in conv.resolution.invalid if q not in invalid_before)
         feeds = self.criteria.computed_inputs.get(qid, set())
         newly: tuple[CriterionResult, ...] = ()
         notices: tuple[str, ...] = ()
@@ -172,6 +178,9 @@ class Engine:
             newly = tuple(r for r in after.failed if r.id in newly_ids)
         if feeds:
             notices = self.criteria.announcements(conv.resolution, feeds, conv.lang)
+        warnings: tuple[str, ...] = ()
+        if invalidated:
+            warnings = (self._invalidated_notice(conv, qid, invalidated),)
         return Step(
             qid,
             conv.state,
@@ -180,7 +189,24 @@ class Engine:
             display=self.display(qid, parsed.value, conv.lang),
             newly_failed=newly,
             notices=notices,
+            invalidated=invalidated,
+            warnings=warnings,
         )
+
+    def _invalidated_notice(
+        self, conv: Conversation, question_id: str, invalidated: tuple[str, ...]
+    ) -> str:
+        """Why recorded answers are asked again, named by their labels (an investigator
+        does not know the IDs).  Usually the planned start moved before them; otherwise an
+        answer made a question apply again whose old date is after the current start."""
+        lang = conv.lang
+        labels = "; ".join(
+            self.question(q).label.get(lang).strip().rstrip(" ?") for q in invalidated
+        )
+        start = conv.resolution.start
+        shown = start.strftime("%d/%m/%Y") if start is not None else "?"
+        key = "invalidated_by_start" if question_id == START_QUESTION else "invalid_after_start"
+        return message(key, lang, start=shown, questions=labels)
 
     def back(self, conv: Conversation) -> Step | None:
         """Step back to the previous question asked; None when there is none."""

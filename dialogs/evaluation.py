@@ -91,7 +91,8 @@ def _unknown_reason(
             inputs = {q for q in computed_deps.get(n, ()) if res.names.get(q) is UNKNOWN}
             expanded |= inputs or {n}
         names = frozenset(expanded)
-    pending = sorted(n for n in names if n in res.pending)
+    # An invalid answer is pending too (it is asked again); its own reason says more.
+    pending = sorted(n for n in names if n in res.pending and n not in res.invalid)
     invalid = sorted(n for n in names if n in res.invalid)
     other = sorted(n for n in names if n not in res.pending and n not in res.invalid)
     parts: list[str] = []

@@ -7,8 +7,11 @@ detached (``remove_model``), so no machine is ever built per chat.
 
 Triggers:
 - ``advance(answer=...)`` records the parsed answer (``prepare_event``) and moves to the
-  nearest later question that applies and has no answer yet, or to ``complete``.  The
-  candidate transitions are tried nearest first, each guarded by :class:`_Pending`.
+  nearest later question that applies and waits for an answer (none yet, or one the
+  planned start date made invalid), or to ``complete``.  The candidate transitions are
+  tried nearest first, each guarded by :class:`_Pending`.  Only later questions are
+  candidates, so ``advance`` always moves forward: keeping an invalid answer as it is
+  moves on past it instead of asking it again forever.
 - ``back`` moves to the nearest earlier question that applies and was answered.
 """
 
@@ -27,14 +30,18 @@ COMPLETE = "complete"
 
 
 class _Pending:
-    """Guard: the target question applies and still waits for an answer."""
+    """Guard: the target question applies and still waits for an answer.
+
+    An answer the planned start date made invalid waits too: skipping it because it is
+    recorded would leave the investigator unaware that a criterion now reads it as unknown.
+    """
 
     def __init__(self, question_id: str) -> None:
         self.question_id = question_id
 
     def __call__(self, event: EventData) -> bool:
         conv = cast("Conversation", event.model)
-        return self.question_id not in conv.answers and conv.applies(self.question_id) is True
+        return conv.waits(self.question_id)
 
 
 class _Answered:

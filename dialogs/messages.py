@@ -41,6 +41,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "range_min": {"en": " of at least {lo}", "fr": " supérieur ou égal à {lo}"},
     "range_min_exclusive": {"en": " greater than {lo}", "fr": " strictement supérieur à {lo}"},
     "range_max": {"en": " of at most {hi}", "fr": " inférieur ou égal à {hi}"},
+    "range_between_exclusive": {
+        "en": " greater than {lo} and at most {hi}",
+        "fr": " strictement supérieur à {lo} et inférieur ou égal à {hi}",
+    },
+    "bound_between": {"en": "between {lo} and {hi} {unit}", "fr": "entre {lo} et {hi} {unit}"},
+    "bound_between_exclusive": {
+        "en": "more than {lo} and at most {hi} {unit}",
+        "fr": "plus de {lo} et au plus {hi} {unit}",
+    },
+    "bound_min": {"en": "at least {lo} {unit}", "fr": "au moins {lo} {unit}"},
+    "bound_min_exclusive": {"en": "more than {lo} {unit}", "fr": "plus de {lo} {unit}"},
+    "bound_max": {"en": "at most {hi} {unit}", "fr": "au plus {hi} {unit}"},
+    "count_whole": {
+        "en": "{number} {unit} is not a whole number: a count per mm³ has no decimals "
+        "(1,500/mm³ = 1500/mm³). Accepted units: {units}.",
+        "fr": "{number} {unit} n'est pas un nombre entier : un compte par mm³ n'a pas de "
+        "décimales (1 500/mm³ = 1500/mm³). Unités acceptées : {units}.",
+    },
+    "too_long": {
+        "en": "This answer is too long (more than {limit} characters): please type a shorter one.",
+        "fr": "Cette réponse est trop longue (plus de {limit} caractères) : merci d'en "
+        "saisir une plus courte.",
+    },
     "quantity": {
         "en": "Please type a number with its unit, one of: {units}.",
         "fr": "Merci de saisir un nombre avec son unité, parmi : {units}.",
@@ -101,6 +124,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "reason_invalid_date": {
         "en": "{name} is after the planned start date",
         "fr": "{name} est postérieure à la date de début prévue",
+    },
+    "invalidated_by_start": {
+        "en": "The new planned start date ({start}) makes these answers invalid; please "
+        "answer them again: {questions}.",
+        "fr": "La nouvelle date de début prévue ({start}) rend ces réponses invalides ; "
+        "merci d'y répondre à nouveau : {questions}.",
+    },
+    "invalid_after_start": {
+        "en": "These answers are after the planned start date ({start}); please answer them "
+        "again: {questions}.",
+        "fr": "Ces réponses sont postérieures à la date de début prévue ({start}) ; merci "
+        "d'y répondre à nouveau : {questions}.",
     },
     "earliest_start": {
         "en": "would pass from a planned start on {date}",

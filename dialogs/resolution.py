@@ -5,6 +5,12 @@ over earlier answers: True, False or unknown) and what its name means to rules: 
 parsed value, ``None`` when not asked, or UNKNOWN.  The FSM guards, the evaluation and
 the pending-items list all use this walk, so they cannot disagree.
 
+A recorded date after the planned start is an input error (the spec's ``gap``), so moving
+the planned start earlier can make answers already recorded invalid: their name reads
+UNKNOWN, ``invalid`` says why, and they are ``pending`` again, like a question without an
+answer.  The dialog asks them again and the to-document lists name them: an answer no
+rule can use is one still to give.
+
 After one answer changes, :func:`update` re-settles only that question and the questions
 whose ``when`` can follow it (``Protocol.when_dependents``), with the very same per-question
 step as the full walk: a conversation resolves twice per answer, and the full walk is
@@ -30,7 +36,8 @@ START_QUESTION = "planned_start_date"
 class Resolution:
     names: dict[str, Any]
     applies: dict[str, Any]  # True, False or UNKNOWN
-    pending: tuple[str, ...]  # apply, no answer yet
+    # Apply and still wait for an answer: none yet, or one listed in ``invalid``.
+    pending: tuple[str, ...]
     invalid: dict[str, str]  # question id -> why its answer is not valid for the date
     start: dt.date | None
 
@@ -96,12 +103,14 @@ class _Walk:
         self.names[q.id] = value
 
     def resolution(self) -> Resolution:
+        invalid = self.invalid
         pending = tuple(
             q.id
             for q in self.protocol.ordered_questions
-            if self.applies[q.id] is True and q.id not in self.answers and not q.chat_only
+            if self.applies[q.id] is True
+            and (q.id not in self.answers or q.id in invalid)
+            and not q.chat_only
         )
-        invalid = self.invalid
         if invalid:
             # Question order, whichever questions were settled last.
             invalid = {qid: invalid[qid] for qid in self.protocol.order if qid in invalid}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dialogs.engine import Engine
+from dialogs.engine import Engine, Step
 from dialogs.protocol import PROTOCOL_DIR, Protocol, load_protocol
 from dialogs.record import RecordResult, evaluate_record
 from tests.fixtures import ACSE_ELIGIBLE, ACSE_TODAY, load_record
@@ -44,3 +44,22 @@ def eligible_record() -> dict[str, Any]:
     """An eligible sarcoma patient, typed as an investigator would (woman of childbearing
     potential, so every reproduction criterion applies).  Planned start 01/12/2026."""
     return load_record(ACSE_ELIGIBLE)
+
+
+Say = Callable[..., Step]
+
+
+@pytest.fixture(scope="module")
+def engine(acse_protocol: Protocol) -> Engine:
+    return Engine(acse_protocol, clock=lambda: ACSE_TODAY)
+
+
+@pytest.fixture
+def say(engine: Engine) -> Say:
+    """``say(question_id, text, lang="en")``: the engine's reply to one typed answer."""
+
+    def run(question_id: str, text: str, lang: str = "en") -> Step:
+        with engine.attached(question_id, {}, lang) as conv:
+            return engine.answer(conv, text)
+
+    return run

@@ -166,9 +166,11 @@ def test_date_after_planned_start_is_refused() -> None:
     assert isinstance(err, AnswerError) and "after the planned start date" in err.message
 
 
-@pytest.mark.parametrize("code", ["PEM-001", "AB12", "lyon-7"])
-def test_pseudonymous_codes_accepted(code: str) -> None:
-    assert value("code", code) == code
+@pytest.mark.parametrize(
+    ("code", "stored"), [("PEM-001", "PEM-001"), ("AB12", "AB12"), ("lyon-7", "LYON-7")]
+)
+def test_pseudonymous_codes_accepted(code: str, stored: str) -> None:
+    assert value("code", code) == stored
 
 
 @pytest.mark.parametrize(

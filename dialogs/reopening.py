@@ -1,0 +1,56 @@
+"""Where a reopened screening resumes: the question behind what is still open.
+
+Used when a coordinator reopens a screening, when an investigator answers a query, and
+when an investigator resumes a screening that ended incomplete (labs came back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dialogs.engine import Engine
+from dialogs.expressions import names_in
+from dialogs.machine import COMPLETE
+from dialogs.protocol import Protocol
+from dialogs.values import Answer
+
+
+def criterion_inputs(protocol: Protocol, criterion_id: str) -> set[str]:
+    """The questions a criterion reads, through the computed values it uses."""
+    criterion = protocol.criterion_by_id[criterion_id]
+    exprs = [criterion.pass_, *(c.when for c in criterion.cases)]
+    exprs += [e for e in (criterion.not_applicable, criterion.flag) if e]
+    computed = {c.id: c.expr for c in protocol.computed}
+    names: set[str] = set()
+    seen: set[str] = set()
+    while exprs:
+        expr = exprs.pop()
+        for name in names_in(expr)[0]:
+            if name in computed and name not in seen:
+                seen.add(name)
+                exprs.append(computed[name])
+            elif name in protocol.question_by_id:
+                names.add(name)
+    return names
+
+
+def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str | None) -> str:
+    """The question to reopen at: the one queried, else the first one behind a failing or
+    unknown criterion, else the first question; always one that applies."""
+    protocol = engine.protocol
+    evaluation = engine.evaluate_answers(answers)
+    with engine.attached(COMPLETE, answers, "en") as conv:
+
+        def usable(qid: str) -> bool:
+            q = protocol.question_by_id.get(qid)
+            return q is not None and not q.chat_only and conv.applies(qid) is True
+
+        if preferred and usable(preferred):
+            return preferred
+        behind: set[str] = set()
+        for result in (*evaluation.failed, *evaluation.unknown):
+            behind |= criterion_inputs(protocol, result.id)
+        for qid in protocol.order:
+            if qid in behind and usable(qid):
+                return qid
+        return next(qid for qid in protocol.order if usable(qid))
