@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.keyboards import Button
 from bot.screening_flow import Incoming, Outcome, ScreeningFlow
 from bot.settings import Settings
+from bot.texts import t
 from storage import Store
 
 LOCAL_USER_ID = -1  # Telegram user ids are positive: the terminal user cannot clash with one
@@ -34,6 +35,7 @@ class ChatSession:
         self.buttons: tuple[Button, ...] = ()
         self.typed = True
         self.keep: Button | None = None
+        self.lang = "en"  # the user's, as of the last reply
 
     def start(self) -> list[str]:
         return self.feed("/start")
@@ -42,19 +44,27 @@ class ChatSession:
         text = line.strip()
         data = self._pressed(text)
         if data is None and not text:
-            return []
+            return ["", t("empty_line", self.lang)]
         if data is not None:
             incoming = Incoming(self.user_id, data=data)
         else:
             incoming = Incoming(self.user_id, text=text)
-        return self._render(self.flow.handle(incoming))
+        out = self.flow.handle(incoming)
+        self.lang = out.lang
+        return self._render(out)
 
     def _pressed(self, text: str) -> str | None:
         if not text:
             return self.keep.data if self.keep else None
         if text.startswith("/"):
             return None
-        if not self.typed and text.isdigit() and 1 <= int(text) <= len(self.buttons):
+        # (A digit string thousands long is no button number, and int() refuses it.)
+        if (
+            not self.typed
+            and text.isdecimal()
+            and len(text) < 4
+            and 1 <= int(text) <= len(self.buttons)
+        ):
             return self.buttons[int(text) - 1].data
         folded = text.casefold()
         for b in self.buttons:

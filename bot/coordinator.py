@@ -47,12 +47,11 @@ from bot.outbox_sender import Outgoing, Renderer, deliver_due
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
 from bot.screening_flow import answers_of
 from bot.texts import CATALOGUE, t
+from dialogs.answers import normalise_patient_code
 from dialogs.engine import Engine
 from dialogs.evaluation import Evaluation
-from dialogs.expressions import names_in
-from dialogs.machine import COMPLETE
-from dialogs.protocol import Protocol
 from dialogs.registry import ProtocolRegistry
+from dialogs.reopening import reopen_state
 from dialogs.values import Answer, from_json
 from storage import DuplicatePatientCode, Role, Screening, ScreeningTx, Status, Store, User
 from storage.coordination import (
@@ -308,50 +307,6 @@ def _continue_markup(screening_id: int, payload: Mapping[str, Any]) -> InlineKey
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label[:60], callback_data=screening_data("r", screening_id))]]
     )
-
-
-# -- where a reopened screening resumes -----------------------------------------------------------
-
-
-def criterion_inputs(protocol: Protocol, criterion_id: str) -> set[str]:
-    """The questions a criterion reads, through the computed values it uses."""
-    criterion = protocol.criterion_by_id[criterion_id]
-    exprs = [criterion.pass_, *(c.when for c in criterion.cases)]
-    exprs += [e for e in (criterion.not_applicable, criterion.flag) if e]
-    computed = {c.id: c.expr for c in protocol.computed}
-    names: set[str] = set()
-    seen: set[str] = set()
-    while exprs:
-        expr = exprs.pop()
-        for name in names_in(expr)[0]:
-            if name in computed and name not in seen:
-                seen.add(name)
-                exprs.append(computed[name])
-            elif name in protocol.question_by_id:
-                names.add(name)
-    return names
-
-
-def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str | None) -> str:
-    """The question to reopen at: the one queried, else the first one behind a failing or
-    unknown criterion, else the first question; always one that applies."""
-    protocol = engine.protocol
-    evaluation = engine.evaluate_answers(answers)
-    with engine.attached(COMPLETE, answers, "en") as conv:
-
-        def usable(qid: str) -> bool:
-            q = protocol.question_by_id.get(qid)
-            return q is not None and not q.chat_only and conv.applies(qid) is True
-
-        if preferred and usable(preferred):
-            return preferred
-        behind: set[str] = set()
-        for result in (*evaluation.failed, *evaluation.unknown):
-            behind |= criterion_inputs(protocol, result.id)
-        for qid in protocol.order:
-            if qid in behind and usable(qid):
-                return qid
-        return next(qid for qid in protocol.order if usable(qid))
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -695,7 +650,7 @@ async def review_command(update: Update, context: Ctx) -> None:
         await context.bot.send_message(chat.id, tr("review_usage", user.language))
         raise ApplicationHandlerStop
     services = _services(context)
-    code = " ".join(context.args)
+    code = normalise_patient_code(" ".join(context.args))  # stored in this form
     screening = await asyncio.to_thread(find_by_code, services.store, code)
     if screening is None or screening.id is None:
         await context.bot.send_message(chat.id, tr("not_found", user.language, code=code))

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import tag_screening
@@ -39,6 +39,7 @@ from bot.keyboards import (
     screening_data,
 )
 from bot.texts import LANGUAGES, language_from, t
+from dialogs.answers import normalise_patient_code
 from dialogs.conversation import Conversation
 from dialogs.engine import Engine
 from dialogs.errors import ProtocolError
@@ -46,6 +47,7 @@ from dialogs.evaluation import CriterionResult, Evaluation
 from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType
 from dialogs.registry import ProtocolRegistry
+from dialogs.reopening import reopen_state
 from dialogs.values import Answer, from_json, to_json, unit_of
 from storage import (
     DuplicatePatientCode,
@@ -283,11 +285,14 @@ class ScreeningFlow:
             return Outcome([Reply(t("ask_code", lang), ask_code=True, typed=True)])
         if command == "cancel":
             return self._cancel(ctx)
-        # From here on the command needs no pending patient code.
         if ctx.awaiting_code:
-            self.store.set_awaiting_code(ctx.user_id, False)
+            return self._while_awaiting_code(ctx, command, arg, head)
+        return self._after_code(ctx, command, arg, head)
+
+    def _after_code(self, ctx: _Ctx, command: str, arg: str, head: str) -> Outcome:
+        """Commands about the screening in progress (none waits for a patient code)."""
         if command == "resume":
-            return self._resume_command(ctx, arg)
+            return self._resume_command(ctx, normalise_patient_code(arg))
         if command == "list":
             return self._list(ctx)
         if command == "status":
@@ -298,7 +303,25 @@ class ScreeningFlow:
             return self._back(ctx)
         if command == "unknown":
             return self._typed(ctx, "unknown")
-        return Outcome([Reply(t("unknown_command", lang, command=head))])
+        return Outcome([Reply(t("unknown_command", ctx.lang, command=head))])
+
+    def _while_awaiting_code(self, ctx: _Ctx, command: str, arg: str, head: str) -> Outcome:
+        """/new asked for a patient code: a look around keeps that question open.
+
+        /resume and /back go elsewhere, so they drop it; /unknown cannot answer it.
+        """
+        ask = Reply(t("ask_code", ctx.lang), ask_code=True, typed=True)
+        if command == "unknown":
+            return Outcome([Reply(t("code_still_needed", ctx.lang)), ask])
+        if command in ("resume", "back"):
+            self.store.set_awaiting_code(ctx.user_id, False)
+            return self._after_code(ctx, command, arg, head)
+        try:
+            out = self._after_code(ctx, command, arg, head)
+        except _Refused as refusal:  # e.g. /status with nothing in progress
+            out = Outcome([Reply(t(refusal.key, ctx.lang))])
+        out.replies.append(ask)
+        return out
 
     def _start(self, ctx: _Ctx) -> Outcome:
         title = self.registry.latest().protocol.title.get(ctx.lang)
@@ -313,7 +336,11 @@ class ScreeningFlow:
         if lang not in LANGUAGES:
             return Outcome([Reply(t("lang_bad", ctx.lang, language=lang))])
         self.store.set_language(ctx.user_id, lang)
-        out = Outcome([Reply(t("lang_set", lang))], lang=lang)
+        replies = [Reply(t("lang_set", lang))]
+        current = self.store.find_open_screening(ctx.user_id)
+        if current is not None and not ctx.awaiting_code:  # the question, in the new language
+            replies.append(self._current_view(replace(ctx, lang=lang), current))
+        out = Outcome(replies, lang=lang)
         if ctx.pressed:
             out.recorded = t("recorded", lang, answer=_LANGUAGE_NAMES[lang])
         return out
@@ -480,6 +507,8 @@ class ScreeningFlow:
             )
             work.tx.set_state(step.state)
             lines = [t("computed", ctx.lang, text=n) for n in step.notices]
+            # Last, just before the prompt they explain: it asks the first of them again.
+            lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
             out = self._advance(ctx, work, lines, step.newly_failed)
         out.recorded = t("recorded", ctx.lang, answer=step.display or "")
         return out
@@ -597,16 +626,18 @@ class ScreeningFlow:
             raise _Refused("stale")
 
     def _abandon(self, ctx: _Ctx, sid: int, confirmed: bool) -> Outcome:
+        # The choice is shown once, on the pressed message; kept, the question comes back.
         if not confirmed:
             s = self.store.get_screening(sid)
             if s.investigator_id != ctx.user_id:
                 raise _Refused("forged")
             text = t("not_abandoned", ctx.lang, code=s.patient_code)
-            return Outcome([Reply(text)], recorded=text, screening_id=sid)
+            replies = [self._current_view(ctx, s)] if s.status == Status.IN_PROGRESS.value else []
+            return Outcome(replies, recorded=text, screening_id=sid)
         with self._session(ctx, sid) as work:
             work.tx.abandon(ctx.user_id, "cancelled by the investigator")
             text = t("abandoned", ctx.lang, code=work.screening.patient_code)
-        return Outcome([Reply(text)], recorded=text, screening_id=sid)
+        return Outcome(recorded=text, screening_id=sid)
 
     # -- moving around -------------------------------------------------------------------------
 
@@ -628,9 +659,14 @@ class ScreeningFlow:
     def _resume_command(self, ctx: _Ctx, code: str) -> Outcome:
         if code:
             found = self.store.find_open_screening(ctx.user_id, code)
-            if found is None or found.id is None:
+            if found is not None and found.id is not None:
+                return self._resume(ctx, found.id)
+            closed = [s for s in self.store.list_screenings(ctx.user_id) if s.patient_code == code]
+            if not closed:
                 return Outcome([Reply(t("no_open_code", ctx.lang, code=code))])
-            return self._resume(ctx, found.id)
+            latest = max(closed, key=lambda s: (s.updated_at, s.id or 0))
+            assert latest.id is not None
+            return self._resume(ctx, latest.id)
         mine = self.store.list_screenings(ctx.user_id, Status.IN_PROGRESS.value)
         if not mine:
             return Outcome([Reply(t("no_open", ctx.lang))])
@@ -642,6 +678,11 @@ class ScreeningFlow:
         return Outcome([Reply(t("resume_choose", ctx.lang), layout(buttons))])
 
     def _resume(self, ctx: _Ctx, sid: int) -> Outcome:
+        s = self.store.get_screening(sid)
+        if s.investigator_id != ctx.user_id:
+            raise _Refused("forged")
+        if s.status != Status.IN_PROGRESS.value:
+            return self._reopen_incomplete(ctx, s)
         with self._session(ctx, sid) as work:
             # Touch the row: the most recently touched open screening is the current one.
             work.tx.set_state(work.conv.state)
@@ -654,6 +695,39 @@ class ScreeningFlow:
             else:
                 reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
         out = Outcome([Reply(t("resumed", ctx.lang, code=code)), reply], screening_id=sid)
+        if ctx.pressed:
+            out.recorded = t("recorded", ctx.lang, answer=code)
+        return out
+
+    def _reopen_incomplete(self, ctx: _Ctx, s: Screening) -> Outcome:
+        """Pre-screening finished days later: the labs came back for a screening that ended
+        incomplete.  Its investigator may reopen it at the first question behind an
+        unknown criterion; a verdict of eligible or not eligible is the coordinator's to
+        reopen."""
+        assert s.id is not None
+        code = s.patient_code
+        if s.status != Status.COMPLETED.value or s.verdict != "incomplete":
+            shown = (
+                t(f"verdict_{s.verdict}", ctx.lang)
+                if s.verdict
+                else t("status_abandoned", ctx.lang)
+            )
+            return Outcome([Reply(t("not_reopenable", ctx.lang, code=code, verdict=shown))])
+        engine = self._engine_of(s)
+        try:
+            with self.store.screening_tx(s.id) as tx:
+                if ctx.update_id is not None and not tx.claim_update(ctx.update_id):
+                    return self._where_now(ctx, tx)
+                answers = answers_from_values(tx.current_values())
+                state = reopen_state(engine, answers, None)
+                tx.reopen(state, ctx.user_id, "resumed by the investigator to document unknowns")
+                with engine.attached(state, answers, ctx.lang) as conv:
+                    reply = self._prompt(engine, conv, s.id, ctx.lang)
+        except DuplicatePatientCode:
+            return Outcome([Reply(t("other_open_code", ctx.lang, code=code))])
+        out = Outcome(
+            [Reply(t("reopened_incomplete", ctx.lang, code=code)), reply], screening_id=s.id
+        )
         if ctx.pressed:
             out.recorded = t("recorded", ctx.lang, answer=code)
         return out
@@ -700,11 +774,16 @@ class ScreeningFlow:
                 failed=len(evaluation.failed),
                 unknown=len(evaluation.unknown),
             )
-            if _offer_pending(self.store.last_event(s.id, _OFFER_EVENTS), s):
-                reply = self._offer(s.id, ctx.lang, ())
-            else:
-                reply = self._prompt(engine, conv, s.id, ctx.lang)
-        return Outcome([Reply(status), reply], screening_id=s.id)
+        return Outcome([Reply(status), self._current_view(ctx, s)], screening_id=s.id)
+
+    def _current_view(self, ctx: _Ctx, s: Screening) -> Reply:
+        """An open screening's question, or its stop offer while that waits (read-only)."""
+        assert s.id is not None
+        if _offer_pending(self.store.last_event(s.id, _OFFER_EVENTS), s):
+            return self._offer(s.id, ctx.lang, ())
+        engine, answers = self._snapshot(s, ctx.lang)
+        with engine.attached(s.current_state, answers, ctx.lang) as conv:
+            return self._prompt(engine, conv, s.id, ctx.lang)
 
     def _summary(self, ctx: _Ctx) -> Outcome:
         s = self.store.find_open_screening(ctx.user_id)
@@ -759,7 +838,7 @@ class ScreeningFlow:
             if s.status == Status.IN_PROGRESS.value:
                 with engine.attached(s.current_state, answers, ctx.lang) as conv:
                     prompt = engine.prompt(conv)
-                    left = _questions_left(engine, conv)
+                    left = _questions_left(conv)
                 progress = _progress(prompt.position, prompt.total, ctx.lang) if prompt else "—"
                 lines.append(
                     t("list_open", ctx.lang, code=s.patient_code, progress=progress, pending=left)
@@ -770,7 +849,11 @@ class ScreeningFlow:
                 if s.verdict == "incomplete":
                     criteria = s.criteria_json or {}
                     ids = [cid for cid, r in criteria.items() if r.get("status") == "unknown"]
-                    items = t("list_items", ctx.lang, ids=", ".join(ids)) if ids else ""
+                    if ids:
+                        items = t("list_items", ctx.lang, ids=", ".join(ids), code=s.patient_code)
+                        buttons.append(
+                            Button(f"▶ {s.patient_code}", screening_data("r", s.id or 0))
+                        )
                 verdict = t(f"verdict_{s.verdict}", ctx.lang) if s.verdict else s.status
                 lines.append(
                     t("list_done", ctx.lang, code=s.patient_code, verdict=verdict, items=items)
@@ -889,13 +972,9 @@ def _progress(position: int, total: int, lang: str) -> str:
     return t("progress", lang, position=position, total=total)
 
 
-def _questions_left(engine: Engine, conv: Conversation) -> int:
-    applies = conv.resolution.applies
-    return sum(
-        1
-        for q in engine.protocol.ordered_questions
-        if not q.chat_only and applies[q.id] is True and q.id not in conv.answers
-    )
+def _questions_left(conv: Conversation) -> int:
+    # Pending: applies and waits for an answer, including one a start date change voided.
+    return len(conv.resolution.pending)
 
 
 def _date(day: dt.date) -> str:

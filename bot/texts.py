@@ -113,6 +113,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Quel screening voulez-vous reprendre ?",
     },
     "resumed": {"en": "Continuing screening {code}.", "fr": "Reprise du screening {code}."},
+    "reopened_incomplete": {
+        "en": "Screening {code} ended incomplete: reopened to document what was unknown. "
+        "Your coordinator gets the new summary when you finish.",
+        "fr": "Le screening {code} s'était terminé incomplet : rouvert pour documenter ce qui "
+        "était inconnu. Votre coordinateur recevra le nouveau résumé à la fin.",
+    },
+    "not_reopenable": {
+        "en": "Screening {code} is closed ({verdict}). Only your coordinator can reopen it.",
+        "fr": "Le screening {code} est clos ({verdict}). Seul votre coordinateur peut le rouvrir.",
+    },
+    "other_open_code": {
+        "en": "Patient {code} has another screening in progress: /resume {code} continues it.",
+        "fr": "Le patient {code} a un autre screening en cours : /resume {code} le reprend.",
+    },
+    "code_still_needed": {
+        "en": "The patient code cannot be unknown: it is what the screening is filed under.",
+        "fr": "Le code patient ne peut pas être inconnu : c'est sous ce code que le "
+        "screening est classé.",
+    },
+    "empty_line": {
+        "en": "Type an answer, or /help for the commands.",
+        "fr": "Saisissez une réponse, ou /help pour les commandes.",
+    },
     # -- the questions -----------------------------------------------------------------
     "progress": {"en": "Q {position}/{total}", "fr": "Q {position}/{total}"},
     "current_answer": {
@@ -128,6 +151,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "recorded": {"en": "→ {answer}", "fr": "→ {answer}"},
     "kept": {"en": "→ {answer} (kept)", "fr": "→ {answer} (conservé)"},
     "computed": {"en": "ℹ️ Computed: {text}", "fr": "ℹ️ Calculé : {text}"},
+    "warning": {"en": "⚠️ {text}", "fr": "⚠️ {text}"},
     "criterion_failed": {
         "en": "❌ Criterion {id} not met — {label}: {reason}",
         "fr": "❌ Critère {id} non rempli — {label} : {reason}",
@@ -191,7 +215,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "• {code} — {verdict}{items}",
         "fr": "• {code} — {verdict}{items}",
     },
-    "list_items": {"en": "; to document: {ids}", "fr": "; à documenter : {ids}"},
+    "list_items": {
+        "en": "; to document: {ids} (/resume {code})",
+        "fr": "; à documenter : {ids} (/resume {code})",
+    },
     "list_more": {"en": "… and {n} more.", "fr": "… et {n} de plus."},
     "status_in_progress": {"en": "in progress", "fr": "en cours"},
     "status_completed": {"en": "completed", "fr": "terminé"},

@@ -80,3 +80,19 @@ def test_screenbot_chat_subprocess_through_stdin(tmp_path: Path) -> None:
     assert "Screening P-0200 started" in result.stdout
     assert "verdict: ELIGIBLE" in result.stdout, result.stdout[-3000:]
     assert (tmp_path / "data" / "screenbot.sqlite3").exists()
+
+
+def test_chat_session_survives_odd_lines(tmp_path: Path) -> None:
+    services = build_services(_settings(tmp_path), clock=lambda: TODAY)
+    try:
+        ensure_local_user(services.store, LOCAL_USER_ID, "en")
+        session = ChatSession(services.flow)
+        session.start()
+        session.feed("/new P-0200")
+        session.feed("today")  # now at the cohort, a choice pressed by number
+        assert session.feed("") == ["", "Type an answer, or /help for the commands."]
+        out = session.feed("9" * 5000)  # no button number, and too long for int()
+        assert services.store.find_open_screening(LOCAL_USER_ID).current_state == "cohort"  # type: ignore[union-attr]
+        assert out and not any("Traceback" in line for line in out)
+    finally:
+        services.close()

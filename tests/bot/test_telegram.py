@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import register_commands
+from dialogs.protocol import AnswerType
 from tests.bot.conftest import (
     INVESTIGATOR,
     OTHER_INVESTIGATOR,
@@ -426,6 +428,96 @@ async def test_cancel_abandons_after_confirmation(bot: Bot) -> None:
     await chat.press("Abandon P-0001")
     assert bot.store.find_open_screening(INVESTIGATOR) is None
     assert bot.store.list_screenings()[0].status == "abandoned"
+
+
+async def test_moving_the_start_before_a_recorded_date_asks_that_date_again(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    chat = await start_screening(bot)
+    engine = bot.services.registry.latest()
+    while open_screening(bot).current_state != "last_radiotherapy_date":
+        qid = open_screening(bot).current_state
+        if engine.question(qid).type in (AnswerType.yesno, AnswerType.choice):
+            await chat.press_value(qid, eligible[qid])
+        else:
+            await chat.send(eligible[qid])
+    while open_screening(bot).current_state != "planned_start_date":
+        await chat.send("/back")
+    systemic = dt.date.fromisoformat(eligible["last_systemic_therapy_date"])
+    earlier = (systemic - dt.timedelta(days=1)).strftime("%d/%m/%Y")
+    await chat.send(earlier)
+    assert f"⚠️ The new planned start date ({earlier}) makes these answers invalid" in (
+        chat.last_text
+    )
+    assert "Date of the last systemic anti-cancer treatment?" in chat.last_text
+    assert open_screening(bot).current_state == "last_systemic_therapy_date"
+
+
+async def test_a_patient_code_is_one_code_whatever_its_case(bot: Bot) -> None:
+    chat = await start_screening(bot, "nav-03")
+    assert "Screening NAV-03 started" in chat.texts[-2]
+    await chat.send("/new Nav-03")
+    assert "Patient NAV-03 already has a screening in progress" in chat.last_text
+    await chat.send("/resume nav-03")
+    assert "Continuing screening NAV-03." in chat.texts[-2]
+    assert len(bot.store.list_screenings()) == 1
+
+
+async def test_cancel_keep_shows_the_question_again_once(bot: Bot) -> None:
+    chat = await start_screening(bot)
+    await chat.send("/cancel")
+    await chat.press("Keep it")
+    assert chat.last_text.startswith("Q 1/")
+    assert sum("stays open" in text for text in chat.texts) == 1  # the edited confirmation
+
+
+async def test_language_switch_shows_the_current_question_in_the_new_language(bot: Bot) -> None:
+    chat = await start_screening(bot)
+    await chat.send("today")
+    await chat.send("/lang fr")
+    assert chat.texts[-2] == "Langue : français."
+    assert chat.last_text.startswith("Q 2/") and "Cohorte" in chat.last_text
+
+
+async def test_looking_around_keeps_the_patient_code_question(bot: Bot) -> None:
+    chat = bot.chat()
+    await chat.send("/new")
+    await chat.send("/unknown")
+    assert "cannot be unknown" in chat.texts[-2]
+    assert chat.last_text.startswith("Patient code?")
+    await chat.send("/status")
+    assert "No screening in progress" in chat.texts[-2]
+    assert chat.last_text.startswith("Patient code?")
+    await chat.send("P-0003")
+    assert "Screening P-0003 started" in chat.texts[-2]
+
+
+async def test_an_incomplete_screening_is_resumed_when_the_labs_come_back(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    chat = await start_screening(bot, "P-0042")
+    await answer_until_done(bot, chat, {**eligible, "ffpe_available": "?"})
+    assert "verdict: INCOMPLETE" in chat.last_text
+    await chat.send("/list")
+    assert "(/resume P-0042)" in chat.last_text
+    await chat.send("/resume P-0042")
+    assert "reopened to document what was unknown" in chat.texts[-2]
+    assert "FFPE" in chat.last_text
+    await answer_until_done(bot, chat, eligible)
+    assert "verdict: ELIGIBLE" in chat.last_text
+    (s,) = bot.store.list_screenings(INVESTIGATOR)
+    assert s.verdict == "eligible"
+    assert [e.kind for e in bot.store.events(s.id, "reopened")] == ["reopened"]
+
+
+async def test_an_investigator_cannot_reopen_a_decided_verdict(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    chat = await start_screening(bot, "P-0043")
+    await answer_until_done(bot, chat, eligible)
+    await chat.send("/resume P-0043")
+    assert "Only your coordinator can reopen it" in chat.last_text
+    assert bot.store.find_open_screening(INVESTIGATOR) is None
 
 
 # -- stop at first fail ------------------------------------------------------------------------

@@ -145,7 +145,7 @@ async def test_pending_review_and_commands(
     await coordinator.send("/pending")
     assert "P-020" in coordinator.texts[-1] and "P-021" in coordinator.texts[-1]
 
-    await coordinator.send("/review P-020")
+    await coordinator.send("/review p-020")  # codes are stored upper-case
     text = "\n".join(coordinator.texts[-2:])
     assert "NOT ELIGIBLE" in text and "Answer history:" in text and "<code>age</code>: 16" in text
     assert coordinator.sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
