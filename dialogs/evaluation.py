@@ -174,7 +174,11 @@ class CriteriaEvaluator:
         return tuple(
             self._computed_text(self._computed_by_id[cid], names, lang)
             for cid in sorted(computed_ids)
-            if names[cid] is not None and names[cid] is not UNKNOWN
+            if names[cid] is not None
+            and names[cid] is not UNKNOWN
+            # Nothing to announce when an input was not even asked ("no corticosteroid":
+            # the explain would read "None — mg/day = 0 mg/day").
+            and all(names.get(q) is not None for q in self.computed_deps[cid])
         )
 
     def _with_computed(self, resolution: Resolution) -> tuple[dict[str, Any], Evaluator]:

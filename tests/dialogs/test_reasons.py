@@ -55,3 +55,13 @@ def test_only_informative_computed_values_are_announced(acse_protocol: Protocol)
         engine.goto(conv, "lab_date")
         step = engine.answer(conv, "2026-11-24")
         assert step.notices == ("Blood tests 7 days before the planned start (at most 14)",)
+
+
+def test_no_corticosteroid_announces_no_prednisone_equivalent(acse_protocol: Protocol) -> None:
+    engine = Engine(acse_protocol)
+    with engine.attached("steroid_drug", {}, "en") as conv:
+        assert engine.answer(conv, "none").notices == ()  # not "None — mg/day = 0 mg/day"
+    with engine.attached("steroid_drug", {}, "en") as conv:
+        engine.answer(conv, "prednisone")
+        step = engine.answer(conv, "20")
+        assert step.notices == ("Prednisone 20 mg/day = 20 mg/day prednisone-equivalent",)
