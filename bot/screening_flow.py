@@ -815,6 +815,8 @@ class ScreeningFlow:
                     reason=r.reason,
                 )
             )
+        # As in the verdict: what passes but a person should look at.
+        lines += _flagged_section(engine, evaluation, ctx.lang)
         if evaluation.earliest_start is not None:
             lines.append(t("earliest", ctx.lang, date=_date(evaluation.earliest_start)))
         return Outcome([Reply("\n".join(lines))], screening_id=s.id)
@@ -932,31 +934,38 @@ class ScreeningFlow:
             )
         ]
 
-        def section(
-            title_key: str, results: Sequence[CriterionResult], flagged: bool = False
-        ) -> None:
-            if not results:
-                return
-            lines.append(t(title_key, lang))
-            for r in results:
-                label = engine.protocol.criterion_by_id[r.id].label.get(lang)
-                reason = (r.flagged or r.reason) if flagged else r.reason
-                lines.append(t("criterion_line", lang, id=r.id, label=label, reason=reason))
-
-        section("failing", evaluation.failed)
+        lines += _section(engine, lang, "failing", evaluation.failed)
         if ended_early:
             if evaluation.unknown:
                 lines.append(t("not_documented", lang, n=len(evaluation.unknown)))
         else:
-            section("unknowns", evaluation.unknown)
-        section(
-            "flagged",
-            tuple(r for r in evaluation.results.values() if r.flagged),
-            flagged=True,
-        )
+            lines += _section(engine, lang, "unknowns", evaluation.unknown)
+        lines += _flagged_section(engine, evaluation, lang)
         if evaluation.earliest_start is not None:
             lines.append(t("earliest", lang, date=_date(evaluation.earliest_start)))
         return lines
+
+
+def _section(
+    engine: Engine,
+    lang: str,
+    title_key: str,
+    results: Sequence[CriterionResult],
+    flagged: bool = False,
+) -> list[str]:
+    if not results:
+        return []
+    lines = [t(title_key, lang)]
+    for r in results:
+        label = engine.protocol.criterion_by_id[r.id].label.get(lang)
+        reason = (r.flagged or r.reason) if flagged else r.reason
+        lines.append(t("criterion_line", lang, id=r.id, label=label, reason=reason))
+    return lines
+
+
+def _flagged_section(engine: Engine, evaluation: Evaluation, lang: str) -> list[str]:
+    flagged = tuple(r for r in evaluation.results.values() if r.flagged)
+    return _section(engine, lang, "flagged", flagged, flagged=True)
 
 
 def _language_keyboard() -> Keyboard:

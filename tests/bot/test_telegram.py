@@ -463,6 +463,18 @@ async def test_a_patient_code_is_one_code_whatever_its_case(bot: Bot) -> None:
     assert len(bot.store.list_screenings()) == 1
 
 
+async def test_summary_shows_what_to_review_as_the_verdict_does(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    chat = await start_screening(bot)
+    await answer_until_done(bot, chat, {**eligible, "cns_metastases": "asymptomatic_untreated"})
+    verdict = chat.last_text
+    await chat.send("/summary")
+    for text in (verdict, chat.last_text):
+        review = text.split("To review:", 1)[1]
+        assert "N09" in review
+
+
 async def test_cancel_keep_shows_the_question_again_once(bot: Bot) -> None:
     chat = await start_screening(bot)
     await chat.send("/cancel")
