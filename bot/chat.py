@@ -111,6 +111,7 @@ def run_terminal(settings: Settings, lang: str | None = None, user_id: int | Non
             try:
                 line = console.input("[bold cyan]> [/]")
             except (EOFError, KeyboardInterrupt):
+                console.print()  # leave the shell prompt on a line of its own
                 break
             if line.strip().lower() in QUIT:
                 break

@@ -81,8 +81,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Merci de saisir une date au format JJ/MM/AAAA ou AAAA-MM-JJ{specials}.",
     },
     "date_invalid": {
-        "en": "{text} is not a valid calendar date.",
-        "fr": "{text} n'est pas une date valide.",
+        "en": "{text} is not a valid calendar date (day first: DD/MM/YYYY).",
+        "fr": "{text} n'est pas une date valide (jour d'abord : JJ/MM/AAAA).",
     },
     "date_after_start": {
         "en": "{date} is after the planned start date ({start}): please check it.",

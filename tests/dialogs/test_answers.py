@@ -10,6 +10,7 @@ from dialogs.answers import AnswerError, AnswerParser, ParseContext, reads_as_da
 from dialogs.messages import CATALOGUE
 from dialogs.protocol import parse_protocol
 from dialogs.values import UNKNOWN, Answer, Quantity
+from tests.dialogs.conftest import Say
 
 PROTOCOL = parse_protocol(
     """
@@ -208,3 +209,9 @@ def test_control_characters_are_dropped_from_what_is_stored() -> None:
     result = parse("years", "5\x004")
     assert isinstance(result, Answer)
     assert result.value == 54 and result.raw == "54"
+
+
+def test_a_month_first_date_is_told_the_day_comes_first(say: Say) -> None:
+    step = say("lab_date", "12/31/2026")
+    assert not step.accepted
+    assert step.error == "12/31/2026 is not a valid calendar date (day first: DD/MM/YYYY)."
