@@ -124,7 +124,7 @@ class Outcome:
     notice: str | None = None  # short notice on a button press (answerCallbackQuery)
     completed: ScreeningCompleted | None = None
     screening_id: int | None = None
-    lang: str = "en"
+    lang: str = ""  # the user's language after this update; "" until handle() sets it
 
 
 CompletingHook = Callable[[ScreeningTx, Engine, Evaluation], object]
@@ -255,7 +255,7 @@ class ScreeningFlow:
         except ProtocolError:
             log.exception("protocol version unavailable for user %s", msg.user_id)
             out = Outcome([Reply(t("protocol_unavailable", lang))])
-        out.lang = lang
+        out.lang = out.lang or lang  # /lang sets the new one itself
         return out
 
     def _lang(self, user: User | None, code: str | None) -> str:
@@ -308,18 +308,19 @@ class ScreeningFlow:
     def _while_awaiting_code(self, ctx: _Ctx, command: str, arg: str, head: str) -> Outcome:
         """/new asked for a patient code: a look around keeps that question open.
 
-        /resume and /back go elsewhere, so they drop it; /unknown cannot answer it.
+        /resume and /back that lead into a screening drop it; /unknown cannot answer it.
         """
         ask = Reply(t("ask_code", ctx.lang), ask_code=True, typed=True)
         if command == "unknown":
             return Outcome([Reply(t("code_still_needed", ctx.lang)), ask])
-        if command in ("resume", "back"):
-            self.store.set_awaiting_code(ctx.user_id, False)
-            return self._after_code(ctx, command, arg, head)
         try:
             out = self._after_code(ctx, command, arg, head)
-        except _Refused as refusal:  # e.g. /status with nothing in progress
+        except _Refused as refusal:  # e.g. /status or /back with nothing in progress
             out = Outcome([Reply(t(refusal.key, ctx.lang))])
+        if command in ("resume", "back") and out.screening_id is not None:
+            # Back in a screening: its question is what the next line answers.
+            self.store.set_awaiting_code(ctx.user_id, False)
+            return out
         out.replies.append(ask)
         return out
 
@@ -592,7 +593,8 @@ class ScreeningFlow:
     def _keep(self, ctx: _Ctx, sid: int, question_id: str) -> Outcome:
         with self._session(ctx, sid, question_id) as work:
             existing = work.conv.answers.get(question_id)
-            if existing is None:
+            # An answer voided by a new start date must be answered again (an old button).
+            if existing is None or question_id in work.conv.resolution.invalid:
                 raise _Refused("stale")
             # Move on with the stored answer itself: re-parsing its text could change it
             # ("today" typed last week).
@@ -901,8 +903,11 @@ class ScreeningFlow:
         keyboard = layout(buttons)
         if prompt.current is not None:
             lines.append(t("current_answer", lang, answer=prompt.current))
-            keep = Button(t("button_keep", lang, answer=prompt.current)[:60], keep_data(sid, qid))
-            keyboard = (*keyboard, (keep,))
+            if prompt.keepable:
+                keep = Button(
+                    t("button_keep", lang, answer=prompt.current)[:60], keep_data(sid, qid)
+                )
+                keyboard = (*keyboard, (keep,))
         return Reply("\n".join(lines), keyboard, typed=typed)
 
     def _offer(self, sid: int, lang: str, before: Sequence[str]) -> Reply:

@@ -176,7 +176,7 @@ def _bounds_text(q: Question, unit: Unit, negative: bool, lang: str) -> str:
     unit is compared after conversion, so the message converts the limits back.  With
     no lower limit, a negative number is told the implicit one: quantities are >= 0.
     """
-    lo, hi, exclusive = q.minimum, q.maximum, q.exclusive_minimum
+    lo, hi, exclusive = _limits(q, unit)
     if lo is None and negative:
         lo, exclusive = 0.0, False
 
@@ -192,10 +192,21 @@ def _bounds_text(q: Question, unit: Unit, negative: bool, lang: str) -> str:
     return message("bound_max", lang, hi=show(hi or 0.0, False), unit=unit.display)
 
 
-def _in_range(q: Question, x: float) -> bool:
-    if q.minimum is not None and (x <= q.minimum if q.exclusive_minimum else x < q.minimum):
+def _limits(q: Question, unit: Unit | None = None) -> tuple[float | None, float | None, bool]:
+    """(lower, upper, lower is exclusive), in the canonical unit.  A unit may raise the
+    lower limit: a serum creatinine of 0 (or 0.0001 mg/dL, an eGFR of 1587) is no
+    measurement, though a clearance of 0 mL/min typed at the same question is one."""
+    lo, exclusive = q.minimum, q.exclusive_minimum
+    if unit is not None and unit.minimum is not None and (lo is None or unit.minimum > lo):
+        lo, exclusive = unit.minimum, False
+    return lo, q.maximum, exclusive
+
+
+def _in_range(q: Question, x: float, unit: Unit | None = None) -> bool:
+    lo, hi, exclusive = _limits(q, unit)
+    if lo is not None and (x <= lo if exclusive else x < lo):
         return False
-    return not (q.maximum is not None and x > q.maximum)
+    return not (hi is not None and x > hi)
 
 
 class AnswerParser:
@@ -367,7 +378,7 @@ class AnswerParser:
             if number is None:
                 return AnswerError(q.id, self.expected(q, lang))
         value = number * unit.factor
-        if number < 0 or not _in_range(q, value):
+        if number < 0 or not _in_range(q, value, unit):
             return AnswerError(
                 q.id,
                 message(

@@ -42,6 +42,9 @@ class Prompt:
     current: str | None
     position: int
     total: int
+    # False when the current answer is no longer valid (a date now after the planned
+    # start): it is shown, but must be answered again, not kept.
+    keepable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,7 @@ class Engine:
             current=self.display(q.id, current.value, lang) if current else None,
             position=position,
             total=len(applicable),
+            keepable=q.id not in conv.resolution.invalid,
         )
 
     def expected(self, question_id: str, lang: str) -> str:

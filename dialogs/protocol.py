@@ -64,6 +64,11 @@ class Unit(_Model):
     factor: float = Field(gt=0, description="canonical = typed * factor")
     display: str
     aliases: tuple[str, ...]
+    minimum: float | None = Field(
+        default=None,
+        ge=0,
+        description="smallest plausible value in the canonical unit (raises the question's)",
+    )
 
 
 class Question(_Model):

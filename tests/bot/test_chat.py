@@ -91,6 +91,8 @@ def test_chat_session_survives_odd_lines(tmp_path: Path) -> None:
         session.feed("/new P-0200")
         session.feed("today")  # now at the cohort, a choice pressed by number
         assert session.feed("") == ["", "Type an answer, or /help for the commands."]
+        session.feed("/lang fr")
+        assert session.feed("") == ["", "Saisissez une réponse, ou /help pour les commandes."]
         out = session.feed("9" * 5000)  # no button number, and too long for int()
         assert services.store.find_open_screening(LOCAL_USER_ID).current_state == "cohort"  # type: ignore[union-attr]
         assert out and not any("Traceback" in line for line in out)

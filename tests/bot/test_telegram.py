@@ -451,6 +451,7 @@ async def test_moving_the_start_before_a_recorded_date_asks_that_date_again(
     )
     assert "Date of the last systemic anti-cancer treatment?" in chat.last_text
     assert open_screening(bot).current_state == "last_systemic_therapy_date"
+    assert "Current answer" in chat.last_text and not chat.buttons  # no "Keep" button
 
 
 async def test_a_patient_code_is_one_code_whatever_its_case(bot: Bot) -> None:
@@ -499,6 +500,10 @@ async def test_looking_around_keeps_the_patient_code_question(bot: Bot) -> None:
     assert chat.last_text.startswith("Patient code?")
     await chat.send("/status")
     assert "No screening in progress" in chat.texts[-2]
+    assert chat.last_text.startswith("Patient code?")
+    await chat.send("/back")  # nothing to go back to: still the code
+    assert chat.last_text.startswith("Patient code?")
+    await chat.send("/resume")
     assert chat.last_text.startswith("Patient code?")
     await chat.send("P-0003")
     assert "Screening P-0003 started" in chat.texts[-2]

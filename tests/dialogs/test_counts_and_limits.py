@@ -217,3 +217,23 @@ def test_a_zero_steroid_dose_is_told_the_bound_is_exclusive(
 @pytest.mark.parametrize("typed", ["0,5", "0.5 mg", "2000"])
 def test_steroid_doses_inside_the_exclusive_range_are_accepted(say: Say, typed: str) -> None:
     assert say("steroid_dose_mg", typed).accepted
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("0 µmol/L", "0 µmol/L is out of range: expected between 8.84 and 26\u00a0520 µmol/L."),
+        ("0 mg/dL", "0 mg/dL is out of range: expected between 0.1 and 300 mg/dL."),
+        ("0,0001 mg/dL", "0.0001 mg/dL is out of range: expected between 0.1 and 300 mg/dL."),
+    ],
+)
+def test_a_serum_creatinine_too_small_to_measure_is_refused(
+    say: Say, typed: str, expected: str
+) -> None:
+    step = say("creatinine_clearance", typed)
+    assert not step.accepted
+    assert step.error == expected
+
+
+def test_a_clearance_of_zero_is_still_a_clearance(say: Say) -> None:
+    assert say("creatinine_clearance", "0 mL/min").accepted
