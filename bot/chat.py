@@ -8,6 +8,7 @@ the current answer after /back.  ``/quit`` leaves.
 
 from __future__ import annotations
 
+from bot.errors import ConfigurationError
 from bot.keyboards import Button
 from bot.screening_flow import Incoming, Outcome, ScreeningFlow
 from bot.settings import Settings
@@ -20,10 +21,25 @@ QUIT = frozenset({"/quit", "/exit", "/q"})
 
 
 def ensure_local_user(store: Store, user_id: int, lang: str | None) -> None:
-    """The terminal user is an investigator, created on first use."""
+    """The default terminal user is an investigator created on first use; others must exist.
+
+    Only :data:`LOCAL_USER_ID` (never a Telegram id) is created here: creating an id given
+    with ``--user-id`` would silently grant that Telegram account access to the bot,
+    which only ``screenbot users add`` may do.  Raises :class:`ConfigurationError` for an
+    unregistered or deactivated explicit id, with the command that fixes it.
+    """
     user = store.get_user(user_id)
     if user is None:
+        if user_id != LOCAL_USER_ID:
+            raise ConfigurationError(
+                f"user {user_id} is not registered: "
+                f"screenbot users add {user_id} --role investigator"
+            )
         store.add_user(user_id, "investigator", LOCAL_USER_NAME, language=lang)
+    elif not user.active and user_id != LOCAL_USER_ID:
+        raise ConfigurationError(
+            f"user {user_id} is deactivated: screenbot users activate {user_id}"
+        )
     elif lang and user.language != lang:
         store.set_language(user_id, lang)
 

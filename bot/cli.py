@@ -11,8 +11,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.errors import BotError
 from dialogs.errors import DialogError
 from storage.errors import StorageError
 
@@ -52,9 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_main_job(args)
         return func(args)
-    except (DialogError, StorageError) as exc:
-        # A broken protocol file or a refused storage operation: the message names it.
-        print(f"screenbot: {exc}", file=sys.stderr)
+    except (BotError, DialogError, StorageError) as exc:
+        # A broken protocol file, an unusable database or a refused setting: the message
+        # names it, in argparse's "prog: error: …" form.
+        print(f"screenbot: error: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        # A setting from the environment or .env that does not parse (only Settings is
+        # validated here): name the variable, never its value, which may be a secret.
+        print(f"screenbot: error: {_setting_problem(exc)}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         # The database is unreachable or refused us: say which one, never the password.
@@ -63,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _setting_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper() or "settings"
+    return f"{name}: {first['msg']}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from bot.cli_db import telegram_id
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -23,9 +25,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=("en", "fr"), default=None, help="conversation language")
     parser.add_argument(
         "--user-id",
-        type=int,
+        type=telegram_id,
         default=None,
-        help="investigator id to screen as (default: a local investigator, created on first use)",
+        metavar="TELEGRAM_ID",
+        help="screen as this registered, active user (default: a local investigator, "
+        "created on first use)",
     )
 
 

@@ -18,18 +18,48 @@ from storage.errors import SchemaOutOfDate
 
 _LANGUAGES = ("en", "fr")
 
+# Telegram user ids are positive and fit a signed 64-bit column (BIGINT in PostgreSQL,
+# INTEGER in SQLite): anything else overflows the driver or can never be a real account.
+_TELEGRAM_ID_LIMIT = 2**63
+
+
+def telegram_id(text: str) -> int:
+    """argparse ``type=`` for a Telegram user id: refused at parse time (exit 2), not by the DB."""
+    digits = text.strip()
+    # ASCII digits only: int() would also take "1_000", "+7" or other scripts' digits.
+    value = int(digits) if digits.isascii() and digits.isdigit() else 0
+    if not 0 < value < _TELEGRAM_ID_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"invalid Telegram user id: {text!r} (expected a positive integer below 2^63)"
+        )
+    return value
+
 
 def register(subparsers: Any) -> None:
-    db = subparsers.add_parser("db", help="database schema")
+    db = subparsers.add_parser(
+        "db", help="database schema", description="Manage the database schema."
+    )
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    upgrade = db_sub.add_parser("upgrade", help="apply pending schema migrations")
+    upgrade = db_sub.add_parser(
+        "upgrade",
+        help="apply pending schema migrations",
+        description="Apply pending schema migrations to the configured database "
+        "(DATABASE_URL, or the embedded SQLite file in DATA_DIR, created if missing). "
+        "Needed after each upgrade of screenbot on PostgreSQL; SQLite migrates itself.",
+    )
     upgrade.set_defaults(func=_db_upgrade)
 
-    users = subparsers.add_parser("users", help="who may use the bot")
+    users = subparsers.add_parser(
+        "users",
+        help="who may use the bot",
+        description="Authorise, list, deactivate and reactivate the bot's users.",
+    )
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
 
-    add = users_sub.add_parser("add", help="authorise a Telegram user")
-    add.add_argument("telegram_id", type=int, metavar="TELEGRAM_ID")
+    add = users_sub.add_parser(
+        "add", help="authorise a Telegram user", description="Authorise a Telegram user."
+    )
+    add.add_argument("telegram_id", type=telegram_id, metavar="TELEGRAM_ID")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--name", default="", help="display name")
     add.add_argument(
@@ -37,7 +67,7 @@ def register(subparsers: Any) -> None:
     )
     add.set_defaults(func=_users_add)
 
-    listing = users_sub.add_parser("list", help="list users")
+    listing = users_sub.add_parser("list", help="list users", description="List users.")
     listing.add_argument("--role", choices=[r.value for r in Role], default=None)
     listing.set_defaults(func=_users_list)
 
@@ -45,8 +75,8 @@ def register(subparsers: Any) -> None:
         ("deactivate", False, "revoke a user's access (their history is kept)"),
         ("activate", True, "restore a deactivated user's access"),
     ):
-        action = users_sub.add_parser(name, help=text)
-        action.add_argument("telegram_id", type=int, metavar="TELEGRAM_ID")
+        action = users_sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        action.add_argument("telegram_id", type=telegram_id, metavar="TELEGRAM_ID")
         action.set_defaults(func=_set_active(active))
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -19,6 +21,7 @@ from typing import Any, Literal, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bot.reminders import engine_of, protocol_of
 from bot.screening_flow import answers_of
@@ -44,7 +47,11 @@ SUFFIX = {"csv": "csv", "json": "json", "fhir": "fhir.json"}
 
 def register(subparsers: Any) -> None:
     export = subparsers.add_parser(
-        "export", help="export screenings as CSV, JSON (full history) or FHIR R4"
+        "export",
+        help="export screenings as CSV, JSON (full history) or FHIR R4",
+        description="Export screenings from the configured database: CSV (one row per "
+        "screening, one column per criterion), JSON (every answer and event, the full "
+        "audit trail) or a FHIR R4 Bundle. The same files /export sends in Telegram.",
     )
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument(
@@ -64,7 +71,10 @@ def register(subparsers: Any) -> None:
     export.set_defaults(func=_export_command)
 
     screening_log = subparsers.add_parser(
-        "log", help="the screening log: outcomes by cohort and the criteria that fail most"
+        "log",
+        help="the screening log: outcomes by cohort and the criteria that fail most",
+        description="Print the screening log: outcomes by cohort and the criteria that "
+        "fail most, optionally drawn as a PNG chart. The same log /log sends in Telegram.",
     )
     screening_log.add_argument("--since", type=parse_since, default=None, metavar="DATE")
     screening_log.add_argument(
@@ -162,13 +172,53 @@ def _open() -> tuple[Store, ProtocolRegistry]:
     return _open_store(migrate=False), registry
 
 
+class OutputError(Exception):
+    """The output file cannot be written; the message names it and the reason."""
+
+
+def _error(console: Console, message: object) -> None:
+    """One line on stderr, never wrapped at the terminal's width nor read as rich markup."""
+    console.print(Text.assemble(("error:", "red"), " ", str(message)), soft_wrap=True)
+
+
+def cannot_write(path: Path, exc: OSError) -> str:
+    """The reason alone: str(OSError) would repeat the path after a raw ``[Errno N]``."""
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[TextIO]:
+    """Standard output, or ``path`` replaced only once the whole export is written.
+
+    The export goes to a temporary file beside ``path``: an export that fails half-way
+    (database error, full disk) leaves a previous file of that name intact.
+    """
     if path is None:
         yield sys.stdout
         return
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        yield handle
+    if path.exists() and not path.is_file():
+        # /dev/stdout, a named pipe: written in place, never renamed over.
+        try:
+            direct = path.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise OutputError(cannot_write(path, exc)) from None
+        with direct:
+            yield direct
+        return
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(cannot_write(path, exc)) from None
+    temporary = Path(name)
+    handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    try:
+        with handle:
+            yield handle
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(cannot_write(path, exc)) from None
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _export_command(args: argparse.Namespace) -> int:
@@ -176,7 +226,7 @@ def _export_command(args: argparse.Namespace) -> int:
     try:
         store, registry = _open()
     except (StorageError, ProtocolError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(err, exc)
         return 1
     try:
         total = count_screenings(store, args.since)
@@ -188,7 +238,9 @@ def _export_command(args: argparse.Namespace) -> int:
             console=err,
             transient=False,
         )
-        with progress, _output(args.output) as out:
+        # The output first: a file that cannot be written is refused before a progress
+        # bar is drawn (it would leave a stray line above the error).
+        with _output(args.output) as out, progress:
             task = progress.add_task("export", total=total)
             written = export_to(
                 store,
@@ -198,8 +250,8 @@ def _export_command(args: argparse.Namespace) -> int:
                 args.since,
                 on_row=lambda: progress.advance(task),
             )
-    except (StorageError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except (StorageError, OutputError) as exc:
+        _error(err, exc)
         return 1
     finally:
         store.close()
@@ -215,7 +267,7 @@ def _log_command(args: argparse.Namespace) -> int:
     try:
         store, _registry = _open()
     except (StorageError, ProtocolError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        _error(Console(stderr=True), exc)
         return 1
     try:
         log = compute_log(store, args.since)
@@ -240,7 +292,7 @@ def _log_command(args: argparse.Namespace) -> int:
         try:
             args.png.write_bytes(render_png(log))
         except OSError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] cannot write {args.png}: {exc}")
+            _error(Console(stderr=True), cannot_write(args.png, exc))
             return 1
         console.print(f"chart written to {args.png}")
     return 0

@@ -141,7 +141,9 @@ def _configure_fhir(parser: argparse.ArgumentParser) -> None:
         "file", metavar="FILE", nargs="?", help="protocol file (default: newest bundled AcSé)"
     )
     parser.add_argument("--lang", choices=("en", "fr"), default="en", help="text language")
-    parser.add_argument("--output", type=Path, default=None, metavar="FILE")
+    parser.add_argument(
+        "--output", type=Path, default=None, metavar="FILE", help="write to FILE (default: stdout)"
+    )
 
 
 def run_fhir(args: argparse.Namespace) -> int:
@@ -158,7 +160,15 @@ def run_fhir(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            # A missing directory or a read-only place: the reason, not a traceback.
+            print(
+                f"screenbot protocol fhir: cannot write {args.output}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
     return EXIT_OK
 
 

@@ -7,12 +7,16 @@ directory are owner-only, and every commit is fsynced (WAL + synchronous=FULL): 
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from storage.errors import StorageError
 
 # Execution option asking for BEGIN IMMEDIATE on SQLite: a write transaction that starts
 # deferred and upgrades later can fail with SQLITE_BUSY regardless of busy_timeout.
@@ -21,9 +25,34 @@ WRITE_TX = "screenbot_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# The only drivers shipped with screenbot: any other URL would fail later, deep in
+# SQLAlchemy, with an ImportError naming a module the user never asked for.
+_SUPPORTED_DRIVERS = frozenset(
+    {"sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg"}
+)
+_USE = "use sqlite:/// or postgresql://"
+
+
+class UnusableDatabase(StorageError):
+    """The configured database cannot be used at all (bad URL, unwritable file or directory).
+
+    Raised before any connection so the command line can say what to fix in one line
+    instead of a driver's ImportError or OSError traceback.
+    """
+
+
 def normalise_url(url: str | URL) -> URL:
-    """Accept the URLs people paste (postgres://, postgresql://) and pick the psycopg 3 driver."""
-    parsed = make_url(url)
+    """Accept the URLs people paste (postgres://, postgresql://) and pick the psycopg 3 driver.
+
+    Anything but SQLite or PostgreSQL is refused here, naming only the URL's scheme: the
+    rest of the URL may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UnusableDatabase(f"DATABASE_URL: not a database URL ({_USE})") from None
+    if parsed.drivername not in _SUPPORTED_DRIVERS:
+        raise UnusableDatabase(f"DATABASE_URL: unsupported database {parsed.drivername!r} ({_USE})")
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -44,17 +73,39 @@ def prepare_sqlite_file(path: Path) -> None:
     """Create the data directory (0700) and the database file (0600) before SQLite does.
 
     SQLite would create the file with the process umask (often world-readable); the WAL
-    and shared-memory files then inherit the database file's mode.
+    and shared-memory files then inherit the database file's mode.  A directory or file
+    we cannot write (read-only mount, a regular file in the path, no permission) raises
+    :class:`UnusableDatabase` naming the path: SQLite would fail on the first write
+    anyway, possibly after the user typed answers that are then lost.
     """
     parent = path.parent
-    if not parent.exists():
-        parent.mkdir(mode=0o700, parents=True)
-        parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        if not parent.exists():
+            parent.mkdir(mode=0o700, parents=True)
+            parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    except OSError as exc:
+        raise UnusableDatabase(
+            f"cannot create the data directory {parent}: {_reason(exc)}"
+        ) from None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise UnusableDatabase(f"cannot write the database {path}: {_reason(exc)}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # The file is writable but SQLite also creates its -wal and -shm files beside it.
+        raise UnusableDatabase(
+            f"cannot write in the data directory {parent} (SQLite keeps its journal there): "
+            f"{os.strerror(errno.EACCES)}"
+        )
+
+
+def _reason(exc: OSError) -> str:
+    """The errno's text alone ("Read-only file system"): the path is already named."""
+    return exc.strerror or str(exc)
 
 
 def sqlite_url(data_dir: Path | str, filename: str = "screenbot.sqlite3") -> str:
