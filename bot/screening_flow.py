@@ -824,17 +824,15 @@ class ScreeningFlow:
         return Outcome([Reply("\n".join(lines))], screening_id=s.id)
 
     def _list(self, ctx: _Ctx) -> Outcome:
+        every = self.store.list_screenings(ctx.user_id)
         mine = sorted(
-            (
-                s
-                for s in self.store.list_screenings(ctx.user_id)
-                if s.status != Status.ABANDONED.value
-            ),
+            (s for s in every if s.status != Status.ABANDONED.value),
             key=lambda s: s.updated_at,
             reverse=True,
         )
         if not mine:
-            return Outcome([Reply(t("no_screening", ctx.lang))])
+            key = "no_screening_left" if every else "no_screening"
+            return Outcome([Reply(t(key, ctx.lang, n=len(every)))])
         lines = [t("list_title", ctx.lang)]
         buttons: list[Button] = []
         for s in mine[:LIST_LIMIT]:

@@ -202,6 +202,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Screening {code} ({status}) — verdict so far: {verdict}",
         "fr": "Screening {code} ({status}) — verdict à ce stade : {verdict}",
     },
+    "no_screening_left": {
+        "en": "No screening to list: your {n} screening(s) were abandoned. /new starts one.",
+        "fr": "Aucun screening à afficher : vos {n} screening(s) ont été abandonnés. "
+        "/new en commence un.",
+    },
     "no_screening": {
         "en": "You have no screening yet. /new starts one.",
         "fr": "Vous n'avez encore aucun screening. /new en commence un.",

@@ -428,6 +428,8 @@ async def test_cancel_abandons_after_confirmation(bot: Bot) -> None:
     await chat.press("Abandon P-0001")
     assert bot.store.find_open_screening(INVESTIGATOR) is None
     assert bot.store.list_screenings()[0].status == "abandoned"
+    await chat.send("/list")
+    assert chat.last_text.startswith("No screening to list: your 1 screening(s) were abandoned.")
 
 
 async def test_moving_the_start_before_a_recorded_date_asks_that_date_again(
