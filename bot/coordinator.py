@@ -205,9 +205,11 @@ def completion_hook(
 def summary_text(payload: Mapping[str, Any]) -> str:
     lang = payload.get("lang")
     verdict = str(payload.get("verdict"))
+    # /review of a screening reopened or in progress: its verdict is only "so far".
+    title = "summary_title_open" if payload.get("open") else "summary_title"
     lines = [
         tr(
-            "summary_title",
+            title,
             lang,
             code=_e(payload["patient_code"]),
             verdict=tr(verdict, lang) if f"coord_{verdict}" in CATALOGUE else _e(verdict),
@@ -533,6 +535,11 @@ async def _investigator_reopen(
         return tr("not_yours", lang)
     if screening.status == Status.ABANDONED:
         return tr("abandoned", lang)
+    completed_at = screening.completed_at
+    if screening.status == Status.COMPLETED and completed_at and completed_at > review.at:
+        # Answered: the screening was completed again since the query (and may have been
+        # confirmed); an old button must not reopen it.
+        return tr("query_settled", lang)
 
     def work() -> str:
         with services.store.screening_tx(review.screening_id) as tx:
@@ -607,6 +614,7 @@ def review_lines(
         payload = summary_payload(
             screening, engine, evaluation, answers, name or str(screening.investigator_id)
         )
+        payload["open"] = screening.status == Status.IN_PROGRESS
         lines.append(summary_text(payload))
     else:
         lines.append(f"<b>{_e(screening.patient_code)}</b> {tr('no_protocol', lang)}")

@@ -33,6 +33,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.handlers import split_text
 from storage import Store
 from storage.coordination import (
     OutboxMessage,
@@ -109,12 +110,18 @@ async def deliver_due(
             continue
         attempt = message.attempts + 1
         try:
-            await bot.send_message(
-                chat_id=message.recipient,
-                text=outgoing.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=outgoing.markup,
-            )
+            # A summary listing every undocumented criterion passes Telegram's 4096
+            # characters; it goes in pieces cut at line ends (its HTML tags never span a
+            # line), the buttons on the last.  A retry after a failed piece sends the
+            # earlier pieces again: a repeat, never a loss.
+            pieces = split_text(outgoing.text)
+            for index, piece in enumerate(pieces, 1):
+                await bot.send_message(
+                    chat_id=message.recipient,
+                    text=piece,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=outgoing.markup if index == len(pieces) else None,
+                )
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)
             retry_at = clock() + dt.timedelta(seconds=wait)

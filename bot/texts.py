@@ -285,6 +285,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "📋 Screening <b>{code}</b> completed: <b>{verdict}</b>",
         "fr": "📋 Screening <b>{code}</b> terminé : <b>{verdict}</b>",
     },
+    "coord_summary_title_open": {
+        "en": "📋 Screening <b>{code}</b> in progress, so far: <b>{verdict}</b>",
+        "fr": "📋 Screening <b>{code}</b> en cours, à ce stade : <b>{verdict}</b>",
+    },
     "coord_protocol": {
         "en": "Protocol {protocol} v{version} · cohort: {cohort}",
         "fr": "Protocole {protocol} v{version} · cohorte : {cohort}",
@@ -392,6 +396,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "coord_not_yours": {
         "en": "This screening is not yours.",
         "fr": "Ce screening n'est pas le vôtre.",
+    },
+    "coord_query_settled": {
+        "en": "This query was answered: the screening was completed again since. Nothing changed.",
+        "fr": "Cette question a reçu sa réponse : le screening a été terminé de nouveau "
+        "depuis. Rien n'a changé.",
     },
     "coord_abandoned": {
         "en": "This screening was abandoned.",

@@ -458,11 +458,18 @@ def display_name(conn: Connection, telegram_id: int) -> str:
 
 
 def find_by_code(store: Store, patient_code: str) -> Screening | None:
-    """The latest screening of a patient code (codes are matched case-insensitively)."""
+    """The screening of a patient code a coordinator means: the latest completed one, else
+    the latest (codes are matched case-insensitively).
+
+    A code can come back: once a screening is completed, the patient may be screened
+    again.  /pending lists the completed one waiting for review; /review CODE must open
+    that one, not the new screening in progress.
+    """
+    completed = sa.case((SCREENINGS.c.status == Status.COMPLETED.value, 1), else_=0)
     query = (
         sa.select(SCREENINGS)
         .where(sa.func.lower(SCREENINGS.c.patient_code) == patient_code.strip().lower())
-        .order_by(SCREENINGS.c.id.desc())
+        .order_by(completed.desc(), SCREENINGS.c.id.desc())
         .limit(1)
     )
     with store._read() as conn:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.coordinator import outbox_job
+from bot.outbox_sender import Outgoing, deliver_due
 from dialogs.engine import Engine
 from storage import Store
 from storage.coordination import OutboxStatus, messages
@@ -135,3 +138,19 @@ async def test_enqueueing_the_same_completion_twice_sends_once(
         assert enqueue_summary(tx, payload, COORDINATOR_CHAT) == 0
     await outbox_job(bot.context())
     assert len(bot.request.texts_to(COORDINATOR)) == 1
+
+
+async def test_a_summary_over_telegrams_limit_goes_out_in_pieces(
+    store: Store, engine: Engine, make_bot: Callable[..., Any], clock: Clock
+) -> None:
+    """Ending at the first fail lists every undocumented criterion: about 6,000 characters."""
+    bot = await make_bot()
+    complete(store, engine, "P-009", age="16")
+    long = "\n".join(f"<b>I{i:02d}</b> unknown: " + "x" * 90 for i in range(100))
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Confirm", callback_data="c|x|1")]])
+    report = await deliver_due(bot.app.bot, store, lambda _m: Outgoing(long, markup), clock=clock)
+    assert len(report.sent) == 2 and not report.failed
+    calls = [c for c in bot.request.of("sendMessage") if int(c.params["chat_id"]) == COORDINATOR]
+    assert len(calls) == 3 and all(len(c.params["text"]) <= 4096 for c in calls)
+    assert "\n".join(c.params["text"] for c in calls) == long
+    assert [("reply_markup" in c.params) for c in calls] == [False, False, True]

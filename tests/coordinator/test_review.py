@@ -16,6 +16,7 @@ from tests.coordinator.conftest import (
     OTHER_INVESTIGATOR,
     answer,
     complete,
+    start_screening,
 )
 
 
@@ -112,6 +113,11 @@ async def test_query_reopen_change_and_new_summary(
     assert [a.raw for a in history] == ["16", "61"]
     assert history[1].supersedes_id == history[0].id
 
+    # The query was answered: its button, pressed again, must not reopen the new verdict.
+    await investigator.press_data(button["callback_data"], query_message)
+    assert store.get_screening(sid).status == "completed"
+    assert "This query was answered" in str(investigator.notices[-1])
+
 
 async def test_coordinator_reopen_notifies_the_investigator(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
@@ -132,6 +138,8 @@ async def test_coordinator_reopen_notifies_the_investigator(
     # A second press finds it no longer completed.
     await coordinator.press_data(f"c|reopen|{sid}", _summary_message(bot, COORDINATOR))
     assert len(reviews(store, sid)) == 1
+    await coordinator.send("/review P-013")
+    assert "📋 Screening <b>P-013</b> in progress, so far:" in "\n".join(coordinator.texts[-2:])
 
 
 async def test_pending_review_and_commands(
@@ -166,3 +174,17 @@ async def test_pending_review_and_commands(
     await coordinator.send("/export pdf")
     assert coordinator.texts[-1].startswith("Usage: /export")
     assert COORDINATOR_CHAT not in {d[1] for d in documents}
+
+
+async def test_review_of_a_code_screened_again_opens_the_completed_one(
+    store: Store, engine: Engine, make_bot: Callable[..., Any]
+) -> None:
+    bot = await make_bot()
+    done = complete(store, engine, "P-030", age="16")
+    start_screening(store, engine, "P-030", OTHER_INVESTIGATOR)  # the patient comes back
+    coordinator = bot.chat(COORDINATOR)
+    await coordinator.send("/review P-030")
+    assert "NOT ELIGIBLE" in "\n".join(coordinator.texts[-2:])
+    assert coordinator.sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
+        f"c|confirm|{done}"
+    )
