@@ -66,6 +66,7 @@ from storage.coordination import (
     pending_review,
     record_review,
     reviews,
+    revision_of,
 )
 from storage.models import utcnow
 from storage.screening_log import compute_log, render_png
@@ -237,12 +238,15 @@ def summary_text(payload: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def review_markup(screening_id: int, lang: str | None) -> InlineKeyboardMarkup:
+def review_markup(screening_id: int, lang: str | None, revision: int) -> InlineKeyboardMarkup:
+    """Confirm / Query / Reopen for one revision (completion) of the screening: pressed
+    on an older summary, they are refused rather than act on a verdict never shown."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    tr(action, lang), callback_data=f"{CALLBACK_PREFIX}|{action}|{screening_id}"
+                    tr(action, lang),
+                    callback_data=f"{CALLBACK_PREFIX}|{action}|{screening_id}|{revision}",
                 )
                 for action in ("confirm", "query", "reopen")
             ]
@@ -257,7 +261,8 @@ def render_outbox(store: Store) -> Renderer:
         payload: Mapping[str, Any] = message.payload
         lang = payload.get("lang")
         if message.kind == MessageKind.SUMMARY:
-            return Outgoing(summary_text(payload), review_markup(message.screening_id, lang))
+            markup = review_markup(message.screening_id, lang, int(message.revision))
+            return Outgoing(summary_text(payload), markup)
         if message.kind == MessageKind.REMINDER:
             text = render_reminder(store, payload)
             return None if text is None else Outgoing(text)
@@ -353,10 +358,11 @@ async def on_button(update: Update, context: Ctx) -> None:
     if query is None or query.data is None:
         return
     parts = query.data.split("|")
-    if len(parts) != 3 or not parts[2].isdigit():
+    if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
         await query.answer()
         raise ApplicationHandlerStop
     action, target = parts[1], int(parts[2])
+    revision = int(parts[3]) if len(parts) == 4 else None
     services = _services(context)
     notice: str | None = None
     if action == "reopen_at":
@@ -366,6 +372,8 @@ async def on_button(update: Update, context: Ctx) -> None:
         lang = user.language if user else None
         if user is None:
             notice = tr("refused", lang)
+        elif (refusal := await _not_current(services, user, target, revision)) is not None:
+            notice = refusal
         elif action == ReviewAction.CONFIRM:
             notice = await _confirm(update, context, services, user, target)
         elif action == ReviewAction.QUERY:
@@ -374,6 +382,25 @@ async def on_button(update: Update, context: Ctx) -> None:
             notice = await _coordinator_reopen(update, context, services, user, target)
     await query.answer(notice[:190] if notice else None)
     raise ApplicationHandlerStop
+
+
+async def _not_current(
+    services: CoordinatorServices, user: User, sid: int, revision: int | None
+) -> str | None:
+    """Why a review button no longer applies: the screening is open again, or completed
+    again since its summary (a newer summary carries the buttons).  None if it applies.
+
+    Checked before acting; Confirm and Reopen check the status again in their own
+    transaction.
+    """
+    screening = await asyncio.to_thread(services.store.get_screening, sid)
+    if screening.status != Status.COMPLETED:
+        return tr("not_completed", user.language)
+    if revision is not None:
+        current = await asyncio.to_thread(revision_of, services.store, sid)
+        if current != revision:
+            return tr("newer_summary", user.language, code=screening.patient_code)
+    return None
 
 
 async def _confirm(
@@ -664,9 +691,10 @@ async def review_command(update: Update, context: Ctx) -> None:
         await context.bot.send_message(chat.id, tr("not_found", user.language, code=code))
         raise ApplicationHandlerStop
     lines = await asyncio.to_thread(review_lines, services, screening, user.language)
-    markup = (
-        review_markup(screening.id, user.language) if screening.status == Status.COMPLETED else None
-    )
+    markup = None
+    if screening.status == Status.COMPLETED:
+        revision = await asyncio.to_thread(revision_of, services.store, screening.id)
+        markup = review_markup(screening.id, user.language, revision)
     await _send_long(context, chat.id, lines, markup)
     raise ApplicationHandlerStop
 

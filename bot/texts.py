@@ -389,6 +389,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "▶ Continue {code}",
         "fr": "▶ Continuer {code}",
     },
+    "coord_newer_summary": {
+        "en": "Screening {code} was completed again since this summary: use the newest one "
+        "(or /review {code}). Nothing changed.",
+        "fr": "Le screening {code} a été terminé de nouveau depuis ce résumé : utilisez le "
+        "plus récent (ou /review {code}). Rien n'a changé.",
+    },
     "coord_not_completed": {
         "en": "This screening is not completed any more.",
         "fr": "Ce screening n'est plus terminé.",

@@ -197,6 +197,12 @@ def completion_number(conn: Connection, screening_id: int) -> int:
     return int(count)
 
 
+def revision_of(store: Store, screening_id: int) -> int:
+    """The screening's current completion number, which its latest summary carries."""
+    with store._read() as conn:
+        return completion_number(conn, screening_id)
+
+
 def enqueue_summary(tx: ScreeningTx, payload: Any, coordinator_chat_id: int | None = None) -> int:
     """Queue the completion summary for every coordinator, in the completion's transaction.
 

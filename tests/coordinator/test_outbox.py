@@ -66,7 +66,7 @@ async def test_network_errors_twice_then_delivered_once_per_recipient(
     assert all(r.attempts == 2 and r.sent_at is not None for r in rows)
     summary = bot.request.messages_to(COORDINATOR)[0]
     buttons = [b["callback_data"] for b in summary["reply_markup"]["inline_keyboard"][0]]
-    assert buttons == [f"c|confirm|{sid}", f"c|query|{sid}", f"c|reopen|{sid}"]
+    assert buttons == [f"c|confirm|{sid}|1", f"c|query|{sid}|1", f"c|reopen|{sid}|1"]
 
 
 async def test_retry_after_is_honoured(

@@ -113,6 +113,14 @@ async def test_query_reopen_change_and_new_summary(
     assert [a.raw for a in history] == ["16", "61"]
     assert history[1].supersedes_id == history[0].id
 
+    # The first summary's buttons are for a verdict since replaced.
+    first_summary = next(m for m in bot.request.messages_to(COORDINATOR) if "reply_markup" in m)
+    await coordinator.press_data(
+        first_summary["reply_markup"]["inline_keyboard"][0][0]["callback_data"], first_summary
+    )
+    assert "completed again since this summary" in str(coordinator.notices[-1])
+    assert [r.action for r in reviews(store, sid)] == ["query"]
+
     # The query was answered: its button, pressed again, must not reopen the new verdict.
     await investigator.press_data(button["callback_data"], query_message)
     assert store.get_screening(sid).status == "completed"
@@ -157,7 +165,7 @@ async def test_pending_review_and_commands(
     text = "\n".join(coordinator.texts[-2:])
     assert "NOT ELIGIBLE" in text and "Answer history:" in text and "<code>age</code>: 16" in text
     assert coordinator.sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
-        f"c|confirm|{first}"
+        f"c|confirm|{first}|1"
     )
     await coordinator.send("/review NOPE-1")
     assert coordinator.texts[-1] == "No screening with code NOPE-1."
@@ -186,5 +194,5 @@ async def test_review_of_a_code_screened_again_opens_the_completed_one(
     await coordinator.send("/review P-030")
     assert "NOT ELIGIBLE" in "\n".join(coordinator.texts[-2:])
     assert coordinator.sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
-        f"c|confirm|{done}"
+        f"c|confirm|{done}|1"
     )
