@@ -45,13 +45,12 @@ from bot.handlers import split_text
 from bot.keyboards import screening_data
 from bot.outbox_sender import Outgoing, Renderer, deliver_due
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
-from bot.screening_flow import answers_of
+from bot.screening_flow import answers_of, reopen_at_open_items
 from bot.texts import CATALOGUE, t
 from dialogs.answers import normalise_patient_code
 from dialogs.engine import Engine
 from dialogs.evaluation import Evaluation
 from dialogs.registry import ProtocolRegistry
-from dialogs.reopening import reopen_state
 from dialogs.values import Answer, from_json
 from storage import DuplicatePatientCode, Role, Screening, ScreeningTx, Status, Store, User
 from storage.coordination import (
@@ -504,12 +503,7 @@ def _reopen(
     engine = engine_of(services.registry, tx.screening)
     if engine is None:
         raise LookupError(f"protocol of screening {tx.screening_id} is not loaded")
-    state = reopen_state(engine, answers_of(tx.current_answers()), preferred)
-    if tx.screening.status == Status.COMPLETED:
-        tx.reopen(state, user_id=user_id, reason=reason)
-    else:
-        tx.set_state(state)
-        tx.log_event("moved", user_id, {"state": state, "reason": reason})
+    state, _ = reopen_at_open_items(tx, engine, preferred, user_id, reason)
     label = engine.protocol.question_by_id[state].label.get(tx.screening.language or "en")
     return state, label
 

@@ -181,6 +181,24 @@ def answers_from_values(values: Mapping[str, tuple[str, Any]]) -> dict[str, Answ
     return {qid: Answer(qid, raw, from_json(data)) for qid, (raw, data) in values.items()}
 
 
+def reopen_at_open_items(
+    tx: ScreeningTx, engine: Engine, preferred: str | None, user_id: int, reason: str
+) -> tuple[str, dict[str, Answer]]:
+    """Reopen a completed screening (or move an open one) at the question to work on: the
+    one preferred (a coordinator's query), else the first behind a failing or unknown
+    criterion.  The investigator's /resume of an incomplete screening and the
+    coordinator's Reopen and query buttons all go through here.  Returns the state and
+    the current answers (to render its prompt)."""
+    answers = answers_from_values(tx.current_values())
+    state = reopen_state(engine, answers, preferred)
+    if tx.screening.status == Status.COMPLETED.value:
+        tx.reopen(state, user_id=user_id, reason=reason)
+    else:
+        tx.set_state(state)
+        tx.log_event("moved", user_id, {"state": state, "reason": reason})
+    return state, answers
+
+
 def _offer_pending(last: EventRecord | None, screening: Screening) -> bool:
     """Whether the latest offer still waits for the investigator's choice.
 
@@ -720,9 +738,8 @@ class ScreeningFlow:
             with self.store.screening_tx(s.id) as tx:
                 if ctx.update_id is not None and not tx.claim_update(ctx.update_id):
                     return self._where_now(ctx, tx)
-                answers = answers_from_values(tx.current_values())
-                state = reopen_state(engine, answers, None)
-                tx.reopen(state, ctx.user_id, "resumed by the investigator to document unknowns")
+                reason = "resumed by the investigator to document unknowns"
+                state, answers = reopen_at_open_items(tx, engine, None, ctx.user_id, reason)
                 with engine.attached(state, answers, ctx.lang) as conv:
                     reply = self._prompt(engine, conv, s.id, ctx.lang)
         except DuplicatePatientCode:

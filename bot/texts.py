@@ -124,8 +124,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Le screening {code} est clos ({verdict}). Seul votre coordinateur peut le rouvrir.",
     },
     "other_open_code": {
-        "en": "Patient {code} has another screening in progress: /resume {code} continues it.",
-        "fr": "Le patient {code} a un autre screening en cours : /resume {code} le reprend.",
+        "en": "Patient {code} has another screening in progress, so this one stays closed. "
+        "/list shows yours; check with your coordinator if it is not among them.",
+        "fr": "Le patient {code} a un autre screening en cours : celui-ci reste clos. "
+        "/list montre les vôtres ; voyez avec votre coordinateur s'il n'y figure pas.",
     },
     "code_still_needed": {
         "en": "The patient code cannot be unknown: it is what the screening is filed under.",

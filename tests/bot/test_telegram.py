@@ -529,6 +529,18 @@ async def test_an_incomplete_screening_is_resumed_when_the_labs_come_back(
     assert [e.kind for e in bot.store.events(s.id, "reopened")] == ["reopened"]
 
 
+async def test_an_incomplete_screening_is_not_reopened_beside_a_new_one(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    chat = await start_screening(bot, "P-0044")
+    await answer_until_done(bot, chat, {**eligible, "ffpe_available": "?"})
+    other = bot.chat(OTHER_INVESTIGATOR)
+    await other.send("/new P-0044")  # the patient is screened again meanwhile
+    await chat.send("/resume P-0044")
+    assert "Patient P-0044 has another screening in progress" in chat.last_text
+    assert [s.status for s in bot.store.list_screenings(INVESTIGATOR)] == ["completed"]
+
+
 async def test_an_investigator_cannot_reopen_a_decided_verdict(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
