@@ -7,6 +7,12 @@ reply through an offline ``BaseRequest``.
 Floor: ``process_update`` of a handler doing one raw ``sqlite3`` durable INSERT (WAL,
 synchronous=FULL) and one ``reply_text`` through the same offline request.
 
+Press floor (for reading the result, not the target): the same raw INSERT, but with the
+replies the issue asks of a button press: answer the callback query, edit the pressed
+message to show the answer, send the next question with its Yes / No / Unknown buttons
+(sent together, as the bot does).  What the bot spends beyond it is its own work: the
+engine, the audit rows and the reads a press needs.
+
 Also: answers/s with 1,000 screenings in flight (answers interleaved across 1,000 open
 screenings of 1,000 investigators) and resident memory per in-flight screening.
 
@@ -31,8 +37,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram import Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.app import build_application, build_services
 from bot.settings import Settings
@@ -138,6 +150,49 @@ async def measure_floor(folder: Path, n: int) -> list[float]:
     return samples
 
 
+def _next_question_keyboard(screening_id: int, question_id: str) -> InlineKeyboardMarkup:
+    """The size of the bot's own: three answer buttons with callback data of its form."""
+    data = f"a|{screening_id}|{question_id}|"
+    buttons = [InlineKeyboardButton(label, callback_data=data + value)
+               for label, value in (("Yes", "yes"), ("No", "no"), ("Unknown", "?"))]  # fmt: skip
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+
+
+async def measure_press_floor(folder: Path, n: int) -> list[float]:
+    db = sqlite3.connect(folder / "press.sqlite3", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE answers (id INTEGER PRIMARY KEY, user_id INTEGER, text TEXT)")
+    keyboard = _next_question_keyboard(12345, "histology_confirmed")
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None and isinstance(query.message, Message)
+        db.execute(
+            "INSERT INTO answers (user_id, text) VALUES (?, ?)", (query.from_user.id, query.data)
+        )
+        await asyncio.gather(
+            query.answer(),
+            query.edit_message_text(f"{query.message.text}\n✔️ Yes"),
+            context.bot.send_message(
+                query.message.chat.id,
+                "2/38 · Is the diagnosis histologically confirmed?",
+                reply_markup=keyboard,
+            ),
+        )
+
+    request = OfflineRequest(record=False)
+    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+    app.add_handler(CallbackQueryHandler(handler))
+    await app.initialize()
+    samples = [
+        await timed(app, callback_update(1 + i % 1000, "a|1|cohort|sarcoma")) for i in range(n)
+    ]
+    await app.shutdown()
+    db.close()
+    return samples
+
+
 # -- the bot ---------------------------------------------------------------------------------
 
 
@@ -220,6 +275,7 @@ async def main(quick: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-bot-") as tmp:
         folder = Path(tmp)
         floor = await measure_floor(folder, floor_n)
+        press_floor = await measure_press_floor(folder, floor_n)
         bot = await measure_bot(folder, screenings, answers_each)
         limited = await measure_bot(folder / "limited", min(screenings, 30), 2, rate_limiter=True)
         remote = await measure_bot(folder / "remote", min(screenings, 30), 3, round_trip=ROUND_TRIP)
@@ -236,6 +292,13 @@ async def main(quick: bool) -> int:
     r50 = pct(samples, 0.5) / pct(floor, 0.5)
     r99 = pct(samples, 0.99) / pct(floor, 0.99)
     print(f"ratio to floor: p50 {r50:.2f}x, p99 {r99:.2f}x (target <= 2x)")
+    print(line("press floor (INSERT + a press's 3)", press_floor))
+    f50 = pct(press_floor, 0.5) / pct(floor, 0.5)
+    f99 = pct(press_floor, 0.99) / pct(floor, 0.99)
+    print(f"  press floor / floor: p50 {f50:.2f}x, p99 {f99:.2f}x (what a press must send)")
+    p50 = pct(bot["pressed"], 0.5) / pct(press_floor, 0.5)
+    p99 = pct(bot["pressed"], 0.99) / pct(press_floor, 0.99)
+    print(f"  bot presses / press floor: p50 {p50:.2f}x, p99 {p99:.2f}x (the bot's own work)")
     print(f"throughput with {screenings} in flight: {len(samples) / bot['wall']:.0f} answers/s")
     print(line("with AIORateLimiter (production)", limited["samples"]))
     print("  (Telegram allows a bot ~30 messages/s overall: the limiter spaces the replies)")

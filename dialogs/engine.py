@@ -168,10 +168,15 @@ class Engine:
         parsed = self.parse(conv, qid, text)
         if isinstance(parsed, AnswerError):
             return Step(qid, qid, accepted=False, error=parsed.message)
-        before = self.criteria.failing(conv.resolution, qid)
-        invalid_before = conv.resolution.invalid
+        # Resolutions are never changed in place (an answer settles a new one), so the one
+        # before the answer can still be checked afterwards, and only when needed: most
+        # answers fail nothing, and then nothing newly fails either.
+        before = conv.resolution
+        invalid_before = before.invalid
         conv.trigger("advance", answer=parsed)
-        newly_ids = self.criteria.failing(conv.resolution, qid) - before
+        newly_ids = self.criteria.failing(conv.resolution, qid)
+        if newly_ids:
+            newly_ids -= self.criteria.failing(before, qid)
         invalidated = tuple(q for q in conv.resolution.invalid if q not in invalid_before)
         feeds = self.criteria.computed_inputs.get(qid, set())
         newly: tuple[CriterionResult, ...] = ()

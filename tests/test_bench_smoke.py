@@ -33,5 +33,6 @@ def test_bot_bench_quick_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert asyncio.run(bench("bench_bot").main(quick=True)) == 0
     out = capsys.readouterr().out
     assert "ratio to floor: p50" in out
+    assert "bot presses / press floor: p50" in out
     assert "button press, Bot API 20 ms away" in out
     assert "resident memory per in-flight screening" in out
