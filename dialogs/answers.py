@@ -62,6 +62,34 @@ _ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _DATE_PARTS_RE = re.compile(r"^([0-9]{1,4})[-/. ]([0-9]{1,2})[-/. ]([0-9]{1,4})$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9-]+$")
+# Months by name, French and English, full or abbreviated, without accents (see _month).
+_MONTHS: dict[str, int] = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("janvier", "janv", "january", "jan"),
+            ("fevrier", "fevr", "fev", "february", "feb"),
+            ("mars", "march", "mar"),
+            ("avril", "avr", "april", "apr"),
+            ("mai", "may"),
+            ("juin", "june", "jun"),
+            ("juillet", "juil", "july", "jul"),
+            ("aout", "august", "aug"),
+            ("septembre", "sept", "september", "sep"),
+            ("octobre", "october", "oct"),
+            ("novembre", "november", "nov"),
+            ("decembre", "december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+# '23 novembre 2026', '1er déc. 2026', '23-nov-2026', '23NOV1980'; month first for English
+# ('November 23, 2026', 'NOV-23-80').
+_DAY_MONTH_YEAR_RE = re.compile(r"^(\d{1,2})(?:er)?[ ./-]*([a-z]+)\.?[ ./,-]*(\d{2}|\d{4})$")
+_MONTH_DAY_YEAR_RE = re.compile(
+    r"^([a-z]+)\.?[ ./-]*(\d{1,2})(?:st|nd|rd|th)?[ ./,-]*(\d{2}|\d{4})$"
+)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -446,19 +474,47 @@ class AnswerParser:
 
 
 def parse_date(text: str) -> dt.date | str | None:
-    """A date from ISO or DD/MM/YYYY text; 'invalid' for a well-formed impossible date."""
+    """A date from ISO, DD/MM/YYYY or month-name text ('23 novembre 2026', 'Nov 23, 2026');
+    'invalid' for a well-formed impossible date.  A year is always four digits here: a
+    two-digit year is a century to guess."""
     m = _ISO_RE.match(text)
     if m:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    else:
-        m = _DMY_RE.match(text)
-        if not m:
-            return None
+    elif m := _DMY_RE.match(text):
         d, mo, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        named = _named_month_dates(text, two_digit_year=False)
+        if not named:
+            return None
+        y, mo, d = named[0]
     try:
         return dt.date(y, mo, d)
     except ValueError:
         return "invalid"
+
+
+def _month(word: str) -> int | None:
+    """A month number from its name, in any case, with or without accents ('Déc', 'aout')."""
+    plain = unicodedata.normalize("NFKD", word.casefold())
+    return _MONTHS.get("".join(ch for ch in plain if not unicodedata.combining(ch)))
+
+
+def _named_month_dates(text: str, two_digit_year: bool = True) -> list[tuple[int, int, int]]:
+    """(year, month, day) readings of a date written with a month name; a two-digit year,
+    where allowed, gives both centuries (see _years)."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).strip()
+    found: list[tuple[int, int, int]] = []
+    if m := _DAY_MONTH_YEAR_RE.match(plain):
+        day, name, year = m.groups()
+    elif m := _MONTH_DAY_YEAR_RE.match(plain):
+        name, day, year = m.groups()
+    else:
+        return found
+    month = _month(name)
+    if month is not None and (two_digit_year or len(year) == 4):
+        found += [(y, month, int(day)) for y in _years(year)]
+    return found
 
 
 def _years(text: str) -> tuple[int, ...]:
@@ -486,7 +542,8 @@ def reads_as_date(code: str) -> bool:
 
     Day-month-year and year-month-day, as 6 or 8 digits ('120380', '19800312') or in parts
     separated by '-', '/', '.' or a space with 1-2 digit day and month ('12-3-80',
-    '1980.3.12').  It refuses whenever some reading is a calendar date: a false refusal
+    '1980.3.12'), and with a month name ('12NOV1980', 'NOV-12-80').
+    It refuses whenever some reading is a calendar date: a false refusal
     costs a retype, a birth date stored as a pseudonym cannot be taken back.
     """
     text = code.strip()
@@ -509,4 +566,5 @@ def reads_as_date(code: str) -> bool:
     elif re.fullmatch(r"[0-9]{6}", digits):
         candidates += [(y, int(digits[2:4]), int(digits[:2])) for y in _years(digits[4:])]
         candidates += [(y, int(digits[2:4]), int(digits[4:])) for y in _years(digits[:2])]
+    candidates += _named_month_dates(text)  # '12NOV1980', '12-nov-80'
     return _any_date(candidates)
