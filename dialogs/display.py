@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
+from functools import lru_cache
 from typing import Any
 
 from dialogs.errors import ExpressionError
@@ -123,8 +125,110 @@ class DisplayNames(dict[str, str]):
         return text
 
 
+def question_label(protocol: Protocol, question_id: str, lang: str) -> str:
+    """A question named in a sentence: its label without the trailing question mark.
+
+    Reasons and notices name questions this way because an investigator knows the
+    questions as they were asked, never their IDs.  French labels end in " ?" (with a
+    plain or a no-break space), so every trailing space and "?" goes.
+    """
+    return protocol.question_by_id[question_id].label.get(lang).rstrip().rstrip("?").rstrip()
+
+
 def render(template: str, protocol: Protocol, names: dict[str, Any], lang: str) -> str:
+    """Fill a protocol text's ``{fields}`` with display values, leaving out what was not asked.
+
+    A text covers every path through the questions, but a question that was not asked
+    has no value (``None``): "— mg/day" or "— days before the planned start" helps nobody.
+    So a text may mark optional parts in square brackets:
+
+    * ``[, site {radiotherapy_site}]`` is left out when a field in it has no value (a
+      question not asked, a computed value that is None).  An unknown answer is a value
+      here: it still shows as "?", since it is something to chase.
+    * ``[A|B]`` gives the first alternative whose fields all have values (B may have none:
+      "[{steroid_drug} {steroid_dose_mg} mg/day = |No corticosteroid: ]").
+    * ``[[`` and ``]]`` write a literal bracket, as ``{{`` and ``}}`` write a brace.
+
+    Brackets inside a ``{field}`` (``{a[0]}``) are the field's own business.
+    """
+    fields = DisplayNames(protocol, names, lang)
     try:
-        return template.format_map(DisplayNames(protocol, names, lang))
+        parts: list[str] = []
+        for piece in optional_parts(template):
+            if isinstance(piece, str):
+                parts.append(piece.format_map(fields))
+                continue
+            for alternative in piece:
+                if all(names[f] is not None for f in _field_names(alternative) if f in names):
+                    parts.append(alternative.format_map(fields))
+                    break
+        return "".join(parts)
     except (ValueError, KeyError, IndexError, AttributeError) as exc:
         raise ExpressionError(f"cannot render {template!r}: {exc}") from exc
+
+
+@lru_cache(maxsize=1024)
+def _field_names(text: str) -> frozenset[str]:
+    """The names a format text reads (``{anc}``, ``{a.kind}`` and ``{a[0]}`` read ``a``)."""
+    return frozenset(
+        name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name
+    )
+
+
+@lru_cache(maxsize=1024)
+def optional_parts(template: str) -> tuple[str | tuple[str, ...], ...]:
+    """Split a text into format texts (str) and optional parts (their alternatives).
+
+    Only brackets and bars outside ``{...}`` count; doubled brackets are literal.  Raises
+    ValueError on an unbalanced or nested bracket, which :func:`render` reports with the
+    text (the protocol check renders every text, so a broken one is found before use).
+    Cached: a protocol has a few hundred texts, rendered on every evaluation.
+    """
+    pieces: list[str | tuple[str, ...]] = []
+    current: list[str] = []  # the text being read (a plain piece or one alternative)
+    alternatives: list[str] | None = None  # inside [...]: the alternatives read so far
+    depth = 0  # inside {...}
+    i, n = 0, len(template)
+    while i < n:
+        ch = template[i]
+        pair = template[i : i + 2]
+        if depth == 0 and pair in ("{{", "}}"):
+            current.append(pair)
+            i += 2
+            continue
+        if depth == 0 and pair in ("[[", "]]"):
+            current.append(ch)
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+        elif depth == 0 and ch == "[":
+            if alternatives is not None:
+                raise ValueError("'[' inside an optional part: nested parts are not supported")
+            if current:
+                pieces.append("".join(current))
+            current, alternatives = [], []
+            i += 1
+            continue
+        elif depth == 0 and ch == "]":
+            if alternatives is None:
+                raise ValueError("']' without its '[' (write ']]' for a bracket)")
+            alternatives.append("".join(current))
+            pieces.append(tuple(alternatives))
+            current, alternatives = [], None
+            i += 1
+            continue
+        elif depth == 0 and ch == "|" and alternatives is not None:
+            alternatives.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(ch)
+        i += 1
+    if alternatives is not None:
+        raise ValueError("'[' without its ']' (write '[[' for a bracket)")
+    if current:
+        pieces.append("".join(current))
+    return tuple(pieces)

@@ -17,7 +17,7 @@ from transitions import MachineError
 
 from dialogs.answers import AnswerError, AnswerParser, ParseContext
 from dialogs.conversation import Conversation
-from dialogs.display import value_text
+from dialogs.display import question_label, value_text
 from dialogs.errors import ConversationError
 from dialogs.evaluation import CriteriaEvaluator, CriterionResult, Evaluation
 from dialogs.machine import COMPLETE, build_machine
@@ -209,9 +209,7 @@ class Engine:
         does not know the IDs).  Usually the planned start moved before them; otherwise an
         answer made a question apply again whose old date is after the current start."""
         lang = conv.lang
-        labels = "; ".join(
-            self.question(q).label.get(lang).strip().rstrip(" ?") for q in invalidated
-        )
+        labels = "; ".join(question_label(self.protocol, q, lang) for q in invalidated)
         start = conv.resolution.start
         shown = start.strftime("%d/%m/%Y") if start is not None else "?"
         key = "invalidated_by_start" if question_id == START_QUESTION else "invalid_after_start"

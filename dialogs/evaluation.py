@@ -11,12 +11,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dialogs.display import render, value_text
+from dialogs.display import question_label, render, value_text
 from dialogs.errors import ExpressionError
 from dialogs.expressions import Evaluator, names_in
 from dialogs.messages import message
 from dialogs.protocol import Computed, Criterion, Protocol
-from dialogs.resolution import Resolution, resolve
+from dialogs.resolution import START_QUESTION, Resolution, resolve
 from dialogs.values import UNKNOWN, Answer
 
 Status = Literal["pass", "fail", "unknown", "not_applicable"]
@@ -31,6 +31,9 @@ class CriterionResult:
     reason: str
     earliest_start: dt.date | None = None
     flagged: str | None = None
+    # For an unknown criterion, the IDs of the questions behind it, in question order.  The
+    # reason names them by their labels, for people; programs read the IDs here.
+    open_questions: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class CriterionResult:
             "reason": self.reason,
             "earliest_start": self.earliest_start.isoformat() if self.earliest_start else None,
             "flagged": self.flagged,
+            "open_questions": list(self.open_questions),
         }
 
 
@@ -77,33 +81,86 @@ def verdict_of(statuses: Mapping[str, str]) -> Verdict:
     return "eligible"
 
 
-def _unknown_reason(
+def _open_questions(
     protocol: Protocol,
     res: Resolution,
-    names: frozenset[str],
-    lang: str,
-    computed_deps: Mapping[str, frozenset[str]] | None = None,
+    names: Collection[str],
+    computed_deps: Mapping[str, frozenset[str]],
+) -> tuple[str, ...]:
+    """The questions behind the unknown names of an expression, in question order.
+
+    Each name stands for what an investigator can actually answer:
+
+    * a computed value for its unknown inputs ("unknown: egfr" helps nobody); if none of
+      them is unknown, for the planned start when it is missing (``gap()`` has nothing
+      to count from), else for all its inputs, the answers to look at again;
+    * a question that was not asked because its condition is unknown (Gilbert's syndrome
+      before the bilirubin is typed) for the unknown questions of that condition: it may
+      never be asked at all, and "unknown: Gilbert's syndrome" would read as an answer.
+    """
+    found: set[str] = set()
+    for n in names:
+        if n in protocol.question_by_id:
+            found |= _deciding(protocol, res, n, set())
+            continue
+        inputs = computed_deps.get(n, frozenset())
+        unknown_inputs = {q for q in inputs if res.names.get(q) is UNKNOWN}
+        if unknown_inputs:
+            for q in unknown_inputs:
+                found |= _deciding(protocol, res, q, set())
+        elif res.start is None:
+            found.add(START_QUESTION)
+        else:
+            found |= inputs
+    if not found and res.start is None:
+        found.add(START_QUESTION)  # a rule on gap(...) alone touches no unknown name
+    return tuple(q for q in protocol.order if q in found)
+
+
+def _deciding(protocol: Protocol, res: Resolution, qid: str, seen: set[str]) -> set[str]:
+    """``qid`` itself, or, when whether it is asked is unknown, the unknown questions its
+    condition reads (through further such questions)."""
+    if res.applies.get(qid) is not UNKNOWN or qid in seen:
+        return {qid}
+    seen.add(qid)
+    when_names, _ = names_in(protocol.question_by_id[qid].when)
+    found: set[str] = set()
+    for n in when_names:
+        if n in protocol.question_by_id and res.names.get(n) is UNKNOWN:
+            found |= _deciding(protocol, res, n, seen)
+    if not found:
+        found.add(START_QUESTION if res.start is None else qid)
+    return found
+
+
+def _unknown_reason(
+    protocol: Protocol, res: Resolution, questions: tuple[str, ...], lang: str
 ) -> str:
-    if computed_deps:
-        # "unknown: egfr" helps nobody: name the unanswered questions behind it.
-        expanded: set[str] = set()
-        for n in names:
-            inputs = {q for q in computed_deps.get(n, ()) if res.names.get(q) is UNKNOWN}
-            expanded |= inputs or {n}
-        names = frozenset(expanded)
-    # An invalid answer is pending too (it is asked again); its own reason says more.
-    pending = sorted(n for n in names if n in res.pending and n not in res.invalid)
-    invalid = sorted(n for n in names if n in res.invalid)
-    other = sorted(n for n in names if n not in res.pending and n not in res.invalid)
+    """Why a criterion is unknown, naming its open questions as the investigator saw them.
+
+    Labels, not IDs: an investigator on a phone knows the questions, not the protocol
+    file (``CriterionResult.open_questions`` keeps the IDs).  Labels may hold commas, so
+    they are joined with "; " (" ; " in French); the groups (unknown, not answered yet,
+    to answer again) with " — ", which already sets the explanation apart from them.
+    """
+    # An invalid answer is pending too (it is asked again); its own group says why.
+    invalid = [q for q in questions if q in res.invalid]
+    pending = [q for q in questions if q in res.pending and q not in res.invalid]
+    other = [q for q in questions if q not in res.pending and q not in res.invalid]
+
+    def labels(qids: list[str]) -> str:
+        return message("label_separator", lang).join(
+            question_label(protocol, q, lang) if q in protocol.question_by_id else q for q in qids
+        )
+
     parts: list[str] = []
     if other:
-        parts.append(message("reason_unknown", lang, names=", ".join(other)))
+        parts.append(message("reason_unknown", lang, names=labels(other)))
     if pending:
-        parts.append(message("reason_pending", lang, names=", ".join(pending)))
-    for n in invalid:
-        parts.append(message("reason_invalid_date", lang, name=n))
-    del protocol
-    return "; ".join(parts) or message("reason_unknown", lang, names="?")
+        parts.append(message("reason_pending", lang, names=labels(pending)))
+    if invalid:
+        parts.append(message("reason_invalid_date", lang, names=labels(invalid)))
+    return " — ".join(parts) or message("reason_unknown", lang, names="?")
 
 
 class CriteriaEvaluator:
@@ -121,6 +178,11 @@ class CriteriaEvaluator:
         self.computed_deps = deps
         self._computed_by_id = {c.id: c for c in protocol.computed}
         self.affected = _affected_criteria(protocol, deps)
+        self._case_questions = {
+            case.when: _questions_read(protocol, case.when, deps)
+            for cr in protocol.criteria
+            for case in cr.cases
+        }
 
     def evaluate(
         self,
@@ -176,8 +238,8 @@ class CriteriaEvaluator:
             for cid in sorted(computed_ids)
             if names[cid] is not None
             and names[cid] is not UNKNOWN
-            # Nothing to announce when an input was not even asked ("no corticosteroid":
-            # the explain would read "None — mg/day = 0 mg/day").
+            # Nothing to announce when an input was not even asked: after "no
+            # corticosteroid", "0 mg/day prednisone-equivalent" is no news.
             and all(names.get(q) is not None for q in self.computed_deps[cid])
         )
 
@@ -228,17 +290,17 @@ class CriteriaEvaluator:
         def explain() -> str:
             return render(cr.explain.get(lang), p, names, lang)
 
-        def unknown_why(unknown: frozenset[str]) -> str:
-            return _unknown_reason(p, res, unknown, lang, self.computed_deps)
-
-        def unknown_result(unknown: frozenset[str]) -> CriterionResult:
-            return CriterionResult(cr.id, "unknown", explain() + " — " + unknown_why(unknown))
+        def unknown_result(unknown: frozenset[str], with_explain: bool = True) -> CriterionResult:
+            questions = _open_questions(p, res, unknown, self.computed_deps)
+            why = _unknown_reason(p, res, questions, lang)
+            reason = explain() + " — " + why if with_explain else why
+            return CriterionResult(cr.id, "unknown", reason, open_questions=questions)
 
         try:
             if cr.not_applicable:
                 out = ev.truth(cr.not_applicable)
                 if out.value is UNKNOWN:
-                    return CriterionResult(cr.id, "unknown", unknown_why(out.unknown_names))
+                    return unknown_result(out.unknown_names, with_explain=False)
                 if out.value:
                     reason = (
                         render(cr.not_applicable_reason.get(lang), p, names, lang)
@@ -249,10 +311,22 @@ class CriteriaEvaluator:
             for case in cr.cases:
                 out = ev.truth(case.when)
                 if out.value is UNKNOWN:
-                    return unknown_result(out.unknown_names)
+                    # Name what the rule itself still lacks too (no lab date and no ANC):
+                    # one list of everything to chase, not one question per round.
+                    rule = ev.truth(cr.pass_)
+                    behind = out.unknown_names
+                    if rule.value is UNKNOWN:
+                        behind |= rule.unknown_names
+                    return unknown_result(behind)
                 if out.value:
                     return CriterionResult(
-                        cr.id, case.status, render(case.reason.get(lang), p, names, lang)
+                        cr.id,
+                        case.status,
+                        render(case.reason.get(lang), p, names, lang),
+                        # A stale lab date: the questions the case reads are to answer again.
+                        open_questions=self._case_questions[case.when]
+                        if case.status == "unknown"
+                        else (),
                     )
             out = ev.truth(cr.pass_)
             if out.value is UNKNOWN:
@@ -278,6 +352,19 @@ class CriteriaEvaluator:
             return CriterionResult(cr.id, "fail", reason, earliest_start=earliest)
         except ExpressionError as exc:
             raise ExpressionError(f"{p.source}: {cr.id}: {exc}") from exc
+
+
+def _questions_read(
+    protocol: Protocol, expr: str, computed_deps: Mapping[str, frozenset[str]]
+) -> tuple[str, ...]:
+    """The questions an expression reads, through computed values, in question order."""
+    names, _ = names_in(expr)
+    read: set[str] = set()
+    for n in names:
+        if n in protocol.question_by_id:
+            read.add(n)
+        read |= computed_deps.get(n, frozenset())
+    return tuple(q for q in protocol.order if q in read)
 
 
 def _affected_criteria(

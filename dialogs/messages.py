@@ -113,6 +113,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "Merci d'utiliser le code de screening pseudonymisé.",
     },
     "unknown_answer": {"en": "unknown", "fr": "inconnu"},
+    # {names}: question labels joined with "label_separator" (labels may hold commas).
+    "label_separator": {"en": "; ", "fr": " ; "},
     "reason_unknown": {
         "en": "unknown: {names}",
         "fr": "inconnu : {names}",
@@ -122,8 +124,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "pas encore renseigné : {names}",
     },
     "reason_invalid_date": {
-        "en": "{name} is after the planned start date",
-        "fr": "{name} est postérieure à la date de début prévue",
+        "en": "date after the planned start, to answer again: {names}",
+        "fr": "date postérieure au début prévu, à renseigner à nouveau : {names}",
     },
     "invalidated_by_start": {
         "en": "The new planned start date ({start}) makes these answers invalid; please "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import string
 from collections import Counter
 
+from dialogs.display import optional_parts
 from dialogs.errors import ExpressionError, ProtocolError
 from dialogs.expressions import ALL_FUNCTIONS, names_in
 from dialogs.protocol import AnswerType, Protocol, Text
@@ -25,6 +26,18 @@ def template_fields(text: Text) -> set[str]:
             if name:
                 fields.add(name.split(".")[0].split("[")[0])
     return fields
+
+
+def checked_template_fields(text: Text, src: str, item: str, what: str) -> set[str]:
+    """:func:`template_fields`, once the text's optional parts (``[...|...]``, see
+    ``display.render``) are well formed: a broken bracket would otherwise surface only
+    when a screening first renders that text."""
+    for lang, lang_text in (("en", text.en), ("fr", text.fr)):
+        try:
+            optional_parts(lang_text)
+        except ValueError as exc:
+            raise ProtocolError(src, item, f"{what} ({lang}): {exc}") from None
+    return template_fields(text)
 
 
 def validate_protocol(p: Protocol) -> None:
@@ -94,7 +107,8 @@ def validate_protocol(p: Protocol) -> None:
         if c.id in all_questions or c.id in constants:
             raise ProtocolError(src, c.id, "computed value clashes with a question or constant")
         check_expr(c.id, c.expr, all_questions | constants | computed_ids, "'expr'")
-        for f in template_fields(c.explain) - (all_questions | constants | computed_ids | {c.id}):
+        known = all_questions | constants | computed_ids | {c.id}
+        for f in checked_template_fields(c.explain, src, c.id, "'explain'") - known:
             raise ProtocolError(src, c.id, f"'explain' uses unknown field {{{f}}}")
         computed_ids.add(c.id)
 
@@ -104,17 +118,23 @@ def validate_protocol(p: Protocol) -> None:
             check_expr(cr.id, cr.not_applicable, allowed, "'not_applicable'")
         for i, case in enumerate(cr.cases):
             check_expr(cr.id, case.when, allowed, f"case {i + 1} 'when'")
-            for f in template_fields(case.reason) - allowed:
+            reason = f"case {i + 1} reason"
+            for f in checked_template_fields(case.reason, src, cr.id, reason) - allowed:
                 raise ProtocolError(src, cr.id, f"case {i + 1} reason uses unknown field {{{f}}}")
         check_expr(cr.id, cr.pass_, allowed, "'pass'")
         if cr.earliest_start:
             check_expr(cr.id, cr.earliest_start, allowed, "'earliest_start'")
         if cr.flag:
             check_expr(cr.id, cr.flag, allowed, "'flag'")
-        for text, what in ((cr.explain, "'explain'"), (cr.not_applicable_reason, "reason")):
+        texts = (
+            (cr.explain, "'explain'"),
+            (cr.not_applicable_reason, "reason"),
+            (cr.flag_reason, "'flag_reason'"),
+        )
+        for text, what in texts:
             if text is None:
                 continue
-            for f in template_fields(text) - allowed:
+            for f in checked_template_fields(text, src, cr.id, what) - allowed:
                 raise ProtocolError(src, cr.id, f"{what} uses unknown field {{{f}}}")
         for n in cr.notes:
             if n not in note_numbers:

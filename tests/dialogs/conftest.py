@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from dialogs.engine import Engine, Step
+from dialogs.evaluation import Evaluation
 from dialogs.protocol import PROTOCOL_DIR, Protocol, load_protocol
-from dialogs.record import RecordResult, evaluate_record
+from dialogs.record import RecordResult, evaluate_record, record_text
 from tests.fixtures import ACSE_ELIGIBLE, ACSE_TODAY, load_record
 
 ACSE_V1 = PROTOCOL_DIR / "acse-pembrolizumab-v1.yaml"
@@ -61,5 +62,27 @@ def say(engine: Engine) -> Say:
     def run(question_id: str, text: str, lang: str = "en") -> Step:
         with engine.attached(question_id, {}, lang) as conv:
             return engine.answer(conv, text)
+
+    return run
+
+
+Screen = Callable[..., Evaluation]
+
+
+@pytest.fixture(scope="module")
+def screen(engine: Engine) -> Screen:
+    """``screen(record, lang="en", until=None)``: a chat in ``lang`` that types the record's
+    answers question by question, as an investigator would, and the evaluation it ends on.
+
+    ``until`` stops before that question is answered (blood tests not back yet); the
+    evaluate command always runs in English, the investigator's chat need not.
+    """
+
+    def run(record: Mapping[str, Any], lang: str = "en", until: str | None = None) -> Evaluation:
+        with engine.attached("planned_start_date", {}, lang) as conv:
+            while (prompt := engine.prompt(conv)) is not None and prompt.question_id != until:
+                step = engine.answer(conv, record_text(record.get(prompt.question_id)))
+                assert step.accepted, (prompt.question_id, step.error)
+            return engine.evaluate(conv)
 
     return run

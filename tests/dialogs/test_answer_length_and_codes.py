@@ -188,4 +188,5 @@ def test_the_radiotherapy_reason_reads_aucune(engine: Engine) -> None:
     with engine.attached("last_radiotherapy_date", {}, "fr") as conv:
         engine.answer(conv, "aucune")
         reason = engine.evaluate(conv).results["N07"].reason
-    assert reason.startswith("Dernière radiothérapie aucune,")
+    # « aucune », and nothing about a delay or a site that were never asked.
+    assert reason == "Dernière radiothérapie aucune (exclut si < 21 jours hors encéphale/membres)"

@@ -106,7 +106,10 @@ def test_unknown_answer_makes_the_verdict_incomplete(engine: Engine) -> None:
     assert conv.state == COMPLETE  # cd4's condition is unknown: skipped
     ev = engine.evaluate(conv)
     assert ev.results["I03"].status == "unknown"
-    assert "unknown: anc" in ev.results["I03"].reason
+    # Named by its label; CD4, skipped because its condition reads the ANC, is not named
+    # as if it had been answered "unknown": the ANC decides whether it is asked at all.
+    assert ev.results["I03"].reason == "ANC ?, CD4 ? — unknown: ANC"
+    assert ev.results["I03"].open_questions == ("anc",)
     assert ev.verdict == "incomplete"
 
 

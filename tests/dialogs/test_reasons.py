@@ -18,8 +18,11 @@ def test_unknown_clearance_names_the_question_not_the_computed_value(
     result = evaluate_acse({**eligible_record, "creatinine_clearance": None})
     n11 = result.evaluation.results["N11"]
     assert n11.status == "unknown"
-    assert "creatinine_clearance" in n11.reason
-    assert "egfr" not in n11.reason.split("—")[-1]
+    assert n11.reason.endswith(
+        " — unknown: Creatinine clearance (MDRD or CKD-EPI), or serum creatinine (with unit)"
+    )
+    assert n11.open_questions == ("creatinine_clearance",)
+    assert "egfr" not in n11.reason.split(" — ")[-1]
 
 
 def test_unknown_age_behind_a_serum_creatinine_names_age(
@@ -28,7 +31,8 @@ def test_unknown_age_behind_a_serum_creatinine_names_age(
     record = {**eligible_record, "age": None, "creatinine_clearance": "70 µmol/L"}
     i10 = evaluate_acse(record).evaluation.results["I10"]
     assert i10.status == "unknown"
-    assert i10.reason.endswith("unknown: age")
+    assert i10.reason.endswith(" — unknown: Age (years)")
+    assert i10.open_questions == ("age",)
 
 
 def test_clearance_is_shown_with_its_unit_once(

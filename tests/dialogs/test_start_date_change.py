@@ -159,8 +159,12 @@ def test_keeping_an_invalid_answer_moves_on_and_leaves_it_to_document(
     assert evaluation.pending[:3] == (SYSTEMIC, PREGNANCY_TEST, LABS)
     i07 = evaluation.results["I07"]
     assert i07.status == "unknown"
-    assert i07.reason.endswith("— last_systemic_therapy_date is after the planned start date")
+    assert i07.reason.endswith(
+        " — date after the planned start, to answer again: "
+        "Date of the last systemic anti-cancer treatment"
+    )
     assert "not answered yet" not in i07.reason
+    assert i07.open_questions == (SYSTEMIC,)
 
 
 def test_keeping_the_last_invalid_answer_completes_with_it_still_pending(
