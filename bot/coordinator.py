@@ -10,6 +10,12 @@ Why it is shaped this way:
   the default group never reads a coordinator's comment as an answer.
 - Database work runs in a worker thread (``asyncio.to_thread``): storage is synchronous
   and fsyncs, and the bot's event loop must keep serving other chats meanwhile.
+- Every message is in its reader's language (their ``language``, else their Telegram
+  client's, else the default): a French coordinator reads an English investigator's
+  summary in French.  The completion's summary therefore carries its words in every
+  language; the screening keeps the language it was recorded in.
+- People are named as "Dr Martin (123456)": the name a reader knows, and the Telegram id
+  the audit trail and ``screenbot users`` know them by.
 """
 
 from __future__ import annotations
@@ -24,12 +30,21 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -46,7 +61,7 @@ from bot.keyboards import screening_data
 from bot.outbox_sender import Outgoing, Renderer, deliver_due
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
 from bot.screening_flow import answers_of, reopen_at_open_items
-from bot.texts import CATALOGUE, t
+from bot.texts import CATALOGUE, COMMANDS, COORDINATOR_COMMANDS, LANGUAGES, language_from, t
 from dialogs.answers import normalise_patient_code
 from dialogs.engine import Engine
 from dialogs.evaluation import Evaluation
@@ -57,6 +72,7 @@ from storage.coordination import (
     MessageKind,
     OutboxMessage,
     ReviewAction,
+    display_names,
     enqueue_for_investigator,
     enqueue_summary,
     find_by_code,
@@ -81,6 +97,8 @@ App = Application[Any, Any, Any, Any, Any, Any]
 SERVICES_KEY = "coordinator.services"
 OUTBOX_JOB = "coordinator-outbox"
 REMINDER_JOB = "coordinator-reminders"
+MENU_JOB = "coordinator-menus"
+REVIEWERS = (Role.COORDINATOR, Role.ADMIN)
 HANDLER_GROUP = -1
 CALLBACK_PREFIX = "c"
 MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters; keep room for HTML entities
@@ -101,6 +119,39 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
+def person(name: str | None, telegram_id: int | None) -> str:
+    """How the bot names someone: "Dr Martin (123456)", or the id alone without a name.
+
+    The name is what a reader recognises; the id is what the audit trail, the exports and
+    ``screenbot users`` know the person by, so both are shown.  A payload queued before
+    ids were carried (or a name that is the id, for a user without one) shows as it was.
+    """
+    shown = (name or "").strip()
+    if telegram_id is None:
+        return shown or "—"
+    if not shown or shown == str(telegram_id):
+        return str(telegram_id)
+    return f"{shown} ({telegram_id})"
+
+
+def language_of(user: User | None, telegram_code: str | None, default: str = "en") -> str:
+    """The language to address a user in: the one they chose (``users.language``), else
+    their Telegram client's, else the default, as the investigator flow decides it."""
+    if user is not None and user.language in LANGUAGES:
+        return str(user.language)
+    return language_from(telegram_code, default)
+
+
+def recipient_language(store: Store, chat_id: int, default: str = "en") -> str:
+    """The language of a message pushed to ``chat_id`` (no update to read a client's from).
+
+    A registered user's chosen language, else ``default``: a group chat has no language,
+    and Telegram tells a user's client language only in that user's own updates.
+    """
+    user = store.get_user(chat_id) if chat_id > 0 else None
+    return language_of(user, None, default)
+
+
 @dataclass(frozen=True, slots=True)
 class CoordinatorServices:
     """What the coordinator features need, handed over by the application factory."""
@@ -112,6 +163,7 @@ class CoordinatorServices:
     reminder_interval: dt.timedelta = dt.timedelta(minutes=60)
     send_interval: float = 5.0
     clock: Callable[[], dt.datetime] = utcnow
+    default_language: str = "en"
 
     @classmethod
     def from_settings(
@@ -124,22 +176,19 @@ class CoordinatorServices:
             coordinator_chat_id=settings.coordinator_chat_id,
             reminder_days=settings.reminder_days,
             reminder_interval=dt.timedelta(minutes=settings.reminder_interval_minutes),
+            default_language=language_from(getattr(settings, "default_language", None)),
         )
 
 
 # -- the summary ------------------------------------------------------------------------------
 
 
-def summary_payload(
-    screening: Screening,
-    engine: Engine,
-    evaluation: Evaluation,
-    answers: Mapping[str, Answer],
-    investigator: str,
+def _worded(
+    engine: Engine, evaluation: Evaluation, answers: Mapping[str, Answer], lang: str
 ) -> dict[str, Any]:
-    """Everything the summary shows, rendered in the screening's language, as JSON data."""
+    """The parts of a summary that are words (cohort, criteria, reasons, computed values),
+    in ``lang``; the rest of the payload is codes, ids, dates and the verdict."""
     protocol = engine.protocol
-    lang = screening.language or "en"
     cohort = answers.get("cohort")
 
     def criteria(results: Iterable[Any], reason: Callable[[Any], str]) -> list[dict[str, str]]:
@@ -152,31 +201,87 @@ def summary_payload(
             for r in results
         ]
 
-    computed = [
-        {"id": c.id, "text": c.text}
-        for c in evaluation.computed.values()
-        if c.value is not None and repr(c.value) != "UNKNOWN"
-    ]
     return {
-        "screening_id": screening.id,
-        "patient_code": screening.patient_code,
-        "protocol_id": screening.protocol_id,
-        "protocol_version": screening.protocol_version,
         "cohort": engine.display("cohort", cohort.value, lang) if cohort else "—",
-        "investigator": investigator,
-        "investigator_id": screening.investigator_id,
-        "verdict": evaluation.verdict,
-        "lang": lang,
         "failed": criteria(evaluation.failed, lambda r: r.reason),
         "unknown": criteria(evaluation.unknown, lambda r: r.reason),
         "flagged": criteria(
             (r for r in evaluation.results.values() if r.flagged), lambda r: r.flagged
         ),
-        "computed": computed,
+        "computed": [
+            {"id": c.id, "text": c.text}
+            for c in evaluation.computed.values()
+            if c.value is not None and repr(c.value) != "UNKNOWN"
+        ],
+    }
+
+
+def summary_payload(
+    screening: Screening,
+    engine: Engine,
+    evaluation: Evaluation,
+    answers: Mapping[str, Answer],
+    investigator: str,
+    lang: str | None = None,
+) -> dict[str, Any]:
+    """Everything the summary shows, as JSON data, worded in ``lang`` (by default the
+    screening's language); ``evaluation`` must be worded in ``lang`` too."""
+    lang = lang or screening.language or "en"
+    return {
+        "screening_id": screening.id,
+        "patient_code": screening.patient_code,
+        "protocol_id": screening.protocol_id,
+        "protocol_version": screening.protocol_version,
+        "investigator": investigator,
+        "investigator_id": screening.investigator_id,
+        "verdict": evaluation.verdict,
+        "lang": lang,
+        **_worded(engine, evaluation, answers, lang),
         "earliest_start": evaluation.earliest_start.isoformat()
         if evaluation.earliest_start
         else None,
     }
+
+
+def _evaluation_in(
+    engine: Engine, evaluation: Evaluation, answers: Mapping[str, Answer], lang: str
+) -> Evaluation | None:
+    """The completion's evaluation worded in ``lang``: the same answers evaluated again.
+
+    Reasons are worded by the engine, so another language is another evaluation (and the
+    flow's own is in the investigator's current language, which /lang may have moved
+    away from the screening's).  One whose statuses differ from the completion's
+    (impossible unless the engine were not deterministic) is refused: None, rather than
+    words that contradict the verdict.
+    """
+    again = engine.evaluate_answers(answers, lang)
+    if again.statuses() != evaluation.statuses():
+        log.error("summary: the evaluation in %s differs from the completion's", lang)
+        return None
+    return again
+
+
+def completion_payload(
+    screening: Screening,
+    engine: Engine,
+    evaluation: Evaluation,
+    answers: Mapping[str, Answer],
+    investigator: str,
+) -> dict[str, Any]:
+    """The summary queued at completion: worded in the screening's language, with its words
+    in every other language under ``translations``, so that each coordinator reads it in
+    their own.  Worded now, from this completion's answers: by the time it is sent, the
+    screening may have been reopened and changed."""
+    lang = screening.language or "en"
+    own = _evaluation_in(engine, evaluation, answers, lang) or evaluation
+    payload = summary_payload(screening, engine, own, answers, investigator, lang)
+    payload["translations"] = {
+        other: _worded(engine, worded, answers, other)
+        for other in LANGUAGES
+        if other != lang
+        and (worded := _evaluation_in(engine, evaluation, answers, other)) is not None
+    }
+    return payload
 
 
 def enqueue_completion_summary(
@@ -187,7 +292,7 @@ def enqueue_completion_summary(
 ) -> int:
     """Queue the summary to every coordinator; call right after ``tx.complete(...)``."""
     answers = answers_of(tx.current_answers())
-    payload = summary_payload(tx.screening, engine, evaluation, answers, investigator_name(tx))
+    payload = completion_payload(tx.screening, engine, evaluation, answers, investigator_name(tx))
     return enqueue_summary(tx, payload, coordinator_chat_id)
 
 
@@ -202,8 +307,15 @@ def completion_hook(
     return hook
 
 
-def summary_text(payload: Mapping[str, Any]) -> str:
-    lang = payload.get("lang")
+def summary_text(payload: Mapping[str, Any], lang: str | None = None) -> str:
+    """The summary as HTML, in ``lang`` (the reader's; default: the payload's own).
+
+    The clinical words come from the payload's ``translations`` when it has ``lang``;
+    a payload without (queued by an older version) keeps its own clinical words under a
+    frame in ``lang``.
+    """
+    lang = lang or payload.get("lang") or "en"
+    payload = worded_in(payload, lang)
     verdict = str(payload.get("verdict"))
     # /review of a screening reopened or in progress: its verdict is only "so far".
     title = "summary_title_open" if payload.get("open") else "summary_title"
@@ -221,7 +333,11 @@ def summary_text(payload: Mapping[str, Any]) -> str:
             version=_e(payload["protocol_version"]),
             cohort=_e(payload["cohort"]),
         ),
-        tr("investigator", lang, name=_e(payload["investigator"])),
+        tr(
+            "investigator",
+            lang,
+            name=_e(person(payload["investigator"], payload.get("investigator_id"))),
+        ),
     ]
     for key in ("failed", "unknown", "flagged"):
         items = payload.get(key) or []
@@ -253,19 +369,39 @@ def review_markup(screening_id: int, lang: str | None, revision: int) -> InlineK
     )
 
 
-def render_outbox(store: Store) -> Renderer:
-    """How each kind of outbox row reads in Telegram (called at send time, in a thread)."""
+def worded_in(payload: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
+    """A payload with its words in ``lang`` when it carries them (``translations``).
+
+    A payload without them (queued by an older version, or a language added since)
+    keeps its own words; the frame around them is in ``lang`` all the same.
+    """
+    if lang == payload.get("lang"):
+        return payload
+    return {**payload, **(payload.get("translations") or {}).get(lang, {})}
+
+
+def render_outbox(store: Store, default_language: str = "en") -> Renderer:
+    """How each kind of outbox row reads in Telegram (called at send time, in a thread).
+
+    Each message is in its recipient's language as of sending: a coordinator's summary in
+    the coordinator's (``default_language`` for one who chose none, and for the group
+    chat), a query or reopening in the investigator's (the screening's when they chose
+    none: it came from their Telegram client).
+    """
 
     def render(message: OutboxMessage) -> Outgoing | None:
         payload: Mapping[str, Any] = message.payload
-        lang = payload.get("lang")
         if message.kind == MessageKind.SUMMARY:
+            lang = recipient_language(store, message.recipient, default_language)
             markup = review_markup(message.screening_id, lang, int(message.revision))
-            return Outgoing(summary_text(payload), markup)
+            return Outgoing(summary_text(payload, lang), markup)
         if message.kind == MessageKind.REMINDER:
             text = render_reminder(store, payload)
             return None if text is None else Outgoing(text)
+        lang = recipient_language(store, message.recipient, payload.get("lang") or "en")
+        payload = worded_in(payload, lang)
         code = _e(payload["patient_code"])
+        coordinator = _e(person(payload["coordinator"], payload.get("coordinator_id")))
         if message.kind == MessageKind.QUERY:
             about = ""
             if payload.get("question_id"):
@@ -278,7 +414,7 @@ def render_outbox(store: Store) -> Renderer:
             text = tr(
                 "query_received",
                 lang,
-                name=_e(payload["coordinator"]),
+                name=coordinator,
                 code=code,
                 about=about,
                 comment=_e(payload["comment"]),
@@ -296,20 +432,22 @@ def render_outbox(store: Store) -> Renderer:
             text = tr(
                 "reopened_by",
                 lang,
-                name=_e(payload["coordinator"]),
+                name=coordinator,
                 code=code,
                 label=_e(payload["question_label"]),
             )
-            return Outgoing(text, _continue_markup(message.screening_id, payload))
+            return Outgoing(
+                text, _continue_markup(message.screening_id, payload["patient_code"], lang)
+            )
         log.error("outbox: unknown message kind %r (row %s)", message.kind, message.id)
         return None
 
     return render
 
 
-def _continue_markup(screening_id: int, payload: Mapping[str, Any]) -> InlineKeyboardMarkup:
+def _continue_markup(screening_id: int, patient_code: str, lang: str) -> InlineKeyboardMarkup:
     """The investigator flow's own "resume" button: it shows the reopened question."""
-    label = tr("continue", payload.get("lang"), code=payload["patient_code"])
+    label = tr("continue", lang, code=patient_code)
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label[:60], callback_data=screening_data("r", screening_id))]]
     )
@@ -322,19 +460,50 @@ def _services(context: Ctx) -> CoordinatorServices:
     return cast(CoordinatorServices, context.application.bot_data[SERVICES_KEY])
 
 
-async def _coordinator(services: CoordinatorServices, update: Update) -> User | None:
-    """The acting user if an active coordinator (or admin), else None."""
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sent the update: their user row (None for a stranger) and their language.
+
+    Looked up once per update, so a refusal is in the refused person's language as much
+    as an answer is in a coordinator's.
+    """
+
+    user: User | None
+    lang: str
+
+    @property
+    def reviewer(self) -> User | None:
+        """The user if an active coordinator or admin (who may review), else None."""
+        user = self.user
+        if user is None or not user.active or user.role not in REVIEWERS:
+            return None
+        return user
+
+
+async def _actor(services: CoordinatorServices, update: Update) -> Actor:
     who = update.effective_user
     if who is None:
-        return None
+        return Actor(None, services.default_language)
     user = await asyncio.to_thread(services.store.get_user, who.id)
-    if user is None or not user.active or user.role not in (Role.COORDINATOR, Role.ADMIN):
-        return None
-    return user
+    return Actor(user, language_of(user, who.language_code, services.default_language))
 
 
-def _name(user: User) -> str:
-    return user.display_name or str(user.telegram_id)
+def _person(user: User) -> str:
+    return person(user.display_name, user.telegram_id)
+
+
+def _label(engine: Engine, question_id: str, lang: str) -> str:
+    return engine.protocol.question_by_id[question_id].label.get(lang)
+
+
+def _in_every_language(lang: str, words: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """A payload's words in ``lang`` (the screening's) and, under ``translations``, in
+    every other language: the recipient's is only known when the message is sent."""
+    return {
+        **words(lang),
+        "lang": lang,
+        "translations": {other: words(other) for other in LANGUAGES if other != lang},
+    }
 
 
 async def _send_long(
@@ -363,28 +532,27 @@ async def on_button(update: Update, context: Ctx) -> None:
     action, target = parts[1], int(parts[2])
     revision = int(parts[3]) if len(parts) == 4 else None
     services = _services(context)
+    actor = await _actor(services, update)
+    lang = actor.lang
     notice: str | None = None
     if action == "reopen_at":
-        notice = await _investigator_reopen(update, context, services, target)
-    else:
-        user = await _coordinator(services, update)
-        lang = user.language if user else None
-        if user is None:
-            notice = tr("refused", lang)
-        elif (refusal := await _not_current(services, user, target, revision)) is not None:
-            notice = refusal
-        elif action == ReviewAction.CONFIRM:
-            notice = await _confirm(update, context, services, user, target)
-        elif action == ReviewAction.QUERY:
-            notice = await _ask_query(update, context, services, user, target)
-        elif action == ReviewAction.REOPEN:
-            notice = await _coordinator_reopen(update, context, services, user, target)
+        notice = await _investigator_reopen(update, context, services, lang, target)
+    elif (user := actor.reviewer) is None:
+        notice = tr("refused", lang)
+    elif (refusal := await _not_current(services, lang, target, revision)) is not None:
+        notice = refusal
+    elif action == ReviewAction.CONFIRM:
+        notice = await _confirm(update, context, services, user, lang, target)
+    elif action == ReviewAction.QUERY:
+        notice = await _ask_query(update, context, services, lang, target)
+    elif action == ReviewAction.REOPEN:
+        notice = await _coordinator_reopen(update, context, services, user, lang, target)
     await query.answer(notice[:190] if notice else None)
     raise ApplicationHandlerStop
 
 
 async def _not_current(
-    services: CoordinatorServices, user: User, sid: int, revision: int | None
+    services: CoordinatorServices, lang: str, sid: int, revision: int | None
 ) -> str | None:
     """Why a review button no longer applies: the screening is open again, or completed
     again since its summary (a newer summary carries the buttons).  None if it applies.
@@ -394,16 +562,21 @@ async def _not_current(
     """
     screening = await asyncio.to_thread(services.store.get_screening, sid)
     if screening.status != Status.COMPLETED:
-        return tr("not_completed", user.language)
+        return tr("not_completed", lang)
     if revision is not None:
         current = await asyncio.to_thread(revision_of, services.store, sid)
         if current != revision:
-            return tr("newer_summary", user.language, code=screening.patient_code)
+            return tr("newer_summary", lang, code=screening.patient_code)
     return None
 
 
 async def _confirm(
-    update: Update, context: Ctx, services: CoordinatorServices, user: User, sid: int
+    update: Update,
+    context: Ctx,
+    services: CoordinatorServices,
+    user: User,
+    lang: str,
+    sid: int,
 ) -> str:
     def work() -> str | None:
         with services.store.screening_tx(sid) as tx:
@@ -414,8 +587,8 @@ async def _confirm(
 
     code = await asyncio.to_thread(work)
     if code is None:
-        return tr("not_completed", user.language)
-    text = tr("confirmed", user.language, code=_e(code), name=_e(_name(user)))
+        return tr("not_completed", lang)
+    text = tr("confirmed", lang, code=_e(code), name=_e(_person(user)))
     chat = update.effective_chat
     if chat is not None:
         await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
@@ -423,7 +596,7 @@ async def _confirm(
 
 
 async def _ask_query(
-    update: Update, context: Ctx, services: CoordinatorServices, user: User, sid: int
+    update: Update, context: Ctx, services: CoordinatorServices, lang: str, sid: int
 ) -> str | None:
     screening = await asyncio.to_thread(services.store.get_screening, sid)
     chat = update.effective_chat
@@ -431,7 +604,7 @@ async def _ask_query(
         return None
     await context.bot.send_message(
         chat.id,
-        tr("query_prompt", user.language, sid=sid, code=_e(screening.patient_code)),
+        tr("query_prompt", lang, sid=sid, code=_e(screening.patient_code)),
         parse_mode=ParseMode.HTML,
         reply_markup=ForceReply(selective=True),
     )
@@ -450,9 +623,10 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     if mark is None:
         return  # a reply to some other prompt of the bot: not ours
     services = _services(context)
-    user = await _coordinator(services, update)
+    actor = await _actor(services, update)
+    user = actor.reviewer
     if user is None:
-        await message.reply_text(tr("refused", None))
+        await message.reply_text(tr("refused", actor.lang))
         raise ApplicationHandlerStop
     sid = int(mark.group(1))
     comment = message.text.strip()
@@ -466,13 +640,16 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
             question_id = pointed.group(1)
         with services.store.screening_tx(sid) as tx:
             review = record_review(tx, user.telegram_id, ReviewAction.QUERY, comment, question_id)
-            lang = tx.screening.language or "en"
-            label = current = None
-            if engine is not None and question_id is not None:
-                label = engine.protocol.question_by_id[question_id].label.get(lang)
-                record = tx.current_answers().get(question_id)
+            record = tx.current_answers().get(question_id) if question_id else None
+
+            def words(lang: str) -> dict[str, Any]:
+                if engine is None or question_id is None:
+                    return {"question_label": None, "current": None}
+                current = None
                 if record is not None:
                     current = engine.display(question_id, from_json(record.value_json), lang)
+                return {"question_label": _label(engine, question_id, lang), "current": current}
+
             enqueue_for_investigator(
                 tx,
                 MessageKind.QUERY,
@@ -480,43 +657,46 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
                 {
                     "review_id": review.id,
                     "patient_code": tx.screening.patient_code,
-                    "coordinator": _name(user),
+                    "coordinator": user.display_name,
+                    "coordinator_id": user.telegram_id,
                     "comment": comment,
                     "question_id": question_id,
-                    "question_label": label,
-                    "current": current,
-                    "lang": lang,
+                    **_in_every_language(tx.screening.language or "en", words),
                 },
             )
             return tx.screening.patient_code
 
     code = await asyncio.to_thread(work)
     kick_sender(context.application)
-    await message.reply_text(tr("query_sent", user.language, code=code))
+    await message.reply_text(tr("query_sent", actor.lang, code=code))
     raise ApplicationHandlerStop
 
 
 def _reopen(
     services: CoordinatorServices, tx: ScreeningTx, preferred: str | None, user_id: int, reason: str
-) -> tuple[str, str]:
+) -> tuple[Engine, str]:
     """Reopen (or, if already open, move) the screening at the right question."""
     engine = engine_of(services.registry, tx.screening)
     if engine is None:
         raise LookupError(f"protocol of screening {tx.screening_id} is not loaded")
     state, _ = reopen_at_open_items(tx, engine, preferred, user_id, reason)
-    label = engine.protocol.question_by_id[state].label.get(tx.screening.language or "en")
-    return state, label
+    return engine, state
 
 
 async def _coordinator_reopen(
-    update: Update, context: Ctx, services: CoordinatorServices, user: User, sid: int
+    update: Update,
+    context: Ctx,
+    services: CoordinatorServices,
+    user: User,
+    lang: str,
+    sid: int,
 ) -> str:
     def work() -> str:
         with services.store.screening_tx(sid) as tx:
             if tx.screening.status != Status.COMPLETED:
-                return tr("not_completed", user.language)
+                return tr("not_completed", lang)
             review = record_review(tx, user.telegram_id, ReviewAction.REOPEN)
-            state, label = _reopen(services, tx, None, user.telegram_id, "coordinator reopened")
+            engine, state = _reopen(services, tx, None, user.telegram_id, "coordinator reopened")
             enqueue_for_investigator(
                 tx,
                 MessageKind.REOPENED,
@@ -524,18 +704,22 @@ async def _coordinator_reopen(
                 {
                     "review_id": review.id,
                     "patient_code": tx.screening.patient_code,
-                    "coordinator": _name(user),
+                    "coordinator": user.display_name,
+                    "coordinator_id": user.telegram_id,
                     "question_id": state,
-                    "question_label": label,
-                    "lang": tx.screening.language or "en",
+                    **_in_every_language(
+                        tx.screening.language or "en",
+                        lambda other: {"question_label": _label(engine, state, other)},
+                    ),
                 },
             )
-            return tr("reopened", user.language, code=tx.screening.patient_code, label=label)
+            label = _label(engine, state, lang)
+            return tr("reopened", lang, code=tx.screening.patient_code, label=label)
 
     try:
         notice = await asyncio.to_thread(work)
     except DuplicatePatientCode:
-        return tr("other_open", user.language)
+        return tr("other_open", lang)
     kick_sender(context.application)
     chat = update.effective_chat
     if chat is not None:
@@ -544,14 +728,14 @@ async def _coordinator_reopen(
 
 
 async def _investigator_reopen(
-    update: Update, context: Ctx, services: CoordinatorServices, review_id: int
+    update: Update, context: Ctx, services: CoordinatorServices, lang: str, review_id: int
 ) -> str:
+    """The investigator's "reopen at" button on a query; ``lang`` is the presser's."""
     who = update.effective_user
     review = await asyncio.to_thread(get_review, services.store, review_id)
     if who is None or review is None:
-        return tr("not_yours", None)
+        return tr("not_yours", lang)
     screening = await asyncio.to_thread(services.store.get_screening, review.screening_id)
-    lang = screening.language
     if screening.investigator_id != who.id:
         return tr("not_yours", lang)
     if screening.status == Status.ABANDONED:
@@ -564,10 +748,10 @@ async def _investigator_reopen(
 
     def work() -> str:
         with services.store.screening_tx(review.screening_id) as tx:
-            _state, label = _reopen(
+            engine, state = _reopen(
                 services, tx, review.question_id, who.id, f"coordinator query #{review.id}"
             )
-            return label
+            return _label(engine, state, lang)
 
     try:
         label = await asyncio.to_thread(work)
@@ -575,51 +759,68 @@ async def _investigator_reopen(
         return tr("other_open", lang)
     chat = update.effective_chat
     if chat is not None:
-        payload = {"patient_code": screening.patient_code, "lang": lang}
         assert screening.id is not None
         await context.bot.send_message(
             chat.id,
             tr("reopened", lang, code=_e(screening.patient_code), label=_e(label)),
             parse_mode=ParseMode.HTML,
-            reply_markup=_continue_markup(screening.id, payload),
+            reply_markup=_continue_markup(screening.id, screening.patient_code, lang),
         )
     return tr("reopened", lang, code=screening.patient_code, label=label)
 
 
-async def _refuse_unless_coordinator(update: Update, context: Ctx) -> User:
-    user = await _coordinator(_services(context), update)
+async def _refuse_unless_coordinator(update: Update, context: Ctx) -> tuple[User, str]:
+    """The acting coordinator (or admin) and their language; anyone else is refused."""
+    actor = await _actor(_services(context), update)
+    user = actor.reviewer
     if user is None:
         message = update.effective_message
         if message is not None:
-            await message.reply_text(tr("refused", None))
+            await message.reply_text(tr("refused", actor.lang))
         raise ApplicationHandlerStop
-    return user
+    return user, actor.lang
+
+
+async def help_command(update: Update, context: Ctx) -> None:
+    """/help from a coordinator or admin: the investigator's help, then their own commands.
+
+    Runs before the investigator flow (group -1): anyone else falls through to the flow's
+    own /help (or its refusal), unchanged.
+    """
+    actor = await _actor(_services(context), update)
+    chat = update.effective_chat
+    if actor.reviewer is None or chat is None:
+        return
+    text = f"{t('help', actor.lang)}\n\n{tr('help', actor.lang)}"
+    await context.bot.send_message(chat.id, text)
+    raise ApplicationHandlerStop
 
 
 async def pending_command(update: Update, context: Ctx) -> None:
     """/pending: completed screenings no coordinator has confirmed, queried or reopened."""
-    user = await _refuse_unless_coordinator(update, context)
+    _user, lang = await _refuse_unless_coordinator(update, context)
     items = await asyncio.to_thread(pending_review, _services(context).store)
     chat = update.effective_chat
     assert chat is not None
     if not items:
-        await context.bot.send_message(chat.id, tr("no_pending", user.language))
+        await context.bot.send_message(chat.id, tr("no_pending", lang))
         raise ApplicationHandlerStop
-    lines = [tr("pending", user.language, n=len(items))]
+    lines = [tr("pending", lang, n=len(items))]
     for s in items:
         when = s.completed_at.strftime("%d/%m/%Y %H:%M") if s.completed_at else ""
+        verdict = s.verdict or "—"
+        if f"coord_{verdict}" in CATALOGUE:
+            verdict = tr(verdict, lang)
         lines.append(
-            f"• <b>{_e(s.patient_code)}</b> · {_e(s.verdict)} · {when} · "
-            f"/review {_e(s.patient_code)}"
+            f"• <b>{_e(s.patient_code)}</b> · {_e(verdict)} · {when} · /review {_e(s.patient_code)}"
         )
     await _send_long(context, chat.id, lines)
     raise ApplicationHandlerStop
 
 
-def review_lines(
-    services: CoordinatorServices, screening: Screening, lang: str | None
-) -> list[str]:
-    """The summary as of now, every answer in order with its changes, and the reviews."""
+def review_lines(services: CoordinatorServices, screening: Screening, lang: str) -> list[str]:
+    """The summary as of now, every answer in order with its changes, and the reviews,
+    in the reader's language ``lang`` (the screening keeps its own)."""
     store = services.store
     assert screening.id is not None
     engine = engine_of(services.registry, screening)
@@ -627,23 +828,19 @@ def review_lines(
     lines: list[str] = []
     if engine is not None:
         answers = answers_of(store.current_answers(screening.id))
-        evaluation = engine.evaluate_answers(answers, screening.language or "en")
-        name = (
-            store.get_user(screening.investigator_id)
-            or User(telegram_id=screening.investigator_id, role="investigator")
-        ).display_name
-        payload = summary_payload(
-            screening, engine, evaluation, answers, name or str(screening.investigator_id)
-        )
+        evaluation = engine.evaluate_answers(answers, lang)
+        investigator = store.get_user(screening.investigator_id)
+        name = investigator.display_name if investigator is not None else ""
+        payload = summary_payload(screening, engine, evaluation, answers, name, lang)
         payload["open"] = screening.status == Status.IN_PROGRESS
-        lines.append(summary_text(payload))
+        lines.append(summary_text(payload, lang))
     else:
         lines.append(f"<b>{_e(screening.patient_code)}</b> {tr('no_protocol', lang)}")
     lines += [tr("status", lang, status=_e(screening.status)), "", tr("history", lang)]
     by_id = {a.id: a for a in history}
     for a in history:
         shown = (
-            engine.display(a.question_id, from_json(a.value_json), screening.language or "en")
+            engine.display(a.question_id, from_json(a.value_json), lang)
             if engine is not None
             else a.raw
         )
@@ -659,9 +856,11 @@ def review_lines(
         lines.append(line)
     done = reviews(store, screening.id)
     if done:
+        names = display_names(store, {r.coordinator_id for r in done})
         lines += ["", tr("reviews", lang)]
         for r in done:
-            text = f"• {r.at.strftime('%d/%m/%Y %H:%M')} {r.action} by {r.coordinator_id}"
+            who = person(names.get(r.coordinator_id), r.coordinator_id)
+            text = f"• {r.at.strftime('%d/%m/%Y %H:%M')} {_reviewed(r.action, lang, who)}"
             if r.question_id:
                 text += f" [{_e(r.question_id)}]"
             if r.comment:
@@ -670,32 +869,40 @@ def review_lines(
     return lines
 
 
+def _reviewed(action: str, lang: str, who: str) -> str:
+    """One decision in /review: "✅ confirmed by Dr Martin (123456)"."""
+    key = f"coord_reviewed_{action}"
+    if key in CATALOGUE:
+        return t(key, lang, name=_e(who))
+    return f"{_e(action)}: {_e(who)}"  # an action this version does not know
+
+
 async def review_command(update: Update, context: Ctx) -> None:
     """/review CODE: the summary and the full answer history, with the review buttons."""
-    user = await _refuse_unless_coordinator(update, context)
+    _user, lang = await _refuse_unless_coordinator(update, context)
     chat = update.effective_chat
     assert chat is not None
     if not context.args:
-        await context.bot.send_message(chat.id, tr("review_usage", user.language))
+        await context.bot.send_message(chat.id, tr("review_usage", lang))
         raise ApplicationHandlerStop
     services = _services(context)
     code = normalise_patient_code(" ".join(context.args))  # stored in this form
     screening = await asyncio.to_thread(find_by_code, services.store, code)
     if screening is None or screening.id is None:
-        await context.bot.send_message(chat.id, tr("not_found", user.language, code=code))
+        await context.bot.send_message(chat.id, tr("not_found", lang, code=code))
         raise ApplicationHandlerStop
-    lines = await asyncio.to_thread(review_lines, services, screening, user.language)
+    lines = await asyncio.to_thread(review_lines, services, screening, lang)
     markup = None
     if screening.status == Status.COMPLETED:
         revision = await asyncio.to_thread(revision_of, services.store, screening.id)
-        markup = review_markup(screening.id, user.language, revision)
+        markup = review_markup(screening.id, lang, revision)
     await _send_long(context, chat.id, lines, markup)
     raise ApplicationHandlerStop
 
 
 async def log_command(update: Update, context: Ctx) -> None:
     """/log: the screening log as a table, then as a chart."""
-    user = await _refuse_unless_coordinator(update, context)
+    _user, lang = await _refuse_unless_coordinator(update, context)
     chat = update.effective_chat
     assert chat is not None
     since = _since_arg(context.args or [])
@@ -718,9 +925,7 @@ async def log_command(update: Update, context: Ctx) -> None:
 
     text, png, screened = await asyncio.to_thread(work)
     await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
-    await context.bot.send_photo(
-        chat.id, photo=png, caption=tr("log_caption", user.language, n=screened)
-    )
+    await context.bot.send_photo(chat.id, photo=png, caption=tr("log_caption", lang, n=screened))
     raise ApplicationHandlerStop
 
 
@@ -771,14 +976,14 @@ def prepare_export(
 
 async def export_command(update: Update, context: Ctx) -> None:
     """/export [csv|json|fhir] [DATE]: the export files as documents (all three by default)."""
-    user = await _refuse_unless_coordinator(update, context)
+    _user, lang = await _refuse_unless_coordinator(update, context)
     chat = update.effective_chat
     assert chat is not None
     args = [a.lower() for a in context.args or []]
     formats: list[Format] = [f for f in FORMATS if f in args] or list(FORMATS)
     unknown = [a for a in args if a not in FORMATS and _since_arg([a]) is None]
     if unknown:
-        await context.bot.send_message(chat.id, tr("export_usage", user.language))
+        await context.bot.send_message(chat.id, tr("export_usage", lang))
         raise ApplicationHandlerStop
     since = _since_arg(args)
     services = _services(context)
@@ -791,7 +996,7 @@ async def export_command(update: Update, context: Ctx) -> None:
             since_arg = f" --since {since.date().isoformat()}" if since is not None else ""
             text = tr(
                 "export_too_large",
-                user.language,
+                lang,
                 name=export.filename,
                 mb=f"{export.size / 1e6:.0f}",
                 command=f"screenbot export --format {fmt}{since_arg} --output FILE",
@@ -814,7 +1019,10 @@ async def outbox_job(context: Ctx) -> None:
     """Deliver what is due (the JobQueue runs this every few seconds and at start-up)."""
     services = _services(context)
     await deliver_due(
-        context.bot, services.store, render_outbox(services.store), clock=services.clock
+        context.bot,
+        services.store,
+        render_outbox(services.store, services.default_language),
+        clock=services.clock,
     )
 
 
@@ -833,6 +1041,49 @@ async def reminder_job(context: Ctx) -> None:
         kick_sender(context.application)
 
 
+def command_menu(lang: str) -> list[BotCommand]:
+    """A coordinator's menu: the investigator's commands (they may screen too), then theirs."""
+    pairs = (*COMMANDS.get(lang, COMMANDS["en"]), *COORDINATOR_COMMANDS.get(lang, ()))
+    return [BotCommand(name, description) for name, description in pairs]
+
+
+async def sync_menus(bot: Bot, store: Store, default_language: str = "en") -> int:
+    """Give each active coordinator's (and admin's) chat a menu with their commands.
+
+    The bot's default menus (``bot.app.register_commands``) list the investigator's
+    commands, for everyone; where a chat has a menu of its own (``BotCommandScopeChat``)
+    Telegram shows that one instead.  It is set for every client language (and none), in
+    the user's chosen language where they have one, as the bot's replies are.  A
+    deactivated coordinator's menu is deleted.  Users registered while the bot runs get
+    theirs at its next start.  A chat Telegram refuses (the user never opened the bot)
+    is logged and skipped.  Returns how many menus were set.
+    """
+    users = await asyncio.to_thread(store.list_users)
+    done = 0
+    for user in users:
+        if user.role not in REVIEWERS:
+            continue
+        scope = BotCommandScopeChat(user.telegram_id)
+        try:
+            for code in (None, *LANGUAGES):
+                if not user.active:
+                    await bot.delete_my_commands(scope=scope, language_code=code)
+                    continue
+                lang = language_of(user, code, default_language)
+                await bot.set_my_commands(command_menu(lang), scope=scope, language_code=code)
+            if user.active:
+                done += 1
+        except TelegramError as exc:
+            log.warning("menu of user %s not set: %s", user.telegram_id, exc)
+    return done
+
+
+async def menu_job(context: Ctx) -> None:
+    """At start-up: the coordinators' own menus (see :func:`sync_menus`)."""
+    services = _services(context)
+    await sync_menus(context.bot, services.store, services.default_language)
+
+
 def kick_sender(application: App) -> None:
     """Deliver the outbox now (after a commit that queued something), not at the next tick."""
     if application.job_queue is not None:
@@ -843,6 +1094,15 @@ async def kick_after_completion(application: App, completed: object) -> None:
     """After-commit completion hook: deliver the new summary now rather than at the tick."""
     del completed
     kick_sender(application)
+
+
+# The coordinator's commands; /help and the menus list them (bot.texts.COORDINATOR_COMMANDS).
+COMMAND_HANDLERS: dict[str, Callable[[Update, Ctx], Coroutine[Any, Any, None]]] = {
+    "pending": pending_command,
+    "review": review_command,
+    "log": log_command,
+    "export": export_command,
+}
 
 
 def register(application: App, services: AppServices | CoordinatorServices) -> CoordinatorServices:
@@ -873,14 +1133,14 @@ def register(application: App, services: AppServices | CoordinatorServices) -> C
         MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, on_query_reply),
         group=group,
     )
-    for name, callback in (
-        ("pending", pending_command),
-        ("review", review_command),
-        ("log", log_command),
-        ("export", export_command),
-    ):
+    for name, callback in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, callback), group=group)
+    # Before the flow's /help: a coordinator's lists their commands too.
+    application.add_handler(
+        CommandHandler("help", help_command, filters=filters.UpdateType.MESSAGE), group=group
+    )
     jobs = application.job_queue
+    jobs.run_once(menu_job, when=0, name=MENU_JOB)
     jobs.run_repeating(outbox_job, interval=coordinator.send_interval, first=0, name=OUTBOX_JOB)
     jobs.run_repeating(
         reminder_job, interval=coordinator.reminder_interval, first=1, name=REMINDER_JOB

@@ -347,6 +347,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "✅ {code} confirmed by {name}.",
         "fr": "✅ {code} validé par {name}.",
     },
+    # /review's list of decisions; one per ReviewAction ({name}: "Dr Martin (123456)").
+    "coord_reviewed_confirm": {
+        "en": "✅ confirmed by {name}",
+        "fr": "✅ validé par {name}",
+    },
+    "coord_reviewed_query": {
+        "en": "❓ queried by {name}",
+        "fr": "❓ question de {name}",
+    },
+    "coord_reviewed_reopen": {
+        "en": "↩️ reopened by {name}",
+        "fr": "↩️ rouvert par {name}",
+    },
     "coord_query_prompt": {
         "en": "❓ Query on screening #{sid} ({code}): reply to this message with your question "
         "for the investigator. Start with a question id to point at an answer, e.g. "
@@ -472,6 +485,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "(protocol version not loaded: current statuses unavailable)",
         "fr": "(version du protocole non chargée : statuts actuels indisponibles)",
     },
+    "coord_help": {
+        "en": "Coordinator commands:\n"
+        "/pending – completed screenings not yet reviewed\n"
+        "/review CODE – a screening's summary and answer history, with the review buttons\n"
+        "/log [YYYY-MM-DD] – the screening log: table and chart\n"
+        "/export [csv|json|fhir] [YYYY-MM-DD] – the export files (all three by default)",
+        "fr": "Commandes du coordinateur :\n"
+        "/pending – screenings terminés pas encore revus\n"
+        "/review CODE – résumé et historique des réponses d'un screening, avec les boutons "
+        "de revue\n"
+        "/log [AAAA-MM-JJ] – le journal de screening : tableau et graphique\n"
+        "/export [csv|json|fhir] [AAAA-MM-JJ] – les fichiers d'export (les trois par défaut)",
+    },
     # -- reminders (bot/reminders.py) ----------------------------------------------------
     "reminder_title": {
         "en": "⏰ Reminder: screening <b>{code}</b> has been waiting for {days} days.",
@@ -520,6 +546,24 @@ COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("cancel", "Annuler"),
         ("lang", "Langue"),
         ("help", "Aide"),
+    ),
+}
+
+
+# The coordinator's commands (bot/coordinator.py registers one handler per name), for the
+# menus of coordinators' and admins' own chats, after COMMANDS.
+COORDINATOR_COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (
+        ("pending", "Screenings awaiting review"),
+        ("review", "A screening's summary and history"),
+        ("log", "Screening log"),
+        ("export", "Export files"),
+    ),
+    "fr": (
+        ("pending", "Screenings à revoir"),
+        ("review", "Résumé et historique d'un screening"),
+        ("log", "Journal de screening"),
+        ("export", "Fichiers d'export"),
     ),
 }
 

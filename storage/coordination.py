@@ -463,6 +463,19 @@ def display_name(conn: Connection, telegram_id: int) -> str:
     return name or str(telegram_id)
 
 
+def display_names(store: Store, telegram_ids: Iterable[int]) -> dict[int, str]:
+    """The display names of these users, in one query (for /review's list of decisions).
+
+    Users without a name, and ids no user has, are absent: the caller shows the id.
+    """
+    ids = sorted(set(telegram_ids))
+    if not ids:
+        return {}
+    query = sa.select(USERS.c.telegram_id, USERS.c.display_name).where(USERS.c.telegram_id.in_(ids))
+    with store._read() as conn:
+        return {int(i): str(name) for i, name in conn.execute(query) if name}
+
+
 def find_by_code(store: Store, patient_code: str) -> Screening | None:
     """The screening of a patient code a coordinator means: the latest completed one, else
     the latest (codes are matched case-insensitively).

@@ -196,8 +196,8 @@ class BotProcess:
     request: FlakyRequest
     services: CoordinatorServices
 
-    def chat(self, user_id: int) -> TelegramChat:
-        return TelegramChat(self.app, self.request, user_id)
+    def chat(self, user_id: int, language_code: str = "en") -> TelegramChat:
+        return TelegramChat(self.app, self.request, user_id, language_code)
 
     def context(self) -> CallbackContext:  # type: ignore[type-arg]
         return CallbackContext(self.app)
@@ -209,7 +209,7 @@ async def make_bot(
 ) -> AsyncIterator[Callable[..., Any]]:
     made: list[BotProcess] = []
 
-    async def make(store_: Store | None = None) -> BotProcess:
+    async def make(store_: Store | None = None, **overrides: Any) -> BotProcess:
         request = FlakyRequest()
         app = (
             ApplicationBuilder()
@@ -224,6 +224,7 @@ async def make_bot(
             coordinator_chat_id=COORDINATOR_CHAT,
             reminder_days=3,
             clock=clock,
+            **overrides,
         )
         register(app, services)
         await app.initialize()

@@ -48,6 +48,8 @@ async def test_completion_in_chat_reaches_coordinators_and_a_query_reopens_it(
         # Queued in the completion's transaction, one per recipient.
         summaries = messages(bot.store, sid, MessageKind.SUMMARY)
         assert sorted(m.recipient for m in summaries) == sorted([COORDINATOR, COORDINATOR_CHAT])
+        # Worded in every language at completion (the flow's evaluation agreed with each).
+        assert {tuple(m.payload["translations"]) for m in summaries} == {("fr",)}
 
         context = CallbackContext(bot.app)
         await outbox_job(context)

@@ -142,7 +142,7 @@ async def test_coordinator_reopen_notifies_the_investigator(
     assert store.events(sid, "reopened")[0].user_id == COORDINATOR
     await outbox_job(bot.context())
     text = bot.chat(INVESTIGATOR).texts[-1]
-    assert "Coord C reopened screening <b>P-013</b> at “Age”" in text
+    assert "Coord C (555) reopened screening <b>P-013</b> at “Age”" in text
     # A second press finds it no longer completed.
     await coordinator.press_data(f"c|reopen|{sid}", _summary_message(bot, COORDINATOR))
     assert len(reviews(store, sid)) == 1
