@@ -7,7 +7,7 @@ The status words (pass/fail/unknown/not_applicable) and verdicts
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -178,6 +178,12 @@ class CriteriaEvaluator:
         self.computed_deps = deps
         self._computed_by_id = {c.id: c for c in protocol.computed}
         self.affected = _affected_criteria(protocol, deps)
+        # The computed values the criteria an answer can change read (with those they
+        # read in turn): the per-answer check evaluates these, not all of them.
+        self._computed_for = {
+            qid: _computed_read(protocol, [protocol.criterion_by_id[c] for c in cids])
+            for qid, cids in self.affected.items()
+        }
         self._case_questions = {
             case.when: _questions_read(protocol, case.when, deps)
             for cr in protocol.criteria
@@ -243,25 +249,28 @@ class CriteriaEvaluator:
             and all(names.get(q) is not None for q in self.computed_deps[cid])
         )
 
-    def _with_computed(self, resolution: Resolution) -> tuple[dict[str, Any], Evaluator]:
-        """The resolution's names plus every computed value (evaluated in file order), and
-        the evaluator over them (building one costs more than most expressions)."""
+    def _with_computed(
+        self, resolution: Resolution, computed: Sequence[Computed] | None = None
+    ) -> tuple[dict[str, Any], Evaluator]:
+        """The resolution's names plus the computed values (all unless ``computed`` says
+        which; evaluated in file order), and the evaluator over them (building one costs
+        more than most expressions)."""
         names = dict(resolution.names)
         ev = Evaluator(names, resolution.start)
-        for c in self.protocol.computed:
+        for c in self.protocol.computed if computed is None else computed:
             names[c.id] = ev.value(c.expr)
         return names, ev
 
     def failing(self, resolution: Resolution, question_id: str | None = None) -> set[str]:
         """IDs of failing criteria, without reasons: the cheap 'before' and 'after' of an
         answer.  With ``question_id``, only the criteria that answer can change."""
-        _, ev = self._with_computed(resolution)
+        if question_id is None:
+            criteria: Sequence[Criterion] = self.protocol.criteria
+            _, ev = self._with_computed(resolution)
+        else:
+            criteria = [self.protocol.criterion_by_id[cid] for cid in self.affected[question_id]]
+            _, ev = self._with_computed(resolution, self._computed_for[question_id])
         failed: set[str] = set()
-        criteria = (
-            self.protocol.criteria
-            if question_id is None
-            else [self.protocol.criterion_by_id[cid] for cid in self.affected[question_id]]
-        )
         for cr in criteria:
             if cr.not_applicable and ev.truth_value(cr.not_applicable) is not False:
                 continue
@@ -365,6 +374,20 @@ def _questions_read(
             read.add(n)
         read |= computed_deps.get(n, frozenset())
     return tuple(q for q in protocol.order if q in read)
+
+
+def _computed_read(protocol: Protocol, criteria: Sequence[Criterion]) -> tuple[Computed, ...]:
+    """The computed values these criteria's rules read, directly or through another
+    computed value, in file order (a computed value reads only earlier ones)."""
+    wanted: set[str] = set()
+    for cr in criteria:
+        for expr in (cr.pass_, cr.not_applicable, cr.flag, *(case.when for case in cr.cases)):
+            if expr:
+                wanted |= names_in(expr)[0]
+    for c in reversed(protocol.computed):
+        if c.id in wanted:
+            wanted |= names_in(c.expr)[0]
+    return tuple(c for c in protocol.computed if c.id in wanted)
 
 
 def _affected_criteria(
