@@ -125,11 +125,17 @@ async def timed(app: Application, data: dict[str, Any]) -> float:  # type: ignor
 # -- the floor ---------------------------------------------------------------------------
 
 
-async def measure_floor(folder: Path, n: int) -> list[float]:
-    db = sqlite3.connect(folder / "floor.sqlite3", isolation_level=None, check_same_thread=False)
+def durable_table(path: Path) -> sqlite3.Connection:
+    """The floors' database: one table, WAL, synchronous=FULL (as the bot's), autocommit."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE answers (id INTEGER PRIMARY KEY, user_id INTEGER, text TEXT)")
+    return db
+
+
+async def measure_floor(folder: Path, n: int) -> list[float]:
+    db = durable_table(folder / "floor.sqlite3")
 
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -159,10 +165,7 @@ def _next_question_keyboard(screening_id: int, question_id: str) -> InlineKeyboa
 
 
 async def measure_press_floor(folder: Path, n: int) -> list[float]:
-    db = sqlite3.connect(folder / "press.sqlite3", isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE answers (id INTEGER PRIMARY KEY, user_id INTEGER, text TEXT)")
+    db = durable_table(folder / "press.sqlite3")
     keyboard = _next_question_keyboard(12345, "histology_confirmed")
 
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -61,7 +61,15 @@ from bot.keyboards import screening_data
 from bot.outbox_sender import Outgoing, Renderer, deliver_due
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
 from bot.screening_flow import answers_of, reopen_at_open_items
-from bot.texts import CATALOGUE, COMMANDS, COORDINATOR_COMMANDS, LANGUAGES, language_from, t
+from bot.texts import (
+    CATALOGUE,
+    COMMANDS,
+    COORDINATOR_COMMANDS,
+    LANGUAGES,
+    language_from,
+    language_of,
+    t,
+)
 from dialogs.answers import normalise_patient_code
 from dialogs.engine import Engine
 from dialogs.evaluation import Evaluation
@@ -134,14 +142,6 @@ def person(name: str | None, telegram_id: int | None) -> str:
     return f"{shown} ({telegram_id})"
 
 
-def language_of(user: User | None, telegram_code: str | None, default: str = "en") -> str:
-    """The language to address a user in: the one they chose (``users.language``), else
-    their Telegram client's, else the default, as the investigator flow decides it."""
-    if user is not None and user.language in LANGUAGES:
-        return str(user.language)
-    return language_from(telegram_code, default)
-
-
 def recipient_language(store: Store, chat_id: int, default: str = "en") -> str:
     """The language of a message pushed to ``chat_id`` (no update to read a client's from).
 
@@ -149,7 +149,7 @@ def recipient_language(store: Store, chat_id: int, default: str = "en") -> str:
     and Telegram tells a user's client language only in that user's own updates.
     """
     user = store.get_user(chat_id) if chat_id > 0 else None
-    return language_of(user, None, default)
+    return language_of(user.language if user else None, None, default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,56 +243,38 @@ def summary_payload(
     }
 
 
-def _evaluation_in(
-    engine: Engine, evaluation: Evaluation, answers: Mapping[str, Answer], lang: str
-) -> Evaluation | None:
-    """The completion's evaluation worded in ``lang``: the same answers evaluated again.
-
-    Reasons are worded by the engine, so another language is another evaluation (and the
-    flow's own is in the investigator's current language, which /lang may have moved
-    away from the screening's).  One whose statuses differ from the completion's
-    (impossible unless the engine were not deterministic) is refused: None, rather than
-    words that contradict the verdict.
-    """
-    again = engine.evaluate_answers(answers, lang)
-    if again.statuses() != evaluation.statuses():
-        log.error("summary: the evaluation in %s differs from the completion's", lang)
-        return None
-    return again
-
-
 def completion_payload(
     screening: Screening,
     engine: Engine,
-    evaluation: Evaluation,
     answers: Mapping[str, Answer],
     investigator: str,
 ) -> dict[str, Any]:
     """The summary queued at completion: worded in the screening's language, with its words
     in every other language under ``translations``, so that each coordinator reads it in
     their own.  Worded now, from this completion's answers: by the time it is sent, the
-    screening may have been reopened and changed."""
+    screening may have been reopened and changed.
+
+    Reasons are worded by the engine, so each language is an evaluation of its own (the
+    flow's is in the investigator's current language, which /lang may have moved away
+    from the screening's).
+    """
     lang = screening.language or "en"
-    own = _evaluation_in(engine, evaluation, answers, lang) or evaluation
-    payload = summary_payload(screening, engine, own, answers, investigator, lang)
+    worded = {other: engine.evaluate_answers(answers, other) for other in LANGUAGES}
+    payload = summary_payload(screening, engine, worded[lang], answers, investigator, lang)
     payload["translations"] = {
-        other: _worded(engine, worded, answers, other)
+        other: _worded(engine, worded[other], answers, other)
         for other in LANGUAGES
         if other != lang
-        and (worded := _evaluation_in(engine, evaluation, answers, other)) is not None
     }
     return payload
 
 
 def enqueue_completion_summary(
-    tx: ScreeningTx,
-    engine: Engine,
-    evaluation: Evaluation,
-    coordinator_chat_id: int | None,
+    tx: ScreeningTx, engine: Engine, coordinator_chat_id: int | None
 ) -> int:
     """Queue the summary to every coordinator; call right after ``tx.complete(...)``."""
     answers = answers_of(tx.current_answers())
-    payload = completion_payload(tx.screening, engine, evaluation, answers, investigator_name(tx))
+    payload = completion_payload(tx.screening, engine, answers, investigator_name(tx))
     return enqueue_summary(tx, payload, coordinator_chat_id)
 
 
@@ -302,7 +284,8 @@ def completion_hook(
     """The in-transaction completion hook for the investigator flow, bound to the settings."""
 
     def hook(tx: ScreeningTx, engine: Engine, evaluation: Evaluation) -> int:
-        return enqueue_completion_summary(tx, engine, evaluation, coordinator_chat_id)
+        del evaluation  # worded in the investigator's language; the summary needs each
+        return enqueue_completion_summary(tx, engine, coordinator_chat_id)
 
     return hook
 
@@ -485,7 +468,8 @@ async def _actor(services: CoordinatorServices, update: Update) -> Actor:
     if who is None:
         return Actor(None, services.default_language)
     user = await asyncio.to_thread(services.store.get_user, who.id)
-    return Actor(user, language_of(user, who.language_code, services.default_language))
+    chosen = user.language if user is not None else None
+    return Actor(user, language_of(chosen, who.language_code, services.default_language))
 
 
 def _person(user: User) -> str:
@@ -1069,7 +1053,7 @@ async def sync_menus(bot: Bot, store: Store, default_language: str = "en") -> in
                 if not user.active:
                     await bot.delete_my_commands(scope=scope, language_code=code)
                     continue
-                lang = language_of(user, code, default_language)
+                lang = language_of(user.language, code, default_language)
                 await bot.set_my_commands(command_menu(lang), scope=scope, language_code=code)
             if user.active:
                 done += 1

@@ -38,7 +38,7 @@ from bot.keyboards import (
     parse_data,
     screening_data,
 )
-from bot.texts import LANGUAGES, language_from, t
+from bot.texts import LANGUAGES, language_of, t
 from dialogs.answers import normalise_patient_code
 from dialogs.conversation import Conversation
 from dialogs.engine import Engine
@@ -277,9 +277,7 @@ class ScreeningFlow:
         return out
 
     def _lang(self, user: User | None, code: str | None) -> str:
-        if user is not None and user.language in LANGUAGES:
-            return str(user.language)
-        return language_from(code, self.default_language)
+        return language_of(user.language if user else None, code, self.default_language)
 
     # -- commands ---------------------------------------------------------------------------
 

@@ -582,3 +582,11 @@ def language_from(code: str | None, default: str = "en") -> str:
         if base in LANGUAGES:
             return base
     return default if default in LANGUAGES else "en"
+
+
+def language_of(chosen: str | None, telegram_code: str | None, default: str = "en") -> str:
+    """The language to address a user in: the one they chose (``users.language``), else
+    their Telegram client's, else the default.  Investigators and coordinators alike."""
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return language_from(telegram_code, default)

@@ -62,7 +62,7 @@ _ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _DATE_PARTS_RE = re.compile(r"^([0-9]{1,4})[-/. ]([0-9]{1,2})[-/. ]([0-9]{1,4})$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9-]+$")
-# Months by name, French and English, full or abbreviated, without accents (see _month).
+# Months by name, French and English, full or abbreviated, without accents.
 _MONTHS: dict[str, int] = {
     name: number
     for number, names in enumerate(
@@ -493,12 +493,6 @@ def parse_date(text: str) -> dt.date | str | None:
         return "invalid"
 
 
-def _month(word: str) -> int | None:
-    """A month number from its name, in any case, with or without accents ('Déc', 'aout')."""
-    plain = unicodedata.normalize("NFKD", word.casefold())
-    return _MONTHS.get("".join(ch for ch in plain if not unicodedata.combining(ch)))
-
-
 def _named_month_dates(text: str, two_digit_year: bool = True) -> list[tuple[int, int, int]]:
     """(year, month, day) readings of a date written with a month name; a two-digit year,
     where allowed, gives both centuries (see _years)."""
@@ -511,7 +505,7 @@ def _named_month_dates(text: str, two_digit_year: bool = True) -> list[tuple[int
         name, day, year = m.groups()
     else:
         return found
-    month = _month(name)
+    month = _MONTHS.get(name)
     if month is not None and (two_digit_year or len(year) == 4):
         found += [(y, month, int(day)) for y in _years(year)]
     return found

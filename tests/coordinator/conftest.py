@@ -175,7 +175,7 @@ def answer(
                 if step.complete:
                     evaluation = engine.evaluate(conv)
                     tx.complete(evaluation.verdict, criteria_json(evaluation), s.investigator_id)
-                    enqueue_completion_summary(tx, engine, evaluation, chat_id)
+                    enqueue_completion_summary(tx, engine, chat_id)
                     return conv.state
         steps += 1
     return store.get_screening(sid).current_state
