@@ -445,7 +445,7 @@ class ScreeningFlow:
                     raise _Refused("stale")
                 engine = self._engine_of(s)
                 answers = answers_from_values(tx.current_values())
-                with engine.attached(s.current_state, answers, ctx.lang) as conv:
+                with engine.attached(s.current_state, answers, ctx.lang, s.id) as conv:
                     yield _Work(tx, engine, conv, s)
         except ScreeningNotFound:
             raise _Refused("forged") from None
@@ -465,7 +465,7 @@ class ScreeningFlow:
             return Outcome([Reply(t("abandoned", ctx.lang, code=s.patient_code))], screening_id=sid)
         engine = self._engine_of(s)
         with engine.attached(
-            s.current_state, answers_from_values(tx.current_values()), ctx.lang
+            s.current_state, answers_from_values(tx.current_values()), ctx.lang, sid
         ) as conv:
             if s.status == Status.COMPLETED.value:
                 last = tx.last_event(("ended_at_first_fail", "reopened"))

@@ -21,11 +21,18 @@ class Conversation:
     # Bound by the Machine on add_model.
     trigger: Callable[..., bool]
 
-    def __init__(self, protocol: Protocol, answers: dict[str, Answer], lang: str) -> None:
+    def __init__(
+        self,
+        protocol: Protocol,
+        answers: dict[str, Answer],
+        lang: str,
+        resolution: Resolution | None = None,
+    ) -> None:
+        """``resolution``, when given, must be that of exactly these answers."""
         self.protocol = protocol
         self.answers = answers
         self.lang = lang
-        self._resolution: Resolution | None = None
+        self._resolution: Resolution | None = resolution
         # Questions whose answer changed since ``_resolution`` was settled: the next read
         # re-settles only what they can reach instead of walking the whole protocol.
         self._changed: set[str] = set()

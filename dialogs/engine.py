@@ -9,7 +9,9 @@ unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,10 +25,13 @@ from dialogs.evaluation import CriteriaEvaluator, CriterionResult, Evaluation
 from dialogs.machine import COMPLETE, build_machine
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol, Question
-from dialogs.resolution import START_QUESTION, planned_start
+from dialogs.resolution import START_QUESTION, Resolution, planned_start
 from dialogs.values import UNKNOWN, Answer, Value
 
 Clock = Callable[[], dt.date]
+
+RECENT_CONVERSATIONS = 4096
+"""How many conversations' last resolutions an engine keeps (about 10 KiB each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,16 @@ class Engine:
         # The questions a screening records (not the chat-only patient code), in order.
         self._record_questions = tuple(q.id for q in protocol.ordered_questions if not q.chat_only)
         self._first_record_question = self._record_questions[0]
+        # key -> (answers, their resolution) as a conversation was released with them.
+        # Settling a resolution from scratch walks every question's condition: the largest
+        # part of restoring a conversation.  The next update of the same screening usually
+        # restores exactly those answers (nothing else wrote in between), and then the
+        # walk's result is known.  The answers are compared, not trusted: another worker,
+        # a rolled-back transaction or a coordinator's reopening changes them, and then
+        # the walk is done again.  A resolution depends only on the protocol and the
+        # answers, and is never changed in place.
+        self._recent: OrderedDict[Hashable, tuple[dict[str, Answer], Resolution]] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     # -- attaching conversations ---------------------------------------------------
 
@@ -88,27 +103,61 @@ class Engine:
         initial = self._first_record_question if skip_chat_only else self.protocol.order[0]
         return self.restore(initial, {}, lang)
 
-    def restore(self, state: str, answers: Mapping[str, Answer], lang: str) -> Conversation:
-        """Attach a conversation at a saved state name (never builds a machine)."""
+    def restore(
+        self,
+        state: str,
+        answers: Mapping[str, Answer],
+        lang: str,
+        key: Hashable | None = None,
+    ) -> Conversation:
+        """Attach a conversation at a saved state name (never builds a machine).
+
+        ``key`` names the conversation (a screening id) to reuse the resolution it was
+        last released with, when its answers are still the same (see :meth:`release`).
+        """
         if state != COMPLETE and state not in self.protocol.question_by_id:
             raise ConversationError(f"state {state!r} is not in protocol {self.protocol.id}")
-        conv = Conversation(self.protocol, dict(answers), lang)
+        resolution = None
+        if key is not None:
+            with self._recent_lock:
+                recent = self._recent.get(key)
+            if recent is not None and recent[0] == answers:
+                resolution = recent[1]
+        conv = Conversation(self.protocol, dict(answers), lang, resolution)
         self.machine.add_model(conv, initial=state)
         return conv
 
-    def release(self, conv: Conversation) -> None:
+    def release(self, conv: Conversation, key: Hashable | None = None) -> None:
+        """Detach; with ``key``, remember the conversation's answers and resolution."""
         if conv in self.machine.models:
             self.machine.remove_model(conv)
+        if key is None:
+            return
+        entry = (dict(conv.answers), conv.resolution)
+        with self._recent_lock:
+            self._recent[key] = entry
+            self._recent.move_to_end(key)
+            if len(self._recent) > RECENT_CONVERSATIONS:
+                self._recent.popitem(last=False)
 
     @contextmanager
     def attached(
-        self, state: str, answers: Mapping[str, Answer], lang: str
+        self,
+        state: str,
+        answers: Mapping[str, Answer],
+        lang: str,
+        key: Hashable | None = None,
     ) -> Iterator[Conversation]:
-        conv = self.restore(state, answers, lang)
+        """The conversation for the time of one update.  With ``key``, its answers and
+        resolution are remembered when the block ends without an error (an error may
+        mean the caller's transaction rolls back; the next restore compares anyway)."""
+        conv = self.restore(state, answers, lang, key)
         try:
             yield conv
-        finally:
+        except BaseException:
             self.release(conv)
+            raise
+        self.release(conv, key)
 
     # -- asking --------------------------------------------------------------------
 

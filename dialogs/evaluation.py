@@ -253,8 +253,7 @@ class CriteriaEvaluator:
         self, resolution: Resolution, computed: Sequence[Computed] | None = None
     ) -> tuple[dict[str, Any], Evaluator]:
         """The resolution's names plus the computed values (all unless ``computed`` says
-        which; evaluated in file order), and the evaluator over them (building one costs
-        more than most expressions)."""
+        which; evaluated in file order), and the evaluator over them."""
         names = dict(resolution.names)
         ev = Evaluator(names, resolution.start)
         for c in self.protocol.computed if computed is None else computed:

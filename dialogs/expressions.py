@@ -13,6 +13,7 @@ import ast
 import datetime as dt
 import math
 import operator
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -63,7 +64,7 @@ def _number(value: float) -> float:
     return float(value)
 
 
-# Functions that need the planned start are bound per evaluation (see Evaluator).
+# Functions that need the planned start read it from the evaluator (see _KleeneEval._gap).
 BASE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "days_after": days_after,
     "ckd_epi_2021": ckd_epi_2021,
@@ -143,11 +144,24 @@ def _truth(value: Any) -> Any:
 
 
 class _KleeneEval(EvalWithCompoundTypes):  # type: ignore[misc]
-    """simpleeval with unknown propagation: the only subclassing is for three-valued logic."""
+    """simpleeval with unknown propagation: the only subclassing is for three-valued logic.
 
-    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]):
-        super().__init__(operators=_OPERATORS, functions=dict(functions), names=names)
+    One instance per thread serves every :class:`Evaluator` (see :func:`_shared`): its
+    constructor cost more than most expressions, and an evaluation builds several.  Each
+    Evaluator sets ``names`` and ``start`` before it evaluates; expressions call only pure
+    functions, so one evaluation never runs inside another.
+    """
+
+    def __init__(self) -> None:
+        functions: dict[str, Callable[..., Any]] = dict(BASE_FUNCTIONS)
+        functions["gap"] = self._gap
+        super().__init__(operators=_OPERATORS, functions=functions, names={})
+        self.start: Any = None
         self.touched_unknown: set[str] = set()
+
+    def _gap(self, day: Any) -> Any:
+        start = self.start
+        return gap(start, day) if isinstance(start, dt.date) else UNKNOWN
 
     def _eval(self, node: ast.AST) -> Any:
         # simpleeval checks every intermediate value against its list of dangerous
@@ -267,19 +281,36 @@ def names_in(expr: str) -> tuple[set[str], set[str]]:
     return names - funcs, funcs
 
 
+_LOCAL = threading.local()
+
+
+def _shared() -> _KleeneEval:
+    """This thread's simpleeval instance (the bot runs flows in worker threads)."""
+    try:
+        ev: _KleeneEval = _LOCAL.ev
+    except AttributeError:
+        ev = _LOCAL.ev = _KleeneEval()
+    return ev
+
+
 class Evaluator:
-    """Evaluates expressions against one set of names (answers, computed values, constants)."""
+    """Evaluates expressions against one set of names (answers, computed values, constants).
+
+    Names are kept by reference: resolution adds each question's name as it walks the
+    order, and every expression sees the names as they are when it runs.
+    """
+
+    __slots__ = ("_names", "_start")
 
     def __init__(self, names: Mapping[str, Any], start: Any) -> None:
-        functions: dict[str, Callable[..., Any]] = dict(BASE_FUNCTIONS)
-        if isinstance(start, dt.date):
-            functions["gap"] = lambda day: gap(start, day)
-        else:
-            functions["gap"] = lambda day: UNKNOWN
-        # Names are kept by reference: resolution adds each question's name as it walks the
-        # order.  One simpleeval instance serves every expression of this evaluation: its
-        # constructor costs more than most of the expressions.
-        self._eval = _KleeneEval(names, functions)
+        self._names = names
+        self._start = start
+
+    def _bound(self) -> _KleeneEval:
+        ev = _shared()
+        ev.names = self._names
+        ev.start = self._start
+        return ev
 
     def value(self, expr: str) -> Any:
         """The expression's value alone, without the unknown names it touched.
@@ -287,9 +318,13 @@ class Evaluator:
         Resolution and the engine's failing-criteria check read only values; building an
         Outcome for each expression was near half of what they spent evaluating.
         """
+        return self._value(self._bound(), expr)
+
+    @staticmethod
+    def _value(ev: _KleeneEval, expr: str) -> Any:
         node = parse(expr)
         try:
-            value = self._eval._eval(node)
+            value = ev._eval(node)
         except ExpressionError:
             raise
         except (InvalidExpression, TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
@@ -303,10 +338,11 @@ class Evaluator:
         return _truth(self.value(expr))
 
     def evaluate(self, expr: str) -> Outcome:
-        ev = self._eval
-        ev.touched_unknown = set()
-        value = self.value(expr)
-        return Outcome(value, frozenset(ev.touched_unknown))
+        ev = self._bound()
+        touched: set[str] = set()
+        ev.touched_unknown = touched
+        value = self._value(ev, expr)
+        return Outcome(value, frozenset(touched))
 
     def truth(self, expr: str) -> Outcome:
         out = self.evaluate(expr)

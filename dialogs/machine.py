@@ -69,11 +69,15 @@ class _SharedMachine(Machine):
     ``is_<state>`` helper and probes ``on_enter_/on_exit_<state>`` methods for each of the
     protocol's states: most of the attach cost, for helpers nothing here uses (the
     dialog reads ``conv.state`` and declares no per-state callbacks on the model).
-    Triggers (``trigger``, ``advance``, ``back``) are still bound as usual.
+    Triggers (``trigger``, ``advance``, ``back``) are still bound as usual; their
+    ``may_advance`` / ``may_back`` probes are not (nothing asks them).
     """
 
     def _add_model_to_state(self, state: State, model: object) -> None:
         del state, model
+
+    def _add_may_transition_func_for_trigger(self, trigger: str, model: object) -> None:
+        del trigger, model
 
 
 def build_machine(order: tuple[str, ...]) -> Machine:

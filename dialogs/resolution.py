@@ -52,8 +52,7 @@ class _Walk:
 
     Both the full walk and the partial update go through :meth:`settle`, so they cannot
     disagree on what a question's name is.  ``names`` is shared with the evaluator: each
-    question sees the earlier ones.  The evaluator is built on first use, as a partial
-    update often meets only unconditional questions.
+    question sees the earlier ones.
     """
 
     def __init__(
@@ -71,14 +70,12 @@ class _Walk:
         self.applies = applies
         self.invalid = invalid
         self.start = start
-        self._evaluator: Evaluator | None = None
+        self._evaluator = Evaluator(names, start)
 
     def settle(self, q: Question) -> None:
         if q.when == "True":
             verdict: Any = True
         else:
-            if self._evaluator is None:
-                self._evaluator = Evaluator(self.names, self.start)
             try:
                 verdict = self._evaluator.truth_value(q.when)
             except ExpressionError as exc:
