@@ -144,6 +144,10 @@ def build_application(
     register_coordinator_handlers(app, services)
     app.add_handler(MessageHandler(only_new & filters.TEXT & ~filters.COMMAND, front.on_message))
     app.add_handler(MessageHandler(only_new & filters.COMMAND, front.on_message))
+    # A photo of a lab report, a voice note, a sticker: told to type it (private chats
+    # only: in a coordinators' group the bot must not answer everyone's pictures).
+    unreadable = only_new & filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL
+    app.add_handler(MessageHandler(unreadable, front.on_unreadable))
     app.add_handler(CallbackQueryHandler(front.on_callback))  # anything else: refused
     app.add_error_handler(front.on_error)
     app.bot_data["services"] = services

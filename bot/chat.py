@@ -18,6 +18,9 @@ from storage import Store
 LOCAL_USER_ID = -1  # Telegram user ids are positive: the terminal user cannot clash with one
 LOCAL_USER_NAME = "local investigator"
 QUIT = frozenset({"/quit", "/exit", "/q"})
+# Commands that show something beside the question, or refuse an answer to it, and leave
+# the question itself as it was (typed lines that are refused do the same).
+KEEPS_QUESTION = ("/help", "/summary", "/unknown")
 
 
 def ensure_local_user(store: Store, user_id: int, lang: str | None) -> None:
@@ -67,7 +70,24 @@ class ChatSession:
             incoming = Incoming(self.user_id, text=text)
         out = self.flow.handle(incoming)
         self.lang = out.lang
+        if data is None and self._same_question(text, out):
+            # A refused answer (or /help, /summary) leaves the question on screen as it
+            # was: its numbered buttons and Enter-to-keep still work, as on Telegram,
+            # where the question's buttons stay under it.
+            kept = (self.buttons, self.typed, self.keep)
+            lines = self._render(out)
+            self.buttons, self.typed, self.keep = kept
+            return lines
         return self._render(out)
+
+    @staticmethod
+    def _same_question(text: str, out: Outcome) -> bool:
+        """Whether a typed line left the current question as it was: nothing recorded
+        and no new buttons or code prompt shown (an error message, help, a summary)."""
+        command = text.split(" ", 1)[0].lower() if text.startswith("/") else None
+        if command not in (None, *KEEPS_QUESTION):
+            return False
+        return out.recorded is None and not any(r.keyboard or r.ask_code for r in out.replies)
 
     def _pressed(self, text: str) -> str | None:
         if not text:
@@ -102,8 +122,9 @@ class ChatSession:
             if reply.keyboard or reply is out.replies[-1]:
                 self.buttons, self.typed, self.keep = flat, reply.typed, keep
             if flat:
+                enter = t("key_enter", self.lang)
                 shown = [
-                    f"[Enter] {b.label}" if reply.typed and b is keep else f"[{i}] {b.label}"
+                    f"[{enter}] {b.label}" if reply.typed and b is keep else f"[{i}] {b.label}"
                     for i, b in enumerate(flat, 1)
                 ]
                 lines.append("   ".join(shown))

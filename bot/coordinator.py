@@ -6,6 +6,11 @@ Why it is shaped this way:
   delivered by :mod:`bot.outbox_sender`; nothing here sends such a message directly.
 - The query dialogue keeps no memory: the coordinator answers a ForceReply prompt whose
   text names the screening, so a restart between the prompt and the reply loses nothing.
+- A query points at an answer by the number /review and the prompt show it under
+  ("#12 is this the latest count?"), or by its question id ("anc: …", for programs):
+  coordinators know answers by label and position, never by id.  A number that is no
+  answer of the screening sends nothing and asks again, the question kept to copy: a
+  query pointing nowhere would only puzzle the investigator.
 - Handlers run in group -1 and stop the update once handled, so the investigator flow in
   the default group never reads a coordinator's comment as an answer.
 - Database work runs in a worker thread (``asyncio.to_thread``): storage is synchronous
@@ -71,11 +76,22 @@ from bot.texts import (
     t,
 )
 from dialogs.answers import normalise_patient_code
+from dialogs.display import question_label
 from dialogs.engine import Engine
 from dialogs.evaluation import Evaluation
 from dialogs.registry import ProtocolRegistry
+from dialogs.reopening import criterion_inputs
 from dialogs.values import Answer, from_json
-from storage import DuplicatePatientCode, Role, Screening, ScreeningTx, Status, Store, User
+from storage import (
+    AnswerRecord,
+    DuplicatePatientCode,
+    Role,
+    Screening,
+    ScreeningTx,
+    Status,
+    Store,
+    User,
+)
 from storage.coordination import (
     MessageKind,
     OutboxMessage,
@@ -115,7 +131,11 @@ MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters; keep room for HTML en
 COMPRESS_ABOVE = 10 * 1024 * 1024
 UPLOAD_LIMIT = 50 * 1000 * 1000
 _QUERY_MARK = re.compile(r"screening #(\d+)")
-_POINTED = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*:\s*(.+)$", re.DOTALL)
+# A query's pointer: "#12", "# 12:" or "12:" (an answer's number in /review; "10:30" is a
+# time, not answer 10), else "anc:" or "ANC :" (a question id, in any case).
+_BY_NUMBER = re.compile(r"\s*(?:#\s*(\d+)\s*:?|(\d+)\s*:(?!\d))")
+_BY_ID = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*:")
+SUGGESTED = 8  # answers listed in a query prompt, at most
 
 
 def tr(key: str, lang: str | None, **fields: Any) -> str:
@@ -579,24 +599,145 @@ async def _confirm(
     return html.unescape(text)
 
 
+@dataclass(frozen=True, slots=True)
+class Pointing:
+    """What a coordinator's query reply points at, and the question it asks.
+
+    ``problem`` (a ``coord_*`` key) says why nothing may be sent yet: the number is no
+    answer of the screening (``number``), or nothing follows the pointer.
+    """
+
+    question_id: str | None
+    comment: str
+    problem: str | None = None
+    number: int | None = None
+
+
+def point_at(text: str, numbered: Mapping[int, str], question_ids: Iterable[str]) -> Pointing:
+    """Read a query reply: "#12 …" / "12: …" point at answer 12 (its number in /review: any
+    version of an answer points at its question), "anc: …" at question ``anc`` (any case).
+
+    The pointer is not part of the question the investigator reads.  A word before a
+    colon that is no question id ("Note: …") is just the start of the question.
+    """
+    text = text.strip()
+    if (by_number := _BY_NUMBER.match(text)) is not None:
+        number = int(by_number.group(1) or by_number.group(2))
+        rest = text[by_number.end() :].strip()
+        question_id = numbered.get(number)
+        if question_id is None:
+            return Pointing(None, rest, "query_no_answer", number)
+        return Pointing(question_id, rest, None if rest else "query_empty", number)
+    ids = {q.lower(): q for q in question_ids}
+    by_id = _BY_ID.match(text)
+    if by_id is not None and by_id.group(1).lower() in ids:
+        rest = text[by_id.end() :].strip()
+        return Pointing(ids[by_id.group(1).lower()], rest, None if rest else "query_empty")
+    return Pointing(None, text)
+
+
+def _answer_line(engine: Engine | None, record: AnswerRecord, lang: str, when: str = "") -> str:
+    """One answer as /review and the query prompt show it, numbered as a query points at
+    it: "<b>#12</b> Age: 16" (HTML)."""
+    qid = record.question_id
+    if engine is None or qid not in engine.protocol.question_by_id:
+        return f"<b>#{record.seq}</b> {when}<code>{_e(qid)}</code>: {_e(record.raw)}"
+    shown = engine.display(qid, from_json(record.value_json), lang)
+    return f"<b>#{record.seq}</b> {when}{_e(_question_name(engine, qid, lang))}: {_e(shown)}"
+
+
+def _question_name(engine: Engine | None, question_id: str, lang: str) -> str:
+    """A question named in a sentence (its label without "?"), or its id for want of one."""
+    if engine is None or question_id not in engine.protocol.question_by_id:
+        return question_id
+    return question_label(engine.protocol, question_id, lang)
+
+
+def _questioned(engine: Engine, records: Mapping[str, AnswerRecord]) -> list[AnswerRecord]:
+    """The current answers behind the failing, unknown and flagged criteria, in the
+    protocol's order: those a coordinator most likely queries."""
+    protocol = engine.protocol
+    evaluation = engine.evaluate_answers(answers_of(records))
+    flagged = (r for r in evaluation.results.values() if r.flagged)
+    behind: set[str] = set()
+    for result in (*evaluation.failed, *evaluation.unknown, *flagged):
+        behind |= criterion_inputs(protocol, result.id)
+    return [records[q] for q in protocol.order if q in behind and q in records]
+
+
+def _copyable(text: str, room: int) -> str:
+    """``text`` as a tap-to-copy block of at most ``room`` characters of HTML, cut with "…"
+    if need be (the re-prompt quotes the coordinator's whole message anyway)."""
+    block = f"<code>{_e(text)}</code>"
+    while len(block) > room and text:
+        # Escaping lengthens text ("<" is "&lt;"): cut in proportion, at least one character.
+        text = text[: min(len(text) - 1, len(text) * room // len(block))]
+        block = f"<code>{_e(text)}…</code>"
+    return block
+
+
+def query_prompt(
+    services: CoordinatorServices,
+    sid: int,
+    lang: str,
+    notice: str | None = None,
+    kept: str | None = None,
+) -> tuple[str, str]:
+    """The query prompt (HTML) and its input field's placeholder, in ``lang``.
+
+    It lists, numbered as in /review, the answers most likely queried; ``notice`` (why
+    the previous reply sent nothing) comes first, ``kept`` (that reply's question, to
+    copy) last.
+    """
+    store = services.store
+    screening = store.get_screening(sid)
+    engine = engine_of(services.registry, screening)
+    records = store.current_answers(sid)
+    listed = _questioned(engine, records)[:SUGGESTED] if engine is not None else []
+    example = listed[0].seq if listed else max((r.seq for r in records.values()), default=1)
+    lines = [notice, ""] if notice else []
+    lines.append(tr("query_prompt", lang, sid=sid, code=_e(screening.patient_code), n=example))
+    if listed:
+        lines += ["", tr("query_answers", lang)]
+        lines += [_answer_line(engine, r, lang) for r in listed]
+    if kept:
+        lines += ["", tr("query_kept", lang)]
+        lines.append(_copyable(kept, MAX_MESSAGE - len("\n".join(lines)) - 1))
+    return "\n".join(lines), tr("query_placeholder", lang, n=example)
+
+
 async def _ask_query(
     update: Update, context: Ctx, services: CoordinatorServices, lang: str, sid: int
 ) -> str | None:
-    screening = await asyncio.to_thread(services.store.get_screening, sid)
     chat = update.effective_chat
     if chat is None:
         return None
+    text, placeholder = await asyncio.to_thread(query_prompt, services, sid, lang)
     await context.bot.send_message(
         chat.id,
-        tr("query_prompt", lang, sid=sid, code=_e(screening.patient_code)),
+        text,
         parse_mode=ParseMode.HTML,
-        reply_markup=ForceReply(selective=True),
+        reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
     )
     return None
 
 
+def _pointing(services: CoordinatorServices, sid: int, text: str) -> Pointing:
+    """What a reply points at, in the screening's protocol and answers (none without its
+    protocol: the whole text is then the question)."""
+    engine = engine_of(services.registry, services.store.get_screening(sid))
+    if engine is None:
+        return Pointing(None, text.strip())
+    numbered = {a.seq: a.question_id for a in services.store.answer_history(sid)}
+    return point_at(text, numbered, engine.protocol.question_by_id)
+
+
 async def on_query_reply(update: Update, context: Ctx) -> None:
-    """A coordinator's reply to a query prompt: record it, queue it for the investigator."""
+    """A coordinator's reply to a query prompt: record it, queue it for the investigator.
+
+    A reply pointing at no answer sends nothing: the prompt comes again, saying why, with
+    the question to copy.
+    """
     message = update.effective_message
     if message is None or message.text is None:
         return
@@ -613,15 +754,30 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
         await message.reply_text(tr("refused", actor.lang))
         raise ApplicationHandlerStop
     sid = int(mark.group(1))
-    comment = message.text.strip()
+    lang = actor.lang
+    pointing = await asyncio.to_thread(_pointing, services, sid, message.text)
+    if pointing.problem is not None:
 
-    def work() -> str:
+        def again(problem: str) -> tuple[str, str]:
+            screening = services.store.get_screening(sid)
+            code = _e(screening.patient_code)
+            last = screening.answer_count
+            notice = tr(problem, lang, code=code, n=pointing.number, last=last)
+            return query_prompt(services, sid, lang, notice, pointing.comment)
+
+        text, placeholder = await asyncio.to_thread(again, pointing.problem)
+        await message.reply_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
+            do_quote=True,
+        )
+        raise ApplicationHandlerStop
+    question_id, comment = pointing.question_id, pointing.comment
+
+    def work() -> tuple[str, str | None]:
         screening = services.store.get_screening(sid)
         engine = engine_of(services.registry, screening)
-        question_id: str | None = None
-        pointed = _POINTED.match(comment)
-        if engine is not None and pointed and pointed.group(1) in engine.protocol.question_by_id:
-            question_id = pointed.group(1)
         with services.store.screening_tx(sid) as tx:
             review = record_review(tx, user.telegram_id, ReviewAction.QUERY, comment, question_id)
             record = tx.current_answers().get(question_id) if question_id else None
@@ -648,11 +804,15 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
                     **_in_every_language(tx.screening.language or "en", words),
                 },
             )
-            return tx.screening.patient_code
+            about = _question_name(engine, question_id, lang) if question_id else None
+            return tx.screening.patient_code, about
 
-    code = await asyncio.to_thread(work)
+    code, about = await asyncio.to_thread(work)
     kick_sender(context.application)
-    await message.reply_text(tr("query_sent", actor.lang, code=code))
+    if about is None:
+        await message.reply_text(tr("query_sent", lang, code=code))
+    else:
+        await message.reply_text(tr("query_sent_about", lang, code=code, label=about))
     raise ApplicationHandlerStop
 
 
@@ -823,15 +983,7 @@ def review_lines(services: CoordinatorServices, screening: Screening, lang: str)
     lines += [tr("status", lang, status=_e(screening.status)), "", tr("history", lang)]
     by_id = {a.id: a for a in history}
     for a in history:
-        shown = (
-            engine.display(a.question_id, from_json(a.value_json), lang)
-            if engine is not None
-            else a.raw
-        )
-        line = (
-            f"{a.seq}. {a.created_at.strftime('%d/%m %H:%M')} <code>{_e(a.question_id)}"
-            f"</code>: {_e(shown)}"
-        )
+        line = _answer_line(engine, a, lang, f"{a.created_at.strftime('%d/%m %H:%M')} ")
         previous = by_id.get(a.supersedes_id) if a.supersedes_id else None
         if previous is not None:
             line += f" ({tr('changed', lang, raw=_e(previous.raw))})"
@@ -846,7 +998,7 @@ def review_lines(services: CoordinatorServices, screening: Screening, lang: str)
             who = person(names.get(r.coordinator_id), r.coordinator_id)
             text = f"• {r.at.strftime('%d/%m/%Y %H:%M')} {_reviewed(r.action, lang, who)}"
             if r.question_id:
-                text += f" [{_e(r.question_id)}]"
+                text += f" [{_e(_question_name(engine, r.question_id, lang))}]"
             if r.comment:
                 text += f": {_e(r.comment)}"
             lines.append(text)

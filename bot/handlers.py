@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram import User as TelegramUser
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
@@ -95,30 +96,29 @@ class TelegramFrontEnd:
         user = update.effective_user
         if message is None or user is None or message.text is None:
             return
-        incoming = Incoming(
-            user_id=user.id,
-            text=message.text,
-            update_id=update.update_id,
-            language_code=user.language_code,
-            display_name=user.full_name,
-            reply_to_code_prompt=_is_code_prompt(message),
+        incoming = _incoming(
+            update, user, text=message.text, reply_to_code_prompt=_is_code_prompt(message)
         )
         outcome = await self._run(incoming)
         await self._send(context, message.chat_id, outcome)
         await self._completed(context, outcome)
+
+    async def on_unreadable(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message without text (photo, voice note, sticker, file): nothing is read from
+        it; the user is told to type the answer, and sees what the bot waits for."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None:
+            return
+        outcome = await self._run(_incoming(update, user, unreadable=True))
+        await self._send(context, message.chat_id, outcome)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         user = update.effective_user
         if query is None or user is None:
             return
-        incoming = Incoming(
-            user_id=user.id,
-            data=query.data or "",
-            update_id=update.update_id,
-            language_code=user.language_code,
-            display_name=user.full_name,
-        )
+        incoming = _incoming(update, user, data=query.data or "")
         outcome = await self._run(incoming)
         notice = outcome.notice[:MAX_NOTICE] if outcome.notice else None
         # A press costs up to three Bot API calls (stop the spinner, edit the pressed
@@ -181,6 +181,16 @@ class TelegramFrontEnd:
                 await context.bot.send_message(chat_id, t("apology", lang))
         except TelegramError as exc:
             log.warning("could not send the apology: %s", exc)
+
+
+def _incoming(update: Update, user: TelegramUser, **what: Any) -> Incoming:
+    return Incoming(
+        user_id=user.id,
+        update_id=update.update_id,
+        language_code=user.language_code,
+        display_name=user.full_name,
+        **what,
+    )
 
 
 async def _answer_query(query: CallbackQuery, notice: str | None) -> None:

@@ -75,6 +75,8 @@ _OFFER_EVENTS = (
     "kept",
     "reopened",
 )
+# The investigator's answers to the offer.
+_CHOICES = ("ended_at_first_fail", "documenting_remaining")
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 _MARKS = {"pass": "✅", "fail": "❌", "unknown": "❔", "not_applicable": "➖"}
 
@@ -93,6 +95,8 @@ class Incoming:
     language_code: str | None = None
     display_name: str = ""
     reply_to_code_prompt: bool = False
+    # A message with nothing to read (photo, voice note, sticker): never an answer.
+    unreadable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,17 +258,29 @@ class ScreeningFlow:
             msg.data is not None,
             user.awaiting_code_since is not None,
         )
+        if msg.language_code and msg.language_code[:16] != user.telegram_language:
+            self.store.set_telegram_language(user.telegram_id, msg.language_code)
+        if msg.unreadable:
+            return self._unreadable(ctx)
+        text = (msg.text or "").strip()
+        typed = msg.data is None and not text.startswith("/")
         try:
+            if user.abandon_pending_id is not None:
+                # Asked "abandon it?": a typed line is not an answer to the question
+                # ("oui" meant the abandon); anything else settles the question.
+                if typed and not ctx.awaiting_code:
+                    pending = self._abandon_still_asked(ctx, user.abandon_pending_id)
+                    if pending is not None:
+                        return pending
+                self.store.set_abandon_pending(user.telegram_id, None)
             if msg.data is not None:
                 out = self._press(ctx, msg.data)
+            elif not typed:
+                out = self._command(ctx, text)
+            elif ctx.awaiting_code or msg.reply_to_code_prompt:
+                out = self._new(ctx, text)
             else:
-                text = (msg.text or "").strip()
-                if text.startswith("/"):
-                    out = self._command(ctx, text)
-                elif ctx.awaiting_code or msg.reply_to_code_prompt:
-                    out = self._new(ctx, text)
-                else:
-                    out = self._typed(ctx, text)
+                out = self._typed(ctx, text)
         except _Redelivered as redelivered:
             out = redelivered.outcome
         except _Refused as refusal:
@@ -275,6 +291,18 @@ class ScreeningFlow:
             out = Outcome([Reply(t("protocol_unavailable", lang))])
         out.lang = out.lang or lang  # /lang sets the new one itself
         return out
+
+    def _unreadable(self, ctx: _Ctx) -> Outcome:
+        """Say only text is read, then what is awaited: the code, or the open question."""
+        lines = [t("unreadable", ctx.lang)]
+        if ctx.awaiting_code:
+            return Outcome([Reply("\n".join([*lines, t("ask_code", ctx.lang)]))], lang=ctx.lang)
+        s = self.store.find_open_screening(ctx.user_id)
+        if s is None:
+            return Outcome([Reply("\n".join([*lines, t("empty_line", ctx.lang)]))], lang=ctx.lang)
+        return Outcome(
+            [Reply(lines[0]), self._current_view(ctx, s)], screening_id=s.id, lang=ctx.lang
+        )
 
     def _lang(self, user: User | None, code: str | None) -> str:
         return language_of(user.language if user else None, code, self.default_language)
@@ -526,7 +554,7 @@ class ScreeningFlow:
             lines = [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
-            out = self._advance(ctx, work, lines, step.newly_failed)
+            out = self._advance(ctx, work, lines, step.newly_failed, step.failing)
         out.recorded = t("recorded", ctx.lang, answer=step.display or "")
         return out
 
@@ -536,26 +564,42 @@ class ScreeningFlow:
         work: _Work,
         lines: list[str],
         newly_failed: Sequence[CriterionResult],
+        failing: frozenset[str] = frozenset(),
     ) -> Outcome:
-        """After the state moved (inside the transaction): verdict, stop offer or next prompt."""
+        """After the state moved (inside the transaction): verdict, stop offer or next prompt.
+
+        ``failing``: the criteria the answer can change that fail after it.  An answer
+        confirmed unchanged after /back from the stop offer fails nothing newly, but the
+        investigator never chose: the offer comes again.
+        """
         sid = work.tx.screening_id
         if work.conv.state == COMPLETE:
             return self._finish(ctx, work, lines)
+        offer: Sequence[CriterionResult] = ()
         if newly_failed:
             evaluation = work.engine.evaluate(work.conv)
             lines += [self._failure_line(work.engine, r, ctx.lang) for r in newly_failed]
-            first = len(evaluation.failed) == len(newly_failed)
-            if first and self.stop_at_first_fail:
-                # The answer count dates the offer: an answer recorded later settles it.
-                detail = {
-                    "criteria": [r.id for r in newly_failed],
-                    "answers": work.screening.answer_count,
-                }
-                work.tx.log_event(_OFFERED, ctx.user_id, detail)
-                return Outcome([self._offer(sid, ctx.lang, lines)], screening_id=sid)
+            if len(evaluation.failed) == len(newly_failed):  # the first failure
+                offer = newly_failed
+        elif failing and self.stop_at_first_fail and self._offer_left_unanswered(work):
+            evaluation = work.engine.evaluate(work.conv)
+            if {r.id for r in evaluation.failed} <= failing:  # still the first failure
+                offer = evaluation.failed
+                lines += [self._failure_line(work.engine, r, ctx.lang) for r in offer]
+        if offer and self.stop_at_first_fail:
+            # The answer count dates the offer: an answer recorded later settles it.
+            detail = {"criteria": [r.id for r in offer], "answers": work.screening.answer_count}
+            work.tx.log_event(_OFFERED, ctx.user_id, detail)
+            return Outcome([self._offer(sid, ctx.lang, lines)], screening_id=sid)
         return Outcome(
             [self._prompt(work.engine, work.conv, sid, ctx.lang, lines)], screening_id=sid
         )
+
+    @staticmethod
+    def _offer_left_unanswered(work: _Work) -> bool:
+        """Whether the latest stop offer was settled without a choice (by /back)."""
+        last = work.tx.last_event((_OFFERED, *_CHOICES, "reopened"))
+        return last is not None and last.kind == _OFFERED
 
     def _finish(
         self, ctx: _Ctx, work: _Work, lines: list[str], *, ended_early: bool = False
@@ -618,7 +662,8 @@ class ScreeningFlow:
             work.tx.set_state(work.conv.state)
             work.tx.log_event("kept", ctx.user_id, {"question_id": question_id})
             shown = work.engine.display(question_id, existing.value, ctx.lang)
-            out = self._advance(ctx, work, [], ())
+            failing = work.engine.failing(work.conv, question_id)
+            out = self._advance(ctx, work, [], (), failing)
         out.recorded = t("kept", ctx.lang, answer=shown)
         return out
 
@@ -756,6 +801,11 @@ class ScreeningFlow:
         s = self.store.find_open_screening(ctx.user_id)
         if s is None or s.id is None:
             return Outcome([Reply(t("nothing_to_cancel", ctx.lang))])
+        self.store.set_abandon_pending(ctx.user_id, s.id)
+        return Outcome([self._abandon_question(ctx, s, ())], screening_id=s.id)
+
+    def _abandon_question(self, ctx: _Ctx, s: Screening, before: Sequence[str]) -> Reply:
+        assert s.id is not None
         keyboard = (
             (
                 Button(
@@ -765,7 +815,17 @@ class ScreeningFlow:
                 Button(t("button_keep_screening", ctx.lang), screening_data("x", s.id, "n")),
             ),
         )
-        return Outcome([Reply(t("cancel_confirm", ctx.lang, code=s.patient_code), keyboard)])
+        text = "\n".join([*before, t("cancel_confirm", ctx.lang, code=s.patient_code)])
+        return Reply(text, keyboard)
+
+    def _abandon_still_asked(self, ctx: _Ctx, sid: int) -> Outcome | None:
+        """The abandon question again, for a line typed while it waits; None once the
+        screening is no longer open (then the line is handled as usual)."""
+        s = self.store.find_open_screening(ctx.user_id)
+        if s is None or s.id != sid:
+            return None
+        before = (t("abandon_use_buttons", ctx.lang),)
+        return Outcome([self._abandon_question(ctx, s, before)], screening_id=sid, lang=ctx.lang)
 
     # -- read-only views -------------------------------------------------------------------------
 

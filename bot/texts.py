@@ -134,6 +134,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Le code patient ne peut pas être inconnu : c'est sous ce code que le "
         "screening est classé.",
     },
+    # The terminal chat's key that presses the "Keep" button on a typed question.
+    "key_enter": {"en": "Enter", "fr": "Entrée"},
+    "unreadable": {
+        "en": "I can only read typed text and buttons: please type the value "
+        "(a photo, voice message or file is not read, and nothing was recorded).",
+        "fr": "Je ne lis que le texte saisi et les boutons : saisissez la valeur "
+        "(une photo, un message vocal ou un fichier n'est pas lu, et rien n'a été "
+        "enregistré).",
+    },
     "empty_line": {
         "en": "Type an answer, or /help for the commands.",
         "fr": "Saisissez une réponse, ou /help pour les commandes.",
@@ -183,7 +192,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     # -- refusals of buttons ------------------------------------------------------------
     "stale": {
         "en": "This question was already answered: nothing changed.",
-        "fr": "Cette question a déjà été répondue : rien n'a changé.",
+        "fr": "Cette question a déjà reçu une réponse : rien n'a changé.",
     },
     "forged": {
         "en": "This button is not valid for you: nothing changed.",
@@ -259,6 +268,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cancel_confirm": {
         "en": "Abandon screening {code}? Its answers stay in the audit trail.",
         "fr": "Abandonner le screening {code} ? Ses réponses restent dans l'historique.",
+    },
+    "abandon_use_buttons": {
+        "en": "Nothing recorded: please answer with a button.",
+        "fr": "Rien n'a été enregistré : répondez avec un bouton.",
     },
     "button_abandon": {"en": "Abandon {code}", "fr": "Abandonner {code}"},
     "button_keep_screening": {"en": "Keep it", "fr": "Le garder"},
@@ -360,17 +373,45 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "↩️ reopened by {name}",
         "fr": "↩️ rouvert par {name}",
     },
+    # A query prompt says "screening #{sid}" before any of the coordinator's own words:
+    # their reply is matched to its screening by it.  Answers are numbered as in /review.
     "coord_query_prompt": {
         "en": "❓ Query on screening #{sid} ({code}): reply to this message with your question "
-        "for the investigator. Start with a question id to point at an answer, e.g. "
-        "<code>anc: is this the latest count?</code>",
+        "for the investigator. To point at an answer, start with its number, e.g. "
+        "<code>#{n} is this the latest value?</code> (/review {code} numbers every answer).",
         "fr": "❓ Question sur le screening #{sid} ({code}) : répondez à ce message avec votre "
-        "question pour l'investigateur. Commencez par l'identifiant d'une question pour "
-        "désigner une réponse, p. ex. <code>anc: est-ce le dernier bilan ?</code>",
+        "question pour l'investigateur. Pour désigner une réponse, commencez par son numéro, "
+        "p. ex. <code>#{n} est-ce la dernière valeur ?</code> (/review {code} numérote "
+        "toutes les réponses).",
+    },
+    "coord_query_answers": {
+        "en": "Answers behind the failing, unknown or flagged criteria:",
+        "fr": "Réponses en cause dans les critères non remplis, inconnus ou à vérifier :",
+    },
+    "coord_query_placeholder": {
+        "en": "#{n} your question",
+        "fr": "#{n} votre question",
+    },
+    "coord_query_no_answer": {
+        "en": "⚠️ {code} has no answer #{n} (its answers are #1 to #{last}): nothing was sent.",
+        "fr": "⚠️ {code} n'a pas de réponse #{n} (ses réponses vont de #1 à #{last}) : rien "
+        "n'a été envoyé.",
+    },
+    "coord_query_empty": {
+        "en": "⚠️ Nothing was sent: write your question after the answer's number.",
+        "fr": "⚠️ Rien n'a été envoyé : écrivez votre question après le numéro de la réponse.",
+    },
+    "coord_query_kept": {
+        "en": "Your question, to copy (tap it):",
+        "fr": "Votre question, à copier (touchez-la) :",
     },
     "coord_query_sent": {
         "en": "❓ Query on {code} sent to the investigator.",
         "fr": "❓ Question sur {code} envoyée à l'investigateur.",
+    },
+    "coord_query_sent_about": {
+        "en": "❓ Query on {code} about “{label}” sent to the investigator.",
+        "fr": "❓ Question sur {code} à propos de « {label} » envoyée à l'investigateur.",
     },
     "coord_query_received": {
         "en": "❓ Coordinator {name} has a question on screening "

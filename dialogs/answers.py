@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from dialogs.display import plain_number
+from dialogs.display import plain_number, special_word
 from dialogs.messages import message
 from dialogs.protocol import AnswerType, Protocol, Question, Unit
 from dialogs.values import UNKNOWN, Answer, Quantity, Value
@@ -34,6 +34,14 @@ UNKNOWN_WORDS = frozenset(
         "je ne sais pas",
         "nsp",
         "ns",
+        # Spoken French drops the "ne"; "non connu" is how a chart says it.
+        "je sais pas",
+        "sais pas",
+        "jsp",
+        "non connu",
+        "non connue",
+        "pas connu",
+        "not known",
     }
 )
 YES_WORDS = frozenset({"yes", "y", "oui", "o", "true"})
@@ -116,6 +124,12 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def _word(norm: str) -> str:
+    """A word answer without the full stop or '!' a phone adds ('Oui.' after a double
+    space); '?' stays, it means unknown."""
+    return norm.rstrip(".!").rstrip() or norm
+
+
 def normalise_patient_code(text: str) -> str:
     """The one stored form of a patient code: trimmed and upper-case.
 
@@ -127,8 +141,13 @@ def normalise_patient_code(text: str) -> str:
     return text.strip().upper()
 
 
+# '1,5.10^9/L', '1,5·10⁹/L': French lab reports write the multiplication sign as a point.
+_DOT_TIMES_RE = re.compile(r"^[.·⋅]\s*(?=10)")
+
+
 def _unit_key(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
+    text = _DOT_TIMES_RE.sub("x", text.strip())
     for a, b in (("µ", "u"), ("μ", "u"), ("×", "x"), ("^", ""), ("*", "x"), (" ", "")):
         text = text.replace(a, b)
     return text
@@ -266,7 +285,7 @@ class AnswerParser:
         norm = normalise(raw)
         if not norm:
             return AnswerError(question.id, message("empty", lang))
-        if norm in UNKNOWN_WORDS:
+        if norm in UNKNOWN_WORDS or _word(norm) in UNKNOWN_WORDS:
             if question.required:
                 return AnswerError(question.id, message("required", lang))
             return Answer(question.id, raw, UNKNOWN)
@@ -301,13 +320,13 @@ class AnswerParser:
     ) -> Value | AnswerError:
         lang = ctx.lang
         if q.type is AnswerType.yesno:
-            if norm in YES_WORDS:
+            if _word(norm) in YES_WORDS:
                 return "yes"
-            if norm in NO_WORDS:
+            if _word(norm) in NO_WORDS:
                 return "no"
             return AnswerError(q.id, self.expected(q, lang))
         if q.type is AnswerType.choice:
-            return self._parse_choice(q, norm, lang)
+            return self._parse_choice(q, _word(norm), lang)
         if q.type is AnswerType.integer:
             return self._parse_integer(q, norm, lang)
         if q.type is AnswerType.number:
@@ -349,6 +368,12 @@ class AnswerParser:
             and not (q.uln and _ULN_RE.match(rest))
             and not (q.default_unit and _unit_key(rest) == _unit_key(q.default_unit))
         ):
+            if q.default_unit and not q.uln:
+                # '10 mg/j' where the dose is asked in mg: the unit is the problem, not
+                # the number (the range message would say 10 is out of range).
+                return AnswerError(
+                    q.id, message("unknown_unit", lang, unit=rest, units=q.default_unit)
+                )
             return AnswerError(q.id, self.expected(q, lang))
         value = _to_float(m.group("num"))
         if value is None or not _in_range(q, value):
@@ -419,8 +444,13 @@ class AnswerParser:
         return Quantity(round(value, 6), unit.canonical, unit.kind, number, unit.display)
 
     def _specials_text(self, q: Question, lang: str) -> str:
-        words = [message(f"special_{s}", lang) for s in q.specials]
-        return message("or_words", lang, words=", ".join(words)) if words else ""
+        """', or none' / ', none, or ongoing': the words as the question's help spells them
+        (« aucune » for a radiotherapy), the last one after 'or'."""
+        words = [special_word(q, s, lang) for s in q.specials]
+        if not words:
+            return ""
+        last = message("or_words", lang, words=words[-1])
+        return "".join(f", {w}" for w in words[:-1]) + last
 
     def _parse_date(
         self, q: Question, raw: str, norm: str, ctx: ParseContext
@@ -430,7 +460,7 @@ class AnswerParser:
             # Any date may be typed as "today"; only the words listed in specials differ.
             return self._check_start(q, ctx.today, raw, ctx)
         for special in q.specials:
-            if special != "today" and norm in SPECIAL_WORDS[special]:
+            if special != "today" and _word(norm) in SPECIAL_WORDS[special]:
                 return special
         day = parse_date(norm)
         if day is None:

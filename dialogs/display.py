@@ -76,7 +76,7 @@ def value_text(protocol: Protocol, name: str, value: Any, lang: str) -> str:
                 if c.value == value:
                     return c.label.get(lang)
         if value in ("none", "ongoing", "today"):
-            return _special_word(q, value, lang)
+            return special_word(q, value, lang)
         return value
     if isinstance(value, bool):
         return str(value)
@@ -85,7 +85,7 @@ def value_text(protocol: Protocol, name: str, value: Any, lang: str) -> str:
     return str(value)
 
 
-def _special_word(q: Question | None, value: str, lang: str) -> str:
+def special_word(q: Question | None, value: str, lang: str) -> str:
     """'none' and friends, agreeing with the question's noun in French.
 
     The catalogue says « aucun »; a radiotherapy is feminine (« Dernière radiothérapie

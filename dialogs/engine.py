@@ -63,6 +63,8 @@ class Step:
     answer: Answer | None = None
     display: str | None = None
     newly_failed: tuple[CriterionResult, ...] = ()
+    # IDs of the criteria this answer can change that fail after it (newly or not).
+    failing: frozenset[str] = frozenset()
     notices: tuple[str, ...] = ()  # computed values the answer fed (eGFR…)
     # Answers this step made invalid (dates now after the planned start), in question order:
     # the dialog asks them again, and ``warnings`` names them for the investigator.
@@ -223,7 +225,8 @@ class Engine:
         before = conv.resolution
         invalid_before = before.invalid
         conv.trigger("advance", answer=parsed)
-        newly_ids = self.criteria.failing(conv.resolution, qid)
+        failing = frozenset(self.criteria.failing(conv.resolution, qid))
+        newly_ids = set(failing)
         if newly_ids:
             newly_ids -= self.criteria.failing(before, qid)
         invalidated = tuple(q for q in conv.resolution.invalid if q not in invalid_before)
@@ -246,6 +249,7 @@ class Engine:
             answer=parsed,
             display=self.display(qid, parsed.value, conv.lang),
             newly_failed=newly,
+            failing=failing,
             notices=notices,
             invalidated=invalidated,
             warnings=warnings,
@@ -287,6 +291,10 @@ class Engine:
         self.machine.set_state(question_id, model=conv)
 
     # -- evaluating --------------------------------------------------------------------
+
+    def failing(self, conv: Conversation, question_id: str) -> frozenset[str]:
+        """IDs of the criteria ``question_id``'s answer can change that fail now."""
+        return frozenset(self.criteria.failing(conv.resolution, question_id))
 
     def evaluate(self, conv: Conversation) -> Evaluation:
         return self.criteria.evaluate(conv.answers, conv.lang, conv.resolution)

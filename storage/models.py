@@ -83,6 +83,12 @@ class User(SQLModel, table=True):
     # not in a worker's memory, so another worker or a restarted one takes the next
     # message as the code.
     awaiting_code_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The screening the user was asked "abandon it?" about, until they press a button or
+    # do anything else: an answer typed meanwhile ("oui") is not taken as a clinical one.
+    abandon_pending_id: int | None = Field(default=None, sa_type=sa.Integer)
+    # The language of the user's Telegram client as last seen (``language`` is the one
+    # chosen with /lang): messages pushed to them later (summaries, notices) use it.
+    telegram_language: str | None = Field(default=None, sa_type=sa.String)
 
 
 class Screening(SQLModel, table=True):

@@ -904,6 +904,14 @@ class Store:
         clears it too, in the same transaction."""
         return self._update_user(telegram_id, awaiting_code_since=utcnow() if awaiting else None)
 
+    def set_abandon_pending(self, telegram_id: int, screening_id: int | None) -> User:
+        """Mark (or clear) that the user was asked whether to abandon this screening."""
+        return self._update_user(telegram_id, abandon_pending_id=screening_id)
+
+    def set_telegram_language(self, telegram_id: int, code: str | None) -> User:
+        """Record the client's language code as Telegram sends it (``fr``, ``en-GB``…)."""
+        return self._update_user(telegram_id, telegram_language=(code or None) and code[:16])
+
     def set_role(self, telegram_id: int, role: str) -> User:
         return self._update_user(telegram_id, role=_check_role(role))
 

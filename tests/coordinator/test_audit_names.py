@@ -41,7 +41,7 @@ async def test_review_lists_each_decision_with_name_and_id(
     text = "\n".join(coordinator.texts[-2:])
     reviews = text.split("Reviews:\n", 1)[1].splitlines()
     assert [line.split(" ", 3)[3] for line in reviews] == [
-        "❓ queried by Coord C (555) [age]: age: is 16 a typo?",
+        "❓ queried by Coord C (555) [Age]: is 16 a typo?",
         "✅ confirmed by Coord C (555)",
         "↩️ reopened by Coord C (555)",
     ]
@@ -53,7 +53,7 @@ async def test_review_lists_each_decision_with_name_and_id(
     text = "\n".join(french.texts[-2:])
     assert "Revues :" in text
     assert "✅ validé par Coord C (555)" in text and "↩️ rouvert par Coord C (555)" in text
-    assert "❓ question de Coord C (555) [age]" in text
+    assert "❓ question de Coord C (555) [Âge]" in text
     assert "Investigateur : Dr A (111)" in text
 
 

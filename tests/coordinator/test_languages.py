@@ -88,7 +88,7 @@ async def test_replies_follow_the_coordinators_telegram_client(
     await coordinator.send("/review P-062")
     text = "\n".join(coordinator.texts[-2:])
     assert "<b>I01</b> Adulte: âge 16 (≥ 18)" in text and "Historique des réponses :" in text
-    assert "<code>age</code>: 16" in text
+    assert "Âge: 16" in text
 
     await coordinator.press_data(f"c|confirm|{sid}|1", coordinator.sent[-1])
     assert coordinator.texts[-1] == "✅ P-062 validé par Coord U (560)."
@@ -106,7 +106,9 @@ async def test_a_query_reaches_the_investigator_in_the_investigators_language(
     await french.press_data(f"c|query|{sid}|1", french.sent[-1])
     assert french.texts[-1].startswith("❓ Question sur le screening")
     await french.send("age: 16 ans, vraiment ?", reply_to_last=True)
-    assert french.texts[-1] == "❓ Question sur P-063 envoyée à l'investigateur."
+    assert french.texts[-1] == (
+        "❓ Question sur P-063 à propos de « Âge » envoyée à l'investigateur."
+    )
     await outbox_job(bot.context())
     investigator = bot.chat(INVESTIGATOR)
     assert investigator.texts[-1].startswith(

@@ -70,12 +70,12 @@ async def test_query_reopen_change_and_new_summary(
     await coordinator.press_data(f"c|query|{sid}", _summary_message(bot, COORDINATOR))
     assert f"screening #{sid}" in coordinator.texts[-1]
     await coordinator.send("age: is 16 a typo?", reply_to_last=True)
-    assert "sent to the investigator" in coordinator.texts[-1]
+    assert coordinator.texts[-1] == "❓ Query on P-012 about “Age” sent to the investigator."
     [review] = reviews(store, sid)
     assert (review.action, review.question_id, review.comment) == (
         "query",
         "age",
-        "age: is 16 a typo?",
+        "is 16 a typo?",  # the pointer is not part of the question
     )
 
     await outbox_job(bot.context())
@@ -163,7 +163,7 @@ async def test_pending_review_and_commands(
 
     await coordinator.send("/review p-020")  # codes are stored upper-case
     text = "\n".join(coordinator.texts[-2:])
-    assert "NOT ELIGIBLE" in text and "Answer history:" in text and "<code>age</code>: 16" in text
+    assert "NOT ELIGIBLE" in text and "Answer history:" in text and " Age: 16" in text
     assert coordinator.sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
         f"c|confirm|{first}|1"
     )
