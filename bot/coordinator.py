@@ -63,7 +63,14 @@ from telegram.ext import (
 from bot.cli_export import FORMATS, SUFFIX, Format, export_to, log_rows, parse_since
 from bot.handlers import split_text
 from bot.keyboards import screening_data
-from bot.outbox_sender import Outgoing, Renderer, deliver_due
+from bot.outbox_sender import (
+    Outgoing,
+    Renderer,
+    deliver_due,
+    in_every_language,
+    recipient_language,
+    worded_in,
+)
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
 from bot.screening_flow import answers_of, reopen_at_open_items
 from bot.texts import (
@@ -160,16 +167,6 @@ def person(name: str | None, telegram_id: int | None) -> str:
     if not shown or shown == str(telegram_id):
         return str(telegram_id)
     return f"{shown} ({telegram_id})"
-
-
-def recipient_language(store: Store, chat_id: int, default: str = "en") -> str:
-    """The language of a message pushed to ``chat_id`` (no update to read a client's from).
-
-    A registered user's chosen language, else ``default``: a group chat has no language,
-    and Telegram tells a user's client language only in that user's own updates.
-    """
-    user = store.get_user(chat_id) if chat_id > 0 else None
-    return language_of(user.language if user else None, None, default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,24 +369,14 @@ def review_markup(screening_id: int, lang: str | None, revision: int) -> InlineK
     )
 
 
-def worded_in(payload: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
-    """A payload with its words in ``lang`` when it carries them (``translations``).
-
-    A payload without them (queued by an older version, or a language added since)
-    keeps its own words; the frame around them is in ``lang`` all the same.
-    """
-    if lang == payload.get("lang"):
-        return payload
-    return {**payload, **(payload.get("translations") or {}).get(lang, {})}
-
-
 def render_outbox(store: Store, default_language: str = "en") -> Renderer:
     """How each kind of outbox row reads in Telegram (called at send time, in a thread).
 
-    Each message is in its recipient's language as of sending: a coordinator's summary in
-    the coordinator's (``default_language`` for one who chose none, and for the group
-    chat), a query or reopening in the investigator's (the screening's when they chose
-    none: it came from their Telegram client).
+    Each message is in its recipient's language as of sending (:func:`recipient_language`:
+    chosen, else their Telegram client's as last seen, else a default): a summary in the
+    coordinator's (``default_language`` for one never seen, and for the group chat), a
+    query, reopening or reminder in the investigator's (the screening's for one never
+    seen: it came from their Telegram client).
     """
 
     def render(message: OutboxMessage) -> Outgoing | None:
@@ -398,11 +385,11 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
             lang = recipient_language(store, message.recipient, default_language)
             markup = review_markup(message.screening_id, lang, int(message.revision))
             return Outgoing(summary_text(payload, lang), markup)
-        if message.kind == MessageKind.REMINDER:
-            text = render_reminder(store, payload)
-            return None if text is None else Outgoing(text)
         lang = recipient_language(store, message.recipient, payload.get("lang") or "en")
         payload = worded_in(payload, lang)
+        if message.kind == MessageKind.REMINDER:
+            text = render_reminder(store, payload, lang)
+            return None if text is None else Outgoing(text)
         code = _e(payload["patient_code"])
         coordinator = _e(person(payload["coordinator"], payload.get("coordinator_id")))
         if message.kind == MessageKind.QUERY:
@@ -484,12 +471,25 @@ class Actor:
 
 
 async def _actor(services: CoordinatorServices, update: Update) -> Actor:
+    """The sender and the language to answer them in: chosen, else the client's of this
+    update, else the one last seen, else the default.
+
+    A coordinator's updates stop here, never reaching the flow that records the client's
+    language for pushed messages (summaries, notices): it is recorded here too, written
+    only when it changed.
+    """
     who = update.effective_user
     if who is None:
         return Actor(None, services.default_language)
-    user = await asyncio.to_thread(services.store.get_user, who.id)
-    chosen = user.language if user is not None else None
-    return Actor(user, language_of(chosen, who.language_code, services.default_language))
+    store = services.store
+    user = await asyncio.to_thread(store.get_user, who.id)
+    code = who.language_code
+    if user is None:
+        return Actor(None, language_of(None, code, services.default_language))
+    if user.active:
+        user = await asyncio.to_thread(store.saw_telegram_language, user, code)
+    code = code or user.telegram_language
+    return Actor(user, language_of(user.language, code, services.default_language))
 
 
 def _person(user: User) -> str:
@@ -498,16 +498,6 @@ def _person(user: User) -> str:
 
 def _label(engine: Engine, question_id: str, lang: str) -> str:
     return engine.protocol.question_by_id[question_id].label.get(lang)
-
-
-def _in_every_language(lang: str, words: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    """A payload's words in ``lang`` (the screening's) and, under ``translations``, in
-    every other language: the recipient's is only known when the message is sent."""
-    return {
-        **words(lang),
-        "lang": lang,
-        "translations": {other: words(other) for other in LANGUAGES if other != lang},
-    }
 
 
 async def _send_long(
@@ -801,7 +791,7 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
                     "coordinator_id": user.telegram_id,
                     "comment": comment,
                     "question_id": question_id,
-                    **_in_every_language(tx.screening.language or "en", words),
+                    **in_every_language(tx.screening.language or "en", words),
                 },
             )
             about = _question_name(engine, question_id, lang) if question_id else None
@@ -851,7 +841,7 @@ async def _coordinator_reopen(
                     "coordinator": user.display_name,
                     "coordinator_id": user.telegram_id,
                     "question_id": state,
-                    **_in_every_language(
+                    **in_every_language(
                         tx.screening.language or "en",
                         lambda other: {"question_label": _label(engine, state, other)},
                     ),

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram import User as TelegramUser
 from telegram.error import BadRequest, TelegramError
@@ -26,7 +27,8 @@ from telegram.ext import Application, ContextTypes
 from bot.errors import screening_of
 from bot.keyboards import code_prompt_markup, to_markup
 from bot.screening_flow import Incoming, Outcome, Reply, ScreeningCompleted, ScreeningFlow
-from bot.texts import LANGUAGES, language_from, t
+from bot.texts import LANGUAGES, language_of, t
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,21 @@ class TelegramFrontEnd:
                     "completion hook failed (screening %s)", outcome.completed.screening_id
                 )
 
+    async def _language(self, user: TelegramUser) -> str:
+        """The user's language for the apology: the one chosen with /lang, as every reply.
+        The error may be the database itself: then the Telegram client's language."""
+        store = self.flow.store
+        try:
+            if self.offload:
+                stored = await asyncio.to_thread(store.get_user, user.id)
+            else:
+                stored = store.get_user(user.id)
+        except (StorageError, SQLAlchemyError):  # what failed the update may fail this too
+            log.warning("no stored language for user %s: the client's is used", user.id)
+            stored = None
+        chosen = stored.language if stored is not None else None
+        return language_of(chosen, user.language_code, self.flow.default_language)
+
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Global error handler: apology to the user, traceback with screening id to the log."""
         error = context.error
@@ -162,7 +179,7 @@ class TelegramFrontEnd:
         if isinstance(update, Update):
             if update.effective_user is not None:
                 user_id = update.effective_user.id
-                lang = language_from(update.effective_user.language_code)
+                lang = await self._language(update.effective_user)
             if update.effective_chat is not None:
                 chat_id = update.effective_chat.id
         log.error(

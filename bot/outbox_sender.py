@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.handlers import split_text
+from bot.texts import LANGUAGES, language_of
 from storage import Store
 from storage.coordination import (
     OutboxMessage,
@@ -63,6 +64,45 @@ class Outgoing:
 # Renders a row at send time (called in a worker thread: it may read the database);
 # None means the message is obsolete and is skipped.
 Renderer = Callable[[OutboxMessage], Outgoing | None]
+
+
+# -- the reader's language ---------------------------------------------------------------------
+# A row is worded when it is queued and read when it is sent, by someone who may have changed
+# language meanwhile: its payload carries its words in every language, and the renderer
+# picks the recipient's at send time.
+
+
+def recipient_language(store: Store, chat_id: int, default: str = "en") -> str:
+    """The language of a message pushed to ``chat_id``, by the rule every reply follows:
+    the user's chosen language, else their Telegram client's as last seen in one of their
+    updates (``users.telegram_language``), else ``default``.  A group chat (negative id)
+    has no language of its own: ``default``.
+    """
+    user = store.get_user(chat_id) if chat_id > 0 else None
+    if user is None:
+        return language_of(None, None, default)
+    return language_of(user.language, user.telegram_language, default)
+
+
+def in_every_language(lang: str, words: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """A payload's words in ``lang`` (the screening's) and, under ``translations``, in
+    every other language: the recipient's is only known when the message is sent."""
+    return {
+        **words(lang),
+        "lang": lang,
+        "translations": {other: words(other) for other in LANGUAGES if other != lang},
+    }
+
+
+def worded_in(payload: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
+    """A payload with its words in ``lang`` when it carries them (``translations``).
+
+    A payload without them (queued by an older version, or a language added since)
+    keeps its own words; the frame around them is in ``lang`` all the same.
+    """
+    if lang == payload.get("lang"):
+        return payload
+    return {**payload, **(payload.get("translations") or {}).get(lang, {})}
 
 
 @dataclass(slots=True)

@@ -6,7 +6,8 @@ in progress, or completed as incomplete, and untouched for ``reminder_days``; ea
 a reminder queued in the outbox keyed by its idle-since timestamp.  A restart re-derives
 the same list and the unique key refuses the duplicates, so none is lost and none is
 sent twice; an investigator who answers in the meantime moves ``updated_at`` and the
-queued reminder is skipped at send time.
+queued reminder is skipped at send time.  A reminder is in its investigator's language
+as of sending (their labels are queued in every language), like every pushed message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.outbox_sender import in_every_language
 from bot.screening_flow import answers_of
 from bot.texts import t
 from dialogs.engine import Engine
@@ -67,9 +69,8 @@ def reminder_payload(
     assert screening.id is not None
     pending, unknown = pending_items(registry, screening, store.current_answers(screening.id))
     protocol = protocol_of(registry, screening)
-    lang = screening.language or "en"
 
-    def labels(ids: Iterable[str]) -> list[dict[str, str]]:
+    def labels(ids: Iterable[str], lang: str) -> list[dict[str, str]]:
         if protocol is None:
             return [{"id": i, "label": i} for i in ids]
         return [{"id": i, "label": protocol.question_by_id[i].label.get(lang)} for i in ids]
@@ -79,9 +80,11 @@ def reminder_payload(
         "patient_code": screening.patient_code,
         "idle_since": idle.idle_since.isoformat(),
         "days": days,
-        "lang": lang,
-        "pending": labels(pending),
-        "unknown": labels(unknown),
+        # The investigator's language is theirs at send time: labels in every language.
+        **in_every_language(
+            screening.language or "en",
+            lambda lang: {"pending": labels(pending, lang), "unknown": labels(unknown, lang)},
+        ),
     }
 
 
@@ -97,12 +100,16 @@ def enqueue_due_reminders(
     return queued
 
 
-def render_reminder(store: Store, payload: Mapping[str, Any]) -> str | None:
-    """The reminder's text, or None when the screening moved since it was queued."""
+def render_reminder(
+    store: Store, payload: Mapping[str, Any], lang: str | None = None
+) -> str | None:
+    """The reminder's text in ``lang`` (the reader's; default: the payload's own), or None
+    when the screening moved since it was queued.  ``payload`` carries its labels in
+    ``lang`` (see ``bot.outbox_sender.worded_in``)."""
     screening = store.get_screening(int(payload["screening_id"]))
     if screening.updated_at.isoformat() != payload["idle_since"]:
         return None
-    lang = str(payload.get("lang"))
+    lang = lang or str(payload.get("lang"))
     code = html.escape(screening.patient_code)
     lines = [t("reminder_title", lang, code=code, days=payload["days"])]
     for key in ("pending", "unknown"):

@@ -258,8 +258,7 @@ class ScreeningFlow:
             msg.data is not None,
             user.awaiting_code_since is not None,
         )
-        if msg.language_code and msg.language_code[:16] != user.telegram_language:
-            self.store.set_telegram_language(user.telegram_id, msg.language_code)
+        user = self.store.saw_telegram_language(user, msg.language_code)
         if msg.unreadable:
             return self._unreadable(ctx)
         text = (msg.text or "").strip()
@@ -871,9 +870,10 @@ class ScreeningFlow:
             s = max(mine, key=lambda x: x.updated_at)
         engine, answers = self._snapshot(s, ctx.lang)
         evaluation = engine.evaluate_answers(answers, ctx.lang)
+        title = "summary_title" if s.status == Status.IN_PROGRESS.value else "summary_title_closed"
         lines = [
             t(
-                "summary_title",
+                title,
                 ctx.lang,
                 code=s.patient_code,
                 status=t(f"status_{s.status}", ctx.lang),

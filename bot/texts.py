@@ -213,6 +213,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Screening {code} ({status}) — verdict so far: {verdict}",
         "fr": "Screening {code} ({status}) — verdict à ce stade : {verdict}",
     },
+    # A screening no longer open: its verdict is not provisional.
+    "summary_title_closed": {
+        "en": "Screening {code} ({status}) — verdict: {verdict}",
+        "fr": "Screening {code} ({status}) — verdict : {verdict}",
+    },
     "no_screening_left": {
         "en": "No screening to list: your {n} screening(s) were abandoned. /new starts one.",
         "fr": "Aucun screening à afficher : vos {n} screening(s) ont été abandonnés. "

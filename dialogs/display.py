@@ -159,7 +159,7 @@ def render(template: str, protocol: Protocol, names: dict[str, Any], lang: str) 
                 parts.append(piece.format_map(fields))
                 continue
             for alternative in piece:
-                if all(names[f] is not None for f in _field_names(alternative) if f in names):
+                if all(names[f] is not None for f in field_names(alternative) if f in names):
                     parts.append(alternative.format_map(fields))
                     break
         return "".join(parts)
@@ -168,7 +168,7 @@ def render(template: str, protocol: Protocol, names: dict[str, Any], lang: str) 
 
 
 @lru_cache(maxsize=1024)
-def _field_names(text: str) -> frozenset[str]:
+def field_names(text: str) -> frozenset[str]:
     """The names a format text reads (``{anc}``, ``{a.kind}`` and ``{a[0]}`` read ``a``)."""
     return frozenset(
         name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name

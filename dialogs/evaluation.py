@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dialogs.display import question_label, render, value_text
+from dialogs.display import field_names, question_label, render, value_text
 from dialogs.errors import ExpressionError
 from dialogs.expressions import Evaluator, names_in
 from dialogs.messages import message
@@ -301,6 +301,18 @@ class CriteriaEvaluator:
         def unknown_result(unknown: frozenset[str], with_explain: bool = True) -> CriterionResult:
             questions = _open_questions(p, res, unknown, self.computed_deps)
             why = _unknown_reason(p, res, questions, lang)
+            if with_explain:
+                # "Active alcohol or drug abuse: ?" then "not answered yet: Active alcohol
+                # or drug abuse": an explanation that is a label and one unknown value
+                # says nothing the reason does not.  A threshold after it ("ANC ? (≥ 1.0
+                # ×10⁹/L)") or a second value is kept.
+                text = cr.explain.get(lang).rstrip()
+                shown = [f for f in field_names(text) if f in names]
+                with_explain = not (
+                    len(shown) == 1
+                    and names[shown[0]] is UNKNOWN
+                    and text.endswith("{" + shown[0] + "}")
+                )
             reason = explain() + " — " + why if with_explain else why
             return CriterionResult(cr.id, "unknown", reason, open_questions=questions)
 

@@ -912,6 +912,13 @@ class Store:
         """Record the client's language code as Telegram sends it (``fr``, ``en-GB``…)."""
         return self._update_user(telegram_id, telegram_language=(code or None) and code[:16])
 
+    def saw_telegram_language(self, user: User, code: str | None) -> User:
+        """``user`` with the client language of their latest update; written only when
+        it changed (every update passes here, and it rarely does)."""
+        if not code or code[:16] == user.telegram_language:
+            return user
+        return self.set_telegram_language(user.telegram_id, code)
+
     def set_role(self, telegram_id: int, role: str) -> User:
         return self._update_user(telegram_id, role=_check_role(role))
 

@@ -181,13 +181,19 @@ async def test_confirming_a_failing_answer_after_back_offers_to_stop_again(
     assert "NON ÉLIGIBLE" in chat.last_text.upper(), chat.last_text
 
 
-async def test_after_choosing_to_document_a_confirmed_failure_offers_nothing(bot: Bot) -> None:
+async def at_the_stop_offer(bot: Bot) -> TelegramChat:
+    """A French investigator whose third yes (prior anti-PD-1) fails N01: the offer waits."""
     chat = bot.chat(language_code="fr")
     await chat.send("/new P-0001")
     await chat.send("aujourd'hui")
     await chat.press("Sarcome")
     for _ in range(3):
-        await chat.press("Oui")  # the third: prior anti-PD-1, N01 fails
+        await chat.press("Oui")
+    return chat
+
+
+async def test_after_choosing_to_document_a_confirmed_failure_offers_nothing(bot: Bot) -> None:
+    chat = await at_the_stop_offer(bot)
     await chat.press("Documenter la suite")
     await chat.send("/back")
     await chat.press("Oui")  # the same answer, confirmed
@@ -289,11 +295,6 @@ async def test_a_photo_in_a_group_gets_no_reply(bot: Bot) -> None:
     assert len(chat.sent) == sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/handlers.py (on_error) picks the apology's language from the Telegram "
-    "client's language_code, not from the language the user chose with /lang",
-)
 async def test_the_apology_is_in_the_language_chosen_with_lang(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -307,3 +308,16 @@ async def test_the_apology_is_in_the_language_chosen_with_lang(
     monkeypatch.setattr(bot.services.registry.latest(), "answer", boom)
     await chat.send("aujourd'hui")
     assert chat.last_text.startswith("Désolé, une erreur s'est produite")
+
+
+async def test_the_summary_of_a_finished_screening_is_not_provisional(bot: Bot) -> None:
+    chat = await at_the_stop_offer(bot)
+    await chat.press("Terminer le screening")
+    first = len(chat.sent)
+    await chat.send("/summary")  # long: split in several messages
+    assert chat.texts[first].startswith("Screening P-0001 (terminé) — verdict : NON ÉLIGIBLE")
+    await chat.send("/new P-0002")
+    await chat.send("aujourd'hui")
+    first = len(chat.sent)
+    await chat.send("/summary")
+    assert chat.texts[first].startswith("Screening P-0002 (en cours) — verdict à ce stade :")

@@ -221,3 +221,24 @@ def test_stale_labs_point_at_the_lab_date(screen: Screen, eligible_record: dict[
     assert i09.status == "unknown"
     assert i09.reason.startswith("labs older than 14 days before the planned start")
     assert i09.open_questions == ("lab_date",)
+
+
+@pytest.mark.parametrize(
+    ("criterion", "lang", "reason"),
+    [
+        ("N17", "en", "not answered yet: Active alcohol or drug abuse"),
+        ("N17", "fr", "pas encore renseigné : Consommation abusive active d'alcool ou de drogues"),
+        ("N18", "en", "not answered yet: Psychological, familial, social or geographical "
+         "factors that would hamper compliance with the protocol"),
+        ("N19", "fr", "pas encore renseigné : Toute autre situation qui, selon "
+         "l'investigateur, rend la participation non souhaitable"),
+    ]
+)  # fmt: skip
+def test_a_label_and_one_unknown_value_are_not_said_twice(
+    screen: Screen, eligible_record: dict[str, Any], criterion: str, lang: str, reason: str
+) -> None:
+    """ "Active alcohol or drug abuse: ? — not answered yet: Active alcohol or drug abuse"
+    said the same thing twice, under a criterion label saying it a third time."""
+    result = screen(eligible_record, lang, until="substance_abuse").results[criterion]
+
+    assert (result.status, result.reason) == ("unknown", reason)
