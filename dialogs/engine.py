@@ -240,8 +240,15 @@ class Engine:
         if feeds:
             notices = self.criteria.announcements(conv.resolution, feeds, conv.lang)
         warnings: tuple[str, ...] = ()
+        start = parsed.value
+        if qid == START_QUESTION and isinstance(start, dt.date) and start < self.clock():
+            # Accepted (a record may be screened after the fact), but in the chat a past
+            # start is usually a mistyped year, and every date is counted back from it.
+            shown = start.strftime("%d/%m/%Y")
+            warnings = (message("start_in_past", conv.lang, start=shown),)
         if invalidated:
-            warnings = (self._invalidated_notice(conv, qid, invalidated),)
+            # Last: the prompt that follows asks the first of them again.
+            warnings = (*warnings, self._invalidated_notice(conv, qid, invalidated))
         return Step(
             qid,
             conv.state,

@@ -127,6 +127,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "date after the planned start, to answer again: {names}",
         "fr": "date postérieure au début prévu, à renseigner à nouveau : {names}",
     },
+    "start_in_past": {
+        "en": "The planned start date ({start}) is in the past: if that is a typo, go /back "
+        "and correct it.",
+        "fr": "La date de début prévue ({start}) est passée : s'il s'agit d'une faute de "
+        "frappe, revenez en arrière (/back) pour la corriger.",
+    },
     "invalidated_by_start": {
         "en": "The new planned start date ({start}) makes these answers invalid; please "
         "answer them again: {questions}.",

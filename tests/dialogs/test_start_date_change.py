@@ -93,6 +93,9 @@ def test_moving_the_start_before_a_recorded_date_asks_that_date_again(
     assert asked(engine, conv) == SYSTEMIC  # not last_radiotherapy_date, silently
     assert step.invalidated == (SYSTEMIC,)
     assert step.warnings == (
+        # Today is 30/11/2026 here.
+        "The planned start date (15/10/2026) is in the past: if that is a typo, go /back and "
+        "correct it.",
         "The new planned start date (15/10/2026) makes these answers invalid; please answer "
         "them again: Date of the last systemic anti-cancer treatment.",
     )
@@ -284,5 +287,30 @@ def test_moving_the_start_anywhere_then_keeping_or_answering_always_moves_forwar
         assert conv.state == COMPLETE
         assert set(conv.resolution.invalid) == kept
         assert set(engine.evaluate(conv).pending) == kept
+    finally:
+        engine.release(conv)
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang", "warning"),
+    [
+        ("01/12/2026", "en", None),
+        ("today", "en", None),
+        ("29/11/2026", "en", "The planned start date (29/11/2026) is in the past: if that is "
+         "a typo, go /back and correct it."),
+        ("01/12/2025", "fr", "La date de début prévue (01/12/2025) est passée : s'il s'agit "
+         "d'une faute de frappe, revenez en arrière (/back) pour la corriger."),
+    ],
+)  # fmt: skip
+def test_a_planned_start_in_the_past_is_accepted_with_a_warning(
+    engine: Engine, typed: str, lang: str, warning: str | None
+) -> None:
+    """A past start is allowed (screened after the fact), but in a chat it is mostly a
+    mistyped year, and every date of the screening is counted back from it."""
+    conv = engine.start(lang, skip_chat_only=True)
+    try:
+        step = say(engine, conv, typed)
+        assert step.accepted and asked(engine, conv) == "cohort"
+        assert step.warnings == (() if warning is None else (warning,))
     finally:
         engine.release(conv)
