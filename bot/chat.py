@@ -3,13 +3,15 @@
 :class:`ChatSession` is the pure core: text lines in, output lines out.  Buttons are shown
 numbered; when a question waits for a button, typing its number (or its label) presses
 it; when a question waits for typed text, digits are the answer and an empty line keeps
-the current answer after /back.  ``/quit`` leaves.
+the current answer after /back.  As on Telegram, a pressed message's buttons go away, and
+/list leaves the question on screen answerable: its ▶ buttons are shown as the
+``/resume CODE`` commands that do the same.  ``/quit`` leaves.
 """
 
 from __future__ import annotations
 
 from bot.errors import ConfigurationError
-from bot.keyboards import Button
+from bot.keyboards import Button, parse_data
 from bot.screening_flow import Incoming, Outcome, ScreeningFlow
 from bot.settings import Settings
 from bot.texts import t
@@ -21,6 +23,10 @@ QUIT = frozenset({"/quit", "/exit", "/q"})
 # Commands that show something beside the question, or refuse an answer to it, and leave
 # the question itself as it was (typed lines that are refused do the same).
 KEEPS_QUESTION = ("/help", "/summary", "/unknown")
+# Commands whose buttons stand beside the question rather than ask one: shown as the
+# command that does the same, so that a number typed next still answers the question
+# (on Telegram the question keeps its own buttons and a typed 2 answers it).
+SHOWN_AS_COMMANDS = ("/list",)
 
 
 def ensure_local_user(store: Store, user_id: int, lang: str | None) -> None:
@@ -70,21 +76,25 @@ class ChatSession:
             incoming = Incoming(self.user_id, text=text)
         out = self.flow.handle(incoming)
         self.lang = out.lang
-        if data is None and self._same_question(text, out):
-            # A refused answer (or /help, /summary) leaves the question on screen as it
-            # was: its numbered buttons and Enter-to-keep still work, as on Telegram,
-            # where the question's buttons stay under it.
+        as_commands = data is None and _command(text) in SHOWN_AS_COMMANDS
+        if as_commands or (data is None and self._same_question(text, out)):
+            # A refused answer (or /help, /summary, /list) leaves the question on screen
+            # as it was: its numbered buttons and Enter-to-keep still work, as on
+            # Telegram, where the question's buttons stay under it.
             kept = (self.buttons, self.typed, self.keep)
-            lines = self._render(out)
+            lines = self._render(out, as_commands=as_commands)
             self.buttons, self.typed, self.keep = kept
             return lines
+        if data is not None and out.recorded and not out.replies:
+            # The press closed its message (an abandon): on Telegram its buttons are gone.
+            self.buttons, self.typed, self.keep = (), True, None
         return self._render(out)
 
     @staticmethod
     def _same_question(text: str, out: Outcome) -> bool:
         """Whether a typed line left the current question as it was: nothing recorded
         and no new buttons or code prompt shown (an error message, help, a summary)."""
-        command = text.split(" ", 1)[0].lower() if text.startswith("/") else None
+        command = _command(text)
         if command not in (None, *KEEPS_QUESTION):
             return False
         return out.recorded is None and not any(r.keyboard or r.ask_code for r in out.replies)
@@ -108,7 +118,7 @@ class ChatSession:
                 return b.data
         return None
 
-    def _render(self, out: Outcome) -> list[str]:
+    def _render(self, out: Outcome, *, as_commands: bool = False) -> list[str]:
         lines: list[str] = []
         if out.recorded:
             lines.append(f"  {out.recorded}")
@@ -121,7 +131,9 @@ class ChatSession:
             keep = next((b for b in flat if b.data.startswith("k|")), None)
             if reply.keyboard or reply is out.replies[-1]:
                 self.buttons, self.typed, self.keep = flat, reply.typed, keep
-            if flat:
+            if flat and as_commands:
+                lines.append("   ".join(self._as_command(b) for b in flat))
+            elif flat:
                 enter = t("key_enter", self.lang)
                 shown = [
                     f"[{enter}] {b.label}" if reply.typed and b is keep else f"[{i}] {b.label}"
@@ -129,6 +141,19 @@ class ChatSession:
                 ]
                 lines.append("   ".join(shown))
         return lines
+
+    def _as_command(self, button: Button) -> str:
+        """The command a ▶ (resume) button stands for: ``/resume CODE``."""
+        data = parse_data(button.data)
+        if data is None or data.kind != "r" or data.screening_id is None:
+            return button.label
+        code = self.flow.store.get_screening(data.screening_id).patient_code
+        return f"/resume {code}"
+
+
+def _command(text: str) -> str | None:
+    """The command a typed line starts with, lower-case (None for an answer)."""
+    return text.split(" ", 1)[0].lower() if text.startswith("/") else None
 
 
 def run_terminal(settings: Settings, lang: str | None = None, user_id: int | None = None) -> int:

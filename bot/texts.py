@@ -557,13 +557,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Answered “unknown”:",
         "fr": "Répondu « inconnu » :",
     },
+    # /resume alone offers only screenings in progress, not one that ended incomplete,
+    # and asks which when several are open: the code is what reaches this one.
     "reminder_resume": {
-        "en": "Send /resume to continue it.",
-        "fr": "Envoyez /resume pour le poursuivre.",
+        "en": "To continue it, send /resume followed by its patient code.",
+        "fr": "Pour le poursuivre, envoyez /resume suivi de son code patient.",
     },
+    # Every question answered, yet unsettled: e.g. labs too old for the planned start.
     "reminder_nothing": {
-        "en": "Nothing is missing: please check and complete it (/resume).",
-        "fr": "Rien ne manque : vérifiez-le et terminez-le (/resume).",
+        "en": "Every question has an answer, but the screening is not settled. To check "
+        "and complete it, send /resume followed by its patient code.",
+        "fr": "Toutes les questions ont une réponse, mais le screening n'est pas conclu. "
+        "Pour le vérifier et le terminer, envoyez /resume suivi de son code patient.",
     },
 }
 
