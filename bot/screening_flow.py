@@ -533,6 +533,9 @@ class ScreeningFlow:
                 if index >= len(choices):
                     raise _Refused("forged")
                 text = choices[index].value
+            # A button under an older message may be another patient's: it is answered, and
+            # that patient becomes the one typed answers go to, so the reply names them.
+            switched = ctx.pressed and not work.tx.is_current()
             previous = conv.answers.get(conv.state)
             step = engine.answer(conv, text)
             if not step.accepted or step.answer is None:
@@ -550,7 +553,8 @@ class ScreeningFlow:
                 reason=None if previous is None else _change_reason(work.tx, previous.raw),
             )
             work.tx.set_state(step.state)
-            lines = [t("computed", ctx.lang, text=n) for n in step.notices]
+            lines = [t("resumed", ctx.lang, code=work.screening.patient_code)] if switched else []
+            lines += [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
             out = self._advance(ctx, work, lines, step.newly_failed, step.failing)
@@ -655,6 +659,7 @@ class ScreeningFlow:
             # An answer voided by a new start date must be answered again (an old button).
             if existing is None or question_id in work.conv.resolution.invalid:
                 raise _Refused("stale")
+            switched = not work.tx.is_current()
             # Move on with the stored answer itself: re-parsing its text could change it
             # ("today" typed last week).
             work.conv.trigger("advance", answer=existing)
@@ -662,7 +667,8 @@ class ScreeningFlow:
             work.tx.log_event("kept", ctx.user_id, {"question_id": question_id})
             shown = work.engine.display(question_id, existing.value, ctx.lang)
             failing = work.engine.failing(work.conv, question_id)
-            out = self._advance(ctx, work, [], (), failing)
+            lines = [t("resumed", ctx.lang, code=work.screening.patient_code)] if switched else []
+            out = self._advance(ctx, work, lines, (), failing)
         out.recorded = t("kept", ctx.lang, answer=shown)
         return out
 
@@ -693,13 +699,20 @@ class ScreeningFlow:
             s = self.store.get_screening(sid)
             if s.investigator_id != ctx.user_id:
                 raise _Refused("forged")
+            if s.status != Status.IN_PROGRESS.value:  # "Keep it" after "Abandon": too late
+                raise _Refused("closed")
             text = t("not_abandoned", ctx.lang, code=s.patient_code)
-            replies = [self._current_view(ctx, s)] if s.status == Status.IN_PROGRESS.value else []
-            return Outcome(replies, recorded=text, screening_id=sid)
+            return Outcome([self._current_view(ctx, s)], recorded=text, screening_id=sid)
         with self._session(ctx, sid) as work:
             work.tx.abandon(ctx.user_id, "cancelled by the investigator")
             text = t("abandoned", ctx.lang, code=work.screening.patient_code)
-        return Outcome(recorded=text, screening_id=sid)
+        # Another open screening is now the one typed answers go to: say which.
+        other = self.store.find_open_screening(ctx.user_id)
+        if other is None:
+            return Outcome(recorded=text, screening_id=sid)
+        replies = [Reply(t("resumed", ctx.lang, code=other.patient_code))]
+        replies.append(self._current_view(ctx, other))
+        return Outcome(replies, recorded=text, screening_id=other.id)
 
     # -- moving around -------------------------------------------------------------------------
 
@@ -752,8 +765,11 @@ class ScreeningFlow:
             code = work.screening.patient_code
             if work.conv.state == COMPLETE:
                 return self._finish(ctx, work, [])
-            if _offer_pending(work.tx.last_event(_OFFER_EVENTS), work.screening):
-                reply = self._offer(sid, ctx.lang, ())
+            last = work.tx.last_event(_OFFER_EVENTS)
+            if _offer_pending(last, work.screening):
+                # Days later: say again what failed, not only "choose first".
+                assert last is not None
+                reply = self._offer(sid, ctx.lang, self._offered_failures(work, last, ctx.lang))
             else:
                 reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
         out = Outcome([Reply(t("resumed", ctx.lang, code=code)), reply], screening_id=sid)
@@ -982,6 +998,13 @@ class ScreeningFlow:
                 )
                 keyboard = (*keyboard, (keep,))
         return Reply("\n".join(lines), keyboard, typed=typed)
+
+    def _offered_failures(self, work: _Work, offer: EventRecord, lang: str) -> list[str]:
+        """The failure lines of the criteria a pending offer was made for (still failing)."""
+        detail = offer.detail if isinstance(offer.detail, dict) else {}
+        ids = set(detail.get("criteria") or ())
+        failed = work.engine.evaluate(work.conv).failed
+        return [self._failure_line(work.engine, r, lang) for r in failed if r.id in ids]
 
     def _offer(self, sid: int, lang: str, before: Sequence[str]) -> Reply:
         keyboard = (

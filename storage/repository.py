@@ -386,6 +386,13 @@ class ScreeningTx:
         # RETURNING rather than rowcount: psycopg reports no rowcount for this statement.
         return bool(self._hot.claim.run(self._live(), self._cursor, params))
 
+    def is_current(self) -> bool:
+        """Whether this is its investigator's current screening: the open one touched last,
+        which typed answers go to (read before this transaction touches it)."""
+        params = {"investigator_id": self._screening.investigator_id}
+        rows = self._hot.open_screening.run(self._live(), self._cursor, params)
+        return bool(rows) and rows[0]["id"] == self.screening_id
+
     def current_answers(self) -> dict[str, AnswerRecord]:
         return _latest_per_question(self.answer_history())
 
