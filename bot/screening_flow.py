@@ -200,6 +200,9 @@ def reopen_at_open_items(
     else:
         tx.set_state(state)
         tx.log_event("moved", user_id, {"state": state, "reason": reason})
+    # Reopened at an answer: it waits until answered again or kept, so /back and Keep
+    # on the question before it come back here instead of completing again at once.
+    tx.set_to_confirm([state] if state in answers else [])
     return state, answers
 
 
@@ -472,8 +475,13 @@ class ScreeningFlow:
                     raise _Refused("stale")
                 engine = self._engine_of(s)
                 answers = answers_from_values(tx.current_values())
-                with engine.attached(s.current_state, answers, ctx.lang, s.id) as conv:
+                to_confirm = s.to_confirm or ()
+                with engine.attached(s.current_state, answers, ctx.lang, s.id, to_confirm) as conv:
                     yield _Work(tx, engine, conv, s)
+                    still_open = tx.screening.status == Status.IN_PROGRESS.value
+                    tx.set_to_confirm(
+                        sorted(conv.to_confirm) if still_open and conv.state != COMPLETE else ()
+                    )
         except ScreeningNotFound:
             raise _Refused("forged") from None
         except (_Refused, _Redelivered):

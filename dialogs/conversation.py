@@ -6,7 +6,7 @@ durable lives in storage, and a conversation is rebuilt from it for each update.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dialogs.protocol import Protocol
@@ -27,12 +27,16 @@ class Conversation:
         answers: dict[str, Answer],
         lang: str,
         resolution: Resolution | None = None,
+        to_confirm: Iterable[str] = (),
     ) -> None:
         """``resolution``, when given, must be that of exactly these answers."""
         self.protocol = protocol
         self.answers = answers
         self.lang = lang
         self._resolution: Resolution | None = resolution
+        # Answered questions that wait nonetheless, until answered or kept: the question
+        # a screening was reopened at, the values a changed date dated (stored with it).
+        self.to_confirm: set[str] = set(to_confirm)
         # Questions whose answer changed since ``_resolution`` was settled: the next read
         # re-settles only what they can reach instead of walking the whole protocol.
         self._changed: set[str] = set()
@@ -40,8 +44,15 @@ class Conversation:
     # Methods the machine's guards and callbacks call -------------------------------
 
     def record(self, answer: Answer) -> None:
-        self.answers[answer.question_id] = answer
-        self._changed.add(answer.question_id)
+        qid = answer.question_id
+        before = self.answers.get(qid)
+        self.answers[qid] = answer
+        self._changed.add(qid)
+        self.to_confirm.discard(qid)
+        if before is not None and before.value != answer.value:
+            # New labs: the values measured on the old date are asked again, with Keep.
+            dated = self.protocol.dated_values.get(qid, frozenset())
+            self.to_confirm |= {q for q in dated if q in self.answers}
 
     def applies(self, question_id: str) -> Any:
         """True, False or UNKNOWN, from the current answers."""
@@ -53,7 +64,11 @@ class Conversation:
         res = self.resolution
         if res.applies[question_id] is not True:
             return False
-        return question_id not in self.answers or question_id in res.invalid
+        return (
+            question_id not in self.answers
+            or question_id in res.invalid
+            or question_id in self.to_confirm
+        )
 
     @property
     def resolution(self) -> Resolution:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -111,11 +111,13 @@ class Engine:
         answers: Mapping[str, Answer],
         lang: str,
         key: Hashable | None = None,
+        to_confirm: Iterable[str] = (),
     ) -> Conversation:
         """Attach a conversation at a saved state name (never builds a machine).
 
         ``key`` names the conversation (a screening id) to reuse the resolution it was
         last released with, when its answers are still the same (see :meth:`release`).
+        ``to_confirm``: answered questions asked again, with Keep (stored with it).
         """
         if state != COMPLETE and state not in self.protocol.question_by_id:
             raise ConversationError(f"state {state!r} is not in protocol {self.protocol.id}")
@@ -125,7 +127,7 @@ class Engine:
                 recent = self._recent.get(key)
             if recent is not None and recent[0] == answers:
                 resolution = recent[1]
-        conv = Conversation(self.protocol, dict(answers), lang, resolution)
+        conv = Conversation(self.protocol, dict(answers), lang, resolution, to_confirm)
         self.machine.add_model(conv, initial=state)
         return conv
 
@@ -149,11 +151,12 @@ class Engine:
         answers: Mapping[str, Answer],
         lang: str,
         key: Hashable | None = None,
+        to_confirm: Iterable[str] = (),
     ) -> Iterator[Conversation]:
         """The conversation for the time of one update.  With ``key``, its answers and
         resolution are remembered when the block ends without an error (an error may
         mean the caller's transaction rolls back; the next restore compares anyway)."""
-        conv = self.restore(state, answers, lang, key)
+        conv = self.restore(state, answers, lang, key, to_confirm)
         try:
             yield conv
         except BaseException:

@@ -237,6 +237,56 @@ class Protocol(_Model):
             closed[qid] = frozenset(deps)
         return closed
 
+    @cached_property
+    def dated_values(self) -> dict[str, frozenset[str]]:
+        """For a date question that dates measurements, the later questions holding them.
+
+        A criterion whose cases read a date (``gap(lab_date) > 14``: labs too old) judges
+        the values it reads by that date, so those asked after it were measured on it.
+        When the date changes (the labs were repeated), the values must be confirmed or
+        typed anew: the dialog asks them again, each with a Keep button.  The planned
+        start date is not one: every date is counted back from it, and moving it has its
+        own check (answers now after it are asked again).
+        """
+        from dialogs.expressions import names_in
+
+        position = {qid: i for i, qid in enumerate(self.order)}
+        found: dict[str, set[str]] = {}
+        for criterion in self.criteria:
+            for case in criterion.cases:
+                for name in names_in(case.when)[0]:
+                    q = self.question_by_id.get(name)
+                    if q is None or q.type is not AnswerType.date or name == "planned_start_date":
+                        continue
+                    later = {
+                        n
+                        for expr in (criterion.pass_, *(c.when for c in criterion.cases))
+                        for n in names_in(expr)[0] | self.computed_inputs(expr)
+                        if n in position and position[n] > position[name]
+                    }
+                    found.setdefault(name, set()).update(later)
+        return {qid: frozenset(deps) for qid, deps in found.items() if deps}
+
+    def computed_inputs(self, expr: str) -> set[str]:
+        """The questions an expression reads through computed values (eGFR: creatinine)."""
+        from dialogs.expressions import names_in
+
+        computed = {c.id: c.expr for c in self.computed}
+        out: set[str] = set()
+        todo = [n for n in names_in(expr)[0] if n in computed]
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for n in names_in(computed[name])[0]:
+                if n in computed:
+                    todo.append(n)
+                elif n in self.question_by_id:
+                    out.add(n)
+        return out
+
     def note(self, number: int) -> Note:
         return next(n for n in self.notes if n.number == number)
 

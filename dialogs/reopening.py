@@ -20,23 +20,18 @@ def criterion_inputs(protocol: Protocol, criterion_id: str) -> set[str]:
     criterion = protocol.criterion_by_id[criterion_id]
     exprs = [criterion.pass_, *(c.when for c in criterion.cases)]
     exprs += [e for e in (criterion.not_applicable, criterion.flag) if e]
-    computed = {c.id: c.expr for c in protocol.computed}
-    names: set[str] = set()
-    seen: set[str] = set()
-    while exprs:
-        expr = exprs.pop()
-        for name in names_in(expr)[0]:
-            if name in computed and name not in seen:
-                seen.add(name)
-                exprs.append(computed[name])
-            elif name in protocol.question_by_id:
-                names.add(name)
-    return names
+    questions = protocol.question_by_id.keys()
+    return {
+        name
+        for expr in exprs
+        for name in (names_in(expr)[0] & questions) | protocol.computed_inputs(expr)
+    }
 
 
 def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str | None) -> str:
-    """The question to reopen at: the one queried, else the first one behind a failing or
-    unknown criterion, else the first question; always one that applies."""
+    """The question to reopen at: the one queried, else the first one behind a failing
+    criterion or still open for an unknown one, else the first question; always one that
+    applies."""
     protocol = engine.protocol
     evaluation = engine.evaluate_answers(answers)
     with engine.attached(COMPLETE, answers, "en") as conv:
@@ -48,8 +43,12 @@ def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str |
         if preferred and usable(preferred):
             return preferred
         behind: set[str] = set()
-        for result in (*evaluation.failed, *evaluation.unknown):
+        for result in evaluation.failed:
             behind |= criterion_inputs(protocol, result.id)
+        for result in evaluation.unknown:
+            # What the criterion still lacks, when the evaluation says (labs too old: the
+            # lab date, not the age its eGFR also reads); else everything it reads.
+            behind |= set(result.open_questions) or criterion_inputs(protocol, result.id)
         for qid in protocol.order:
             if qid in behind and usable(qid):
                 return qid

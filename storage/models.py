@@ -120,6 +120,10 @@ class Screening(SQLModel, table=True):
     language: str | None = Field(default=None, sa_type=sa.String)
     verdict: str | None = Field(default=None, sa_type=sa.String)
     criteria_json: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    # Answered questions the dialog asks again, each with a Keep button, before moving on:
+    # the question a screening was reopened at, and the lab values of a changed lab date.
+    # A list of question ids, or None.
+    to_confirm: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     # Number of answers recorded; the next answer's seq.  Bumped under the screening lock,
     # so a lost lock shows up as a unique violation on answers (screening_id, seq).
     answer_count: int = Field(default=0)

@@ -450,6 +450,12 @@ class ScreeningTx:
     def set_state(self, state: str) -> None:
         self._change(current_state=state)
 
+    def set_to_confirm(self, question_ids: Sequence[str]) -> None:
+        """The answered questions to ask again with a Keep button (see the model)."""
+        ids = list(question_ids) or None
+        if ids != self._screening.to_confirm:
+            self._change(to_confirm=ids)
+
     def set_language(self, language: str | None) -> None:
         self._change(language=_check_language(language))
 
@@ -716,6 +722,7 @@ class Store:
                 "language": language,
                 "verdict": None,
                 "criteria_json": None,
+                "to_confirm": None,
                 "answer_count": 0,
                 "created_at": now,
                 "updated_at": now,
