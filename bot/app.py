@@ -57,7 +57,7 @@ EXTENSION_MODULES: tuple[str, ...] = ("bot.coordinator",)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 FLOW_COMMANDS = (*(name for name, _ in COMMANDS["en"]), "start")
-FLOW_CALLBACKS = r"^[akedxrl]\|"
+FLOW_CALLBACKS = r"^[akedxrls]\|"
 
 
 @dataclass

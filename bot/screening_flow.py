@@ -48,6 +48,7 @@ from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType
 from dialogs.registry import ProtocolRegistry
 from dialogs.reopening import reopen_state
+from dialogs.resolution import START_QUESTION
 from dialogs.values import Answer, from_json, to_json, unit_of
 from storage import (
     DuplicatePatientCode,
@@ -657,6 +658,8 @@ class ScreeningFlow:
             return self._document(ctx, sid)
         if data.kind == "r":
             return self._resume(ctx, sid)
+        if data.kind == "s":
+            return self._change_start(ctx, sid)
         if data.kind == "x":
             return self._abandon(ctx, sid, data.value == "y")
         raise _Refused("forged")
@@ -779,7 +782,8 @@ class ScreeningFlow:
                 assert last is not None
                 reply = self._offer(sid, ctx.lang, self._offered_failures(work, last, ctx.lang))
             else:
-                reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
+                prompt = self._prompt(work.engine, work.conv, sid, ctx.lang)
+                reply = self._with_past_start(work.engine, work.conv, sid, ctx.lang, prompt)
         out = Outcome([Reply(t("resumed", ctx.lang, code=code)), reply], screening_id=sid)
         if ctx.pressed:
             out.recorded = t("recorded", ctx.lang, answer=code)
@@ -807,7 +811,8 @@ class ScreeningFlow:
                 reason = "resumed by the investigator to document unknowns"
                 state, answers = reopen_at_open_items(tx, engine, None, ctx.user_id, reason)
                 with engine.attached(state, answers, ctx.lang) as conv:
-                    reply = self._prompt(engine, conv, s.id, ctx.lang)
+                    prompt = self._prompt(engine, conv, s.id, ctx.lang)
+                    reply = self._with_past_start(engine, conv, s.id, ctx.lang, prompt)
         except DuplicatePatientCode:
             return Outcome([Reply(t("other_open_code", ctx.lang, code=code))])
         out = Outcome(
@@ -1006,6 +1011,31 @@ class ScreeningFlow:
                 )
                 keyboard = (*keyboard, (keep,))
         return Reply("\n".join(lines), keyboard, typed=typed)
+
+    def _with_past_start(
+        self, engine: Engine, conv: Conversation, sid: int, lang: str, reply: Reply
+    ) -> Reply:
+        """A screening taken up days later whose planned start has passed: say so before
+        its question, with a button straight to the start date (every date is checked
+        against it, and /back would walk through every answer to reach it)."""
+        start = conv.resolution.start
+        if start is None or start >= engine.clock() or conv.state == START_QUESTION:
+            return reply
+        warning = t("start_now_past", lang, start=_date(start))
+        button = Button(t("button_change_start", lang), screening_data("s", sid))
+        keyboard = (*reply.keyboard, (button,))
+        return replace(reply, text=f"{warning}\n{reply.text}", keyboard=keyboard)
+
+    def _change_start(self, ctx: _Ctx, sid: int) -> Outcome:
+        """Straight to the planned start date; answered, the dialog comes back where it was
+        (everything between is answered), asking again what the new date makes invalid."""
+        with self._session(ctx, sid) as work:
+            was = work.conv.state
+            work.engine.goto(work.conv, START_QUESTION)
+            work.tx.set_state(START_QUESTION)
+            work.tx.log_event("back", ctx.user_id, {"from": was, "to": START_QUESTION})
+            reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
+        return Outcome([reply], recorded=t("button_change_start", ctx.lang), screening_id=sid)
 
     def _offered_failures(self, work: _Work, offer: EventRecord, lang: str) -> list[str]:
         """The failure lines of the criteria a pending offer was made for (still failing)."""

@@ -113,6 +113,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Quel screening voulez-vous reprendre ?",
     },
     "resumed": {"en": "Continuing screening {code}.", "fr": "Reprise du screening {code}."},
+    "start_now_past": {
+        "en": "⚠️ The planned start date ({start}) is now in the past, and every date is "
+        "checked against it: change it first if the start has moved.",
+        "fr": "⚠️ La date de début prévue ({start}) est maintenant passée, et toutes les "
+        "dates sont contrôlées par rapport à elle : modifiez-la d'abord si le début a "
+        "été décalé.",
+    },
+    "button_change_start": {
+        "en": "Change the planned start date",
+        "fr": "Modifier la date de début prévue",
+    },
     "reopened_incomplete": {
         "en": "Screening {code} ended incomplete: reopened to document what was unknown. "
         "Your coordinator gets the new summary when you finish.",
