@@ -76,6 +76,8 @@ _OFFER_EVENTS = (
     "kept",
     "reopened",
 )
+# Commands that only show something: they leave a pending question (abandon?) pending.
+_VIEWS = frozenset({"help", "status", "summary", "list", "start"})
 # The investigator's answers to the offer.
 _CHOICES = ("ended_at_first_fail", "documenting_remaining")
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
@@ -203,7 +205,10 @@ def reopen_at_open_items(
         tx.log_event("moved", user_id, {"state": state, "reason": reason})
     # Reopened at an answer: it waits until answered again or kept, so /back and Keep
     # on the question before it come back here instead of completing again at once.
-    tx.set_to_confirm([state] if state in answers else [])
+    # Added to what an open screening still has to confirm (new labs' values), never
+    # instead of it.
+    still = set(tx.screening.to_confirm or ())
+    tx.set_to_confirm(sorted(still | ({state} & answers.keys())))
     return state, answers
 
 
@@ -270,12 +275,14 @@ class ScreeningFlow:
         try:
             if user.abandon_pending_id is not None:
                 # Asked "abandon it?": a typed line is not an answer to the question
-                # ("oui" meant the abandon); anything else settles the question.
+                # ("oui" meant the abandon); a press or a command that moves the dialog
+                # settles the question (/help, /status… only show something).
                 if typed and not ctx.awaiting_code:
                     pending = self._abandon_still_asked(ctx, user.abandon_pending_id)
                     if pending is not None:
                         return pending
-                self.store.set_abandon_pending(user.telegram_id, None)
+                if typed or msg.data is not None or _command_of(text) not in _VIEWS:
+                    self.store.set_abandon_pending(user.telegram_id, None)
             if msg.data is not None:
                 out = self._press(ctx, msg.data)
             elif not typed:
@@ -314,7 +321,7 @@ class ScreeningFlow:
 
     def _command(self, ctx: _Ctx, text: str) -> Outcome:
         head, _, rest = text.partition(" ")
-        command = head[1:].split("@", 1)[0].lower()
+        command = _command_of(text)
         arg = rest.strip()
         lang = ctx.lang
         if command == "start":
@@ -712,8 +719,11 @@ class ScreeningFlow:
                 raise _Refused("forged")
             if s.status != Status.IN_PROGRESS.value:  # "Keep it" after "Abandon": too late
                 raise _Refused("closed")
-            text = t("not_abandoned", ctx.lang, code=s.patient_code)
-            return Outcome([self._current_view(ctx, s)], recorded=text, screening_id=sid)
+            # Kept, it is the screening shown, so the one typed answers go to: touched as
+            # by /resume (another may have become current since /cancel).
+            out = self._resume(ctx, sid)
+            out.recorded = t("not_abandoned", ctx.lang, code=s.patient_code)
+            return out
         with self._session(ctx, sid) as work:
             work.tx.abandon(ctx.user_id, "cancelled by the investigator")
             text = t("abandoned", ctx.lang, code=work.screening.patient_code)
@@ -1114,6 +1124,11 @@ def _language_keyboard() -> Keyboard:
             Button(_LANGUAGE_NAMES["fr"], language_data("fr")),
         ),
     )
+
+
+def _command_of(text: str) -> str:
+    """'/Status@screenbot now' -> 'status'."""
+    return text.partition(" ")[0][1:].split("@", 1)[0].lower()
 
 
 def _progress(position: int, total: int, lang: str) -> str:

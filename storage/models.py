@@ -123,7 +123,9 @@ class Screening(SQLModel, table=True):
     # Answered questions the dialog asks again, each with a Keep button, before moving on:
     # the question a screening was reopened at, and the lab values of a changed lab date.
     # A list of question ids, or None.
-    to_confirm: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    to_confirm: Any = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
     # Number of answers recorded; the next answer's seq.  Bumped under the screening lock,
     # so a lost lock shows up as a unique violation on answers (screening_id, seq).
     answer_count: int = Field(default=0)

@@ -461,3 +461,44 @@ def test_screenbot_chat_list_then_a_number_across_two_runs(tmp_path: Path) -> No
     out = run("/list", "1", "/status")
     assert "→ Sarcoma" in out and "Continuing" not in out
     assert "Screening B-0002: Q 3/43" in out
+
+
+async def test_keep_it_on_a_patient_no_longer_current_makes_it_current(
+    bot_on: Callable[..., Any],
+) -> None:
+    """/cancel on B, /resume A, then "Keep it" on B's old question: B's question was shown
+    while typed answers still went to A."""
+    bot: Bot = await bot_on()
+    chat, _ = await two_patients(bot)  # B current
+    await chat.send("/cancel")
+    confirmation = chat.sent[-1]
+    await chat.send("/resume A-0001")
+    keep = confirmation["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    sent = len(chat.sent)
+    await chat.press_data(keep, confirmation)
+    assert chat.texts[sent] == "Continuing screening B-0002.", chat.texts[sent:]
+    await chat.press("Sarcoma")  # B's cohort question, shown and current
+    b = bot.store.find_open_screening(INVESTIGATOR, "B-0002")
+    assert b.current_state == "histology_confirmed"
+
+
+async def test_a_second_reopening_keeps_the_lab_values_still_to_confirm(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """Two queries in turn: the second reopening must add its question to the values a
+    new lab date left to confirm, not replace them (they were then never asked again)."""
+    from bot.screening_flow import reopen_at_open_items
+
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new P-0001")
+    await answer_up_to(bot, chat, eligible_on(TODAY))
+    s = bot.store.list_screenings(INVESTIGATOR)[0]
+    engine = bot.services.registry.latest()
+    with bot.store.screening_tx(s.id) as tx:  # a coordinator's query on the lab date
+        reopen_at_open_items(tx, engine, "lab_date", INVESTIGATOR, "query 1")
+    await chat.send(dmy(TODAY))  # new labs today
+    with bot.store.screening_tx(s.id) as tx:  # a second query, on the ANC
+        reopen_at_open_items(tx, engine, "anc", INVESTIGATOR, "query 2")
+    left = set(bot.store.get_screening(s.id).to_confirm)
+    assert {"anc", "platelets", "hemoglobin", "magnesium_normal"} <= left, left

@@ -154,7 +154,7 @@ async def test_the_abandon_question_is_settled_by_anything_but_a_typed_line(
         data = next(b["callback_data"] for row in rows for b in row if b["text"] == "Oui")
         await chat.press_data(data, question)
     else:
-        await chat.send("/status")
+        await chat.send("/resume P-0001")  # a command that moves the dialog
     await chat.send("oui")  # now an answer
     # Settled: the typed 'oui' answers the question in front of the investigator.
     expected = "prior_anti_pd1" if then == "question button" else "advanced_refractory"
@@ -321,3 +321,18 @@ async def test_the_summary_of_a_finished_screening_is_not_provisional(bot: Bot) 
     first = len(chat.sent)
     await chat.send("/summary")
     assert chat.texts[first].startswith("Screening P-0002 (en cours) — verdict à ce stade :")
+
+
+@pytest.mark.parametrize("view", ["/help", "/status", "/summary", "/list"])
+async def test_a_look_at_something_else_leaves_the_abandon_question_asked(
+    bot: Bot, view: str
+) -> None:
+    chat = bot.chat(language_code="fr")
+    await chat.send("/new P-0001")
+    await chat.send("aujourd'hui")
+    await chat.press("Sarcome")
+    await chat.send("/cancel")
+    await chat.send(view)
+    await chat.send("oui")  # still meant: yes, abandon
+    assert current(bot) == "histology_confirmed"
+    assert chat.buttons == ["Abandonner P-0001", "Le garder"]

@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("screenings", sa.Column("to_confirm", sa.JSON(), nullable=True))
+    op.add_column("screenings", sa.Column("to_confirm", sa.JSON(none_as_null=True), nullable=True))
 
 
 def downgrade() -> None:
