@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.outbox_sender import in_every_language
-from bot.screening_flow import answers_of
+from bot.screening_flow import answers_of, waiting
 from bot.texts import t
 from dialogs.engine import Engine
 from dialogs.errors import ProtocolError
@@ -52,14 +52,16 @@ def pending_items(
         return [], []
     protocol = engine.protocol
     answers = answers_of(records)
-    evaluation = engine.evaluate_answers(answers, screening.language or "en")
-    with engine.attached(screening.current_state, answers, screening.language or "en") as conv:
+    lang = screening.language or "en"
+    to_confirm = screening.to_confirm or ()
+    with engine.attached(screening.current_state, answers, lang, None, to_confirm) as conv:
         unknown = [
             q.id
             for q in protocol.ordered_questions
             if q.id in answers and answers[q.id].is_unknown and conv.applies(q.id) is True
         ]
-    return list(evaluation.pending), unknown
+        pending = waiting(conv)
+    return pending, [q for q in unknown if q not in pending]
 
 
 def reminder_payload(

@@ -574,6 +574,9 @@ class ScreeningFlow:
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
             out = self._advance(ctx, work, lines, step.newly_failed, step.failing)
+            if step.question_id == START_QUESTION and out.replies and self._past(work, parsed):
+                # The warning says to check it: the way back to it, one tap away.
+                out.replies[-1] = _with_start_button(out.replies[-1], sid, ctx.lang)
         out.recorded = t("recorded", ctx.lang, answer=step.display or "")
         return out
 
@@ -952,9 +955,10 @@ class ScreeningFlow:
         for s in mine[:LIST_LIMIT]:
             engine, answers = self._snapshot(s, ctx.lang)
             if s.status == Status.IN_PROGRESS.value:
-                with engine.attached(s.current_state, answers, ctx.lang) as conv:
+                to_confirm = s.to_confirm or ()
+                with engine.attached(s.current_state, answers, ctx.lang, None, to_confirm) as conv:
                     prompt = engine.prompt(conv)
-                    left = _questions_left(conv)
+                    left = len(waiting(conv))
                 progress = _progress(prompt.position, prompt.total, ctx.lang) if prompt else "—"
                 lines.append(
                     t("list_open", ctx.lang, code=s.patient_code, progress=progress, pending=left)
@@ -1032,9 +1036,11 @@ class ScreeningFlow:
         if start is None or start >= engine.clock() or conv.state == START_QUESTION:
             return reply
         warning = t("start_now_past", lang, start=_date(start))
-        button = Button(t("button_change_start", lang), screening_data("s", sid))
-        keyboard = (*reply.keyboard, (button,))
-        return replace(reply, text=f"{warning}\n{reply.text}", keyboard=keyboard)
+        return _with_start_button(replace(reply, text=f"{warning}\n{reply.text}"), sid, lang)
+
+    @staticmethod
+    def _past(work: _Work, value: object) -> bool:
+        return isinstance(value, dt.date) and value < work.engine.clock()
 
     def _change_start(self, ctx: _Ctx, sid: int) -> Outcome:
         """Straight to the planned start date; answered, the dialog comes back where it was
@@ -1126,6 +1132,11 @@ def _language_keyboard() -> Keyboard:
     )
 
 
+def _with_start_button(reply: Reply, sid: int, lang: str) -> Reply:
+    button = Button(t("button_change_start", lang), screening_data("s", sid))
+    return replace(reply, keyboard=(*reply.keyboard, (button,)))
+
+
 def _command_of(text: str) -> str:
     """'/Status@screenbot now' -> 'status'."""
     return text.partition(" ")[0][1:].split("@", 1)[0].lower()
@@ -1135,9 +1146,13 @@ def _progress(position: int, total: int, lang: str) -> str:
     return t("progress", lang, position=position, total=total)
 
 
-def _questions_left(conv: Conversation) -> int:
-    # Pending: applies and waits for an answer, including one a start date change voided.
-    return len(conv.resolution.pending)
+def waiting(conv: Conversation) -> list[str]:
+    """The questions still to answer, in order: pending (no answer, or one a start date
+    change voided) and the answers to confirm (new labs, a reopening)."""
+    pending = set(conv.resolution.pending)
+    return [
+        q for q in conv.protocol.order if q in pending or (q in conv.to_confirm and conv.waits(q))
+    ]
 
 
 def _date(day: dt.date) -> str:

@@ -128,10 +128,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "date postérieure au début prévu, à renseigner à nouveau : {names}",
     },
     "start_in_past": {
-        "en": "The planned start date ({start}) is in the past: if that is a typo, go /back "
-        "and correct it.",
-        "fr": "La date de début prévue ({start}) est passée : s'il s'agit d'une faute de "
-        "frappe, revenez en arrière (/back) pour la corriger.",
+        "en": "The planned start date ({start}) is in the past: please check it (a mistyped "
+        "year?).",
+        "fr": "La date de début prévue ({start}) est passée : vérifiez-la (une erreur "
+        "d'année ?).",
     },
     "invalidated_by_start": {
         "en": "The new planned start date ({start}) makes these answers invalid; please "

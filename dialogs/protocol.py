@@ -92,6 +92,11 @@ class Question(_Model):
     min_length: int | None = None
     max_length: int | None = None
     pseudonym: bool = Field(default=False, description="must contain a digit, not read as a date")
+    dated_by: str | None = Field(
+        default=None,
+        description="an earlier date question this value was measured on (a lab date): "
+        "when that date changes, the value is asked again, with Keep",
+    )
 
     @field_validator("id")
     @classmethod
@@ -239,33 +244,14 @@ class Protocol(_Model):
 
     @cached_property
     def dated_values(self) -> dict[str, frozenset[str]]:
-        """For a date question that dates measurements, the later questions holding them.
-
-        A criterion whose cases read a date (``gap(lab_date) > 14``: labs too old) judges
-        the values it reads by that date, so those asked after it were measured on it.
-        When the date changes (the labs were repeated), the values must be confirmed or
-        typed anew: the dialog asks them again, each with a Keep button.  The planned
-        start date is not one: every date is counted back from it, and moving it has its
-        own check (answers now after it are asked again).
-        """
-        from dialogs.expressions import names_in
-
-        position = {qid: i for i, qid in enumerate(self.order)}
+        """For each date question that dates measurements, the questions measured on it
+        (their ``dated_by``).  When the date changes (the labs were repeated), the values
+        must be confirmed or typed anew: the dialog asks them again, each with Keep."""
         found: dict[str, set[str]] = {}
-        for criterion in self.criteria:
-            for case in criterion.cases:
-                for name in names_in(case.when)[0]:
-                    q = self.question_by_id.get(name)
-                    if q is None or q.type is not AnswerType.date or name == "planned_start_date":
-                        continue
-                    later = {
-                        n
-                        for expr in (criterion.pass_, *(c.when for c in criterion.cases))
-                        for n in names_in(expr)[0] | self.computed_inputs(expr)
-                        if n in position and position[n] > position[name]
-                    }
-                    found.setdefault(name, set()).update(later)
-        return {qid: frozenset(deps) for qid, deps in found.items() if deps}
+        for q in self.questions:
+            if q.dated_by is not None:
+                found.setdefault(q.dated_by, set()).add(q.id)
+        return {qid: frozenset(deps) for qid, deps in found.items()}
 
     def computed_inputs(self, expr: str) -> set[str]:
         """The questions an expression reads through computed values (eGFR: creatinine)."""

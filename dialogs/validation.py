@@ -101,6 +101,12 @@ def validate_protocol(p: Protocol) -> None:
             )
         check_expr(q.id, q.when, earlier | constants, "'when'")
         _check_question_shape(p, q.id)
+        if q.dated_by is not None:
+            dating = p.question_by_id.get(q.dated_by)
+            if dating is None or q.dated_by not in earlier or dating.type is not AnswerType.date:
+                raise ProtocolError(
+                    src, q.id, f"'dated_by' must name a date question asked before it: {q.dated_by}"
+                )
         earlier.add(q.id)
 
     for c in p.computed:

@@ -336,3 +336,17 @@ async def test_a_look_at_something_else_leaves_the_abandon_question_asked(
     await chat.send("oui")  # still meant: yes, abandon
     assert current(bot) == "histology_confirmed"
     assert chat.buttons == ["Abandonner P-0001", "Le garder"]
+
+
+async def test_a_planned_start_in_the_past_is_one_tap_from_being_corrected(bot: Bot) -> None:
+    chat = bot.chat(language_code="fr")
+    await chat.send("/new P-0001")
+    past = TODAY.replace(year=TODAY.year - 1).strftime("%d/%m/%Y")  # a mistyped year
+    await chat.send(past)
+    assert f"La date de début prévue ({past}) est passée : vérifiez-la" in chat.last_text
+    assert chat.buttons[-1] == "Modifier la date de début prévue"
+    await chat.press("Modifier la date de début prévue")
+    assert current(bot) == "planned_start_date"
+    await chat.send("aujourd'hui")
+    assert current(bot) == "cohort"
+    assert "est passée" not in chat.last_text

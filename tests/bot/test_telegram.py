@@ -453,7 +453,8 @@ async def test_moving_the_start_before_a_recorded_date_asks_that_date_again(
     )
     assert "Date of the last systemic anti-cancer treatment?" in chat.last_text
     assert open_screening(bot).current_state == "last_systemic_therapy_date"
-    assert "Current answer" in chat.last_text and not chat.buttons  # no "Keep" button
+    assert "Current answer" in chat.last_text  # shown, but not to keep:
+    assert chat.buttons == ["Change the planned start date"]  # (the start is past here)
 
 
 async def test_a_patient_code_is_one_code_whatever_its_case(bot: Bot) -> None:

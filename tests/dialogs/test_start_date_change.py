@@ -94,8 +94,7 @@ def test_moving_the_start_before_a_recorded_date_asks_that_date_again(
     assert step.invalidated == (SYSTEMIC,)
     assert step.warnings == (
         # Today is 30/11/2026 here.
-        "The planned start date (15/10/2026) is in the past: if that is a typo, go /back and "
-        "correct it.",
+        "The planned start date (15/10/2026) is in the past: please check it (a mistyped year?).",
         "The new planned start date (15/10/2026) makes these answers invalid; please answer "
         "them again: Date of the last systemic anti-cancer treatment.",
     )
@@ -296,10 +295,10 @@ def test_moving_the_start_anywhere_then_keeping_or_answering_always_moves_forwar
     [
         ("01/12/2026", "en", None),
         ("today", "en", None),
-        ("29/11/2026", "en", "The planned start date (29/11/2026) is in the past: if that is "
-         "a typo, go /back and correct it."),
-        ("01/12/2025", "fr", "La date de début prévue (01/12/2025) est passée : s'il s'agit "
-         "d'une faute de frappe, revenez en arrière (/back) pour la corriger."),
+        ("29/11/2026", "en", "The planned start date (29/11/2026) is in the past: please "
+         "check it (a mistyped year?)."),
+        ("01/12/2025", "fr", "La date de début prévue (01/12/2025) est passée : vérifiez-la "
+         "(une erreur d'année ?)."),
     ],
 )  # fmt: skip
 def test_a_planned_start_in_the_past_is_accepted_with_a_warning(

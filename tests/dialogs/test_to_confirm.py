@@ -23,15 +23,16 @@ from tests.dialogs.test_start_date_change import (
     say,
 )
 
+# Declared in the protocol file (``dated_by: lab_date``): the measurements, not the
+# clinical facts asked among them (Gilbert's syndrome, liver metastases).
 LAB_VALUES = (
-    "anc", "platelets", "hemoglobin", "creatinine_clearance", "bilirubin_uln", "gilbert",
-    "asat_uln", "alat_uln", "liver_metastases", "calcium_normal", "magnesium_normal",
+    "anc", "platelets", "hemoglobin", "lymphocytes", "cd4", "creatinine_clearance",
+    "creatinine_uln", "bilirubin_uln", "asat_uln", "alat_uln", "calcium_normal",
+    "magnesium_normal",
 )  # fmt: skip
 
 
-def test_the_lab_date_dates_the_values_its_freshness_criteria_read(
-    acse_protocol: Protocol,
-) -> None:
+def test_the_lab_date_dates_the_values_measured_on_it(acse_protocol: Protocol) -> None:
     assert acse_protocol.dated_values == {LABS: frozenset(LAB_VALUES)}
 
 
