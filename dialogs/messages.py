@@ -130,8 +130,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "start_in_past": {
         "en": "The planned start date ({start}) is in the past: please check it (a mistyped "
         "year?).",
-        "fr": "La date de début prévue ({start}) est passée : vérifiez-la (une erreur "
-        "d'année ?).",
+        "fr": "La date de début prévue ({start}) est passée : vérifiez-la (une erreur d'année ?).",
     },
     "invalidated_by_start": {
         "en": "The new planned start date ({start}) makes these answers invalid; please "

@@ -1,9 +1,8 @@
 """Field QA (issue 4): pre-screening started now and finished days later, several patients.
 
 Each test reads as a transcript.  The investigator's clock moves (``Clock``): the bot's
-engines read "today" from it, as a process running for days would.  The
-``xfail(strict=True)`` tests describe defects whose fix lies outside the message
-catalogue, the answer parser and the terminal chat (see their reasons).
+engines read "today" from it, as a process running for days would.  Each test failed
+on the code before its fix.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Field QA of the investigator conversation (issue 4): what a clinician types on a phone.
 
 Each test reads as a transcript: a French- or English-speaking investigator answers, and
-the bot's reply is checked.  The ``xfail(strict=True)`` ones describe defects whose fix
-belongs outside the message catalogue and the answer parser (see their reasons).
+the bot's reply is checked.  Each test failed on the code before its fix.
 """
 
 from __future__ import annotations
