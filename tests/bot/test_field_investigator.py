@@ -37,6 +37,23 @@ async def screening_at(
     raise AssertionError(f"{question} never asked")
 
 
+async def at_histology(bot: Bot) -> TelegramChat:
+    """A French investigator's P-0001, sarcoma, at "histology confirmed?" (Oui/Non)."""
+    chat = bot.chat(language_code="fr")
+    await chat.send("/new P-0001")
+    await chat.send("aujourd'hui")
+    await chat.press("Sarcome")
+    return chat
+
+
+async def at_the_stop_offer(bot: Bot) -> TelegramChat:
+    """A French investigator whose third yes (prior anti-PD-1) fails N01: the offer waits."""
+    chat = await at_histology(bot)
+    for _ in range(3):
+        await chat.press("Oui")
+    return chat
+
+
 def current(bot: Bot) -> str:
     s = bot.store.find_open_screening(INVESTIGATOR)
     assert s is not None
@@ -121,10 +138,7 @@ async def test_an_old_button_is_refused_in_correct_french(bot: Bot) -> None:
 
 
 async def test_typing_oui_to_the_abandon_question_records_no_clinical_answer(bot: Bot) -> None:
-    chat = bot.chat(language_code="fr")
-    await chat.send("/new P-0001")
-    await chat.send("aujourd'hui")
-    await chat.press("Sarcome")
+    chat = await at_histology(bot)
     await chat.send("/cancel")
     assert chat.last_text.startswith("Abandonner le screening P-0001 ?")
     await chat.send("oui")  # meant: yes, abandon
@@ -140,10 +154,7 @@ async def test_typing_oui_to_the_abandon_question_records_no_clinical_answer(bot
 async def test_the_abandon_question_is_settled_by_anything_but_a_typed_line(
     bot: Bot, then: str
 ) -> None:
-    chat = bot.chat(language_code="fr")
-    await chat.send("/new P-0001")
-    await chat.send("aujourd'hui")
-    await chat.press("Sarcome")
+    chat = await at_histology(bot)
     question = chat.sent[-1]
     await chat.send("/cancel")
     if then == "keep":
@@ -164,13 +175,7 @@ async def test_the_abandon_question_is_settled_by_anything_but_a_typed_line(
 async def test_confirming_a_failing_answer_after_back_offers_to_stop_again(
     bot: Bot, confirm: str
 ) -> None:
-    chat = bot.chat(language_code="fr")
-    await chat.send("/new P-0001")
-    await chat.send("aujourd'hui")
-    await chat.press("Sarcome")
-    await chat.press("Oui")
-    await chat.press("Oui")
-    await chat.press("Oui")  # prior anti-PD-1: N01 fails, the offer comes
+    chat = await at_the_stop_offer(bot)  # prior anti-PD-1: N01 fails, the offer comes
     assert chat.buttons == ["Terminer le screening", "Documenter la suite"]
     await chat.send("/back")  # to check the answer
     await chat.press(confirm)  # the same answer again
@@ -178,17 +183,6 @@ async def test_confirming_a_failing_answer_after_back_offers_to_stop_again(
     assert chat.buttons == ["Terminer le screening", "Documenter la suite"]
     await chat.press("Terminer le screening")
     assert "NON ÉLIGIBLE" in chat.last_text.upper(), chat.last_text
-
-
-async def at_the_stop_offer(bot: Bot) -> TelegramChat:
-    """A French investigator whose third yes (prior anti-PD-1) fails N01: the offer waits."""
-    chat = bot.chat(language_code="fr")
-    await chat.send("/new P-0001")
-    await chat.send("aujourd'hui")
-    await chat.press("Sarcome")
-    for _ in range(3):
-        await chat.press("Oui")
-    return chat
 
 
 async def test_after_choosing_to_document_a_confirmed_failure_offers_nothing(bot: Bot) -> None:
@@ -326,10 +320,7 @@ async def test_the_summary_of_a_finished_screening_is_not_provisional(bot: Bot) 
 async def test_a_look_at_something_else_leaves_the_abandon_question_asked(
     bot: Bot, view: str
 ) -> None:
-    chat = bot.chat(language_code="fr")
-    await chat.send("/new P-0001")
-    await chat.send("aujourd'hui")
-    await chat.press("Sarcome")
+    chat = await at_histology(bot)
     await chat.send("/cancel")
     await chat.send(view)
     await chat.send("oui")  # still meant: yes, abandon
