@@ -129,6 +129,8 @@ SERVICES_KEY = "coordinator.services"
 OUTBOX_JOB = "coordinator-outbox"
 REMINDER_JOB = "coordinator-reminders"
 MENU_JOB = "coordinator-menus"
+# Users are managed by the command line, in another process: the bot cannot be told.
+MENU_REFRESH = 3600.0  # seconds
 REVIEWERS = (Role.COORDINATOR, Role.ADMIN)
 HANDLER_GROUP = -1
 CALLBACK_PREFIX = "c"
@@ -1180,8 +1182,10 @@ async def sync_menus(bot: Bot, store: Store, default_language: str = "en") -> in
     commands, for everyone; where a chat has a menu of its own (``BotCommandScopeChat``)
     Telegram shows that one instead.  It is set for every client language (and none), in
     the user's chosen language where they have one, as the bot's replies are.  A
-    deactivated coordinator's menu is deleted.  Users registered while the bot runs get
-    theirs at its next start.  A chat Telegram refuses (the user never opened the bot)
+    deactivated coordinator's menu is deleted.  Run at start-up and every
+    ``MENU_REFRESH``: a coordinator registered with the command line while the bot runs
+    (another process), or one who changed language, gets theirs within the hour.  A chat
+    Telegram refuses (the user never opened the bot)
     is logged and skipped.  Returns how many menus were set.
     """
     users = await asyncio.to_thread(store.list_users)
@@ -1205,7 +1209,8 @@ async def sync_menus(bot: Bot, store: Store, default_language: str = "en") -> in
 
 
 async def menu_job(context: Ctx) -> None:
-    """At start-up: the coordinators' own menus (see :func:`sync_menus`)."""
+    """At start-up and every ``MENU_REFRESH``: the coordinators' own menus (see
+    :func:`sync_menus`)."""
     services = _services(context)
     await sync_menus(context.bot, services.store, services.default_language)
 
@@ -1266,7 +1271,7 @@ def register(application: App, services: AppServices | CoordinatorServices) -> C
         CommandHandler("help", help_command, filters=filters.UpdateType.MESSAGE), group=group
     )
     jobs = application.job_queue
-    jobs.run_once(menu_job, when=0, name=MENU_JOB)
+    jobs.run_repeating(menu_job, interval=MENU_REFRESH, first=0, name=MENU_JOB)
     jobs.run_repeating(outbox_job, interval=coordinator.send_interval, first=0, name=OUTBOX_JOB)
     jobs.run_repeating(
         reminder_job, interval=coordinator.reminder_interval, first=1, name=REMINDER_JOB

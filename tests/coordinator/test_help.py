@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from telegram.ext import CallbackContext, CommandHandler
 
-from bot.coordinator import HANDLER_GROUP, MENU_JOB, menu_job
+from bot.coordinator import HANDLER_GROUP, MENU_JOB, MENU_REFRESH, menu_job
 from bot.settings import Settings
 from bot.texts import COMMANDS, COORDINATOR_COMMANDS, t
 from tests.bot.conftest import INVESTIGATOR, Bot
@@ -111,7 +111,9 @@ async def test_a_deactivated_coordinator_is_refused_as_before(bot: Bot) -> None:
 async def test_coordinators_get_a_menu_of_their_own_at_start(bot: Bot) -> None:
     # Scheduled at registration; the JobQueue runs it once the application starts.
     assert bot.app.job_queue is not None
-    assert [j.name for j in bot.app.job_queue.get_jobs_by_name(MENU_JOB)] == [MENU_JOB]
+    [job] = bot.app.job_queue.get_jobs_by_name(MENU_JOB)
+    # …and every hour: users are added by the command line, which cannot tell the bot.
+    assert job.job.trigger.interval.total_seconds() == MENU_REFRESH
     await menu_job(CallbackContext(bot.app))
 
     menus: dict[tuple[int, str | None], list[tuple[str, str]]] = {}
