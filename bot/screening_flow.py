@@ -601,7 +601,10 @@ class ScreeningFlow:
         if newly_failed:
             evaluation = work.engine.evaluate(work.conv)
             lines += [self._failure_line(work.engine, r, ctx.lang) for r in newly_failed]
-            if len(evaluation.failed) == len(newly_failed):  # the first failure
+            # The first failure, or one after an offer left without a choice (/back).
+            if len(evaluation.failed) == len(newly_failed) or (
+                self.stop_at_first_fail and self._offer_left_unanswered(work)
+            ):
                 offer = newly_failed
         elif failing and self.stop_at_first_fail and self._offer_left_unanswered(work):
             evaluation = work.engine.evaluate(work.conv)

@@ -340,3 +340,22 @@ async def test_a_planned_start_in_the_past_is_one_tap_from_being_corrected(bot: 
     await chat.send("aujourd'hui")
     assert current(bot) == "cohort"
     assert "est passée" not in chat.last_text
+
+
+async def test_a_new_failure_after_an_offer_left_unanswered_offers_again(bot: Bot) -> None:
+    chat = await at_the_stop_offer(bot)  # N01 fails (prior anti-PD-1), the offer waits
+    await chat.send("/back")  # to prior anti-PD-1
+    await chat.send("/back")  # to "advanced, refractory?"
+    await chat.press("Non")  # newly fails I02 while N01 still fails: never chosen for
+    assert "❌" in chat.last_text, chat.last_text
+    assert chat.buttons == ["Terminer le screening", "Documenter la suite"]
+
+
+async def test_a_new_failure_after_choosing_to_document_offers_nothing(bot: Bot) -> None:
+    chat = await at_the_stop_offer(bot)
+    await chat.press("Documenter la suite")
+    await chat.send("/back")
+    await chat.send("/back")
+    await chat.press("Non")
+    assert "❌" in chat.last_text  # said, but the choice was made
+    assert "Terminer le screening" not in chat.buttons
