@@ -47,7 +47,7 @@ UNKNOWN_WORDS = frozenset(
 YES_WORDS = frozenset({"yes", "y", "oui", "o", "true"})
 NO_WORDS = frozenset({"no", "n", "non", "false"})
 SPECIAL_WORDS: dict[str, frozenset[str]] = {
-    "today": frozenset({"today", "aujourd'hui", "aujourdhui", "auj"}),
+    "today": frozenset({"today", "aujourd'hui", "aujourd hui", "aujourdhui", "auj"}),
     "none": frozenset({"none", "never", "no", "aucun", "aucune", "jamais", "non", "néant"}),
     "ongoing": frozenset({"ongoing", "en cours", "current", "currently"}),
 }

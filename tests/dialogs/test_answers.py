@@ -144,6 +144,8 @@ def test_an_unknown_unit_is_named() -> None:
         ("2/11/2026", dt.date(2026, 11, 2)),
         ("today", dt.date(2026, 11, 23)),
         ("aujourd'hui", dt.date(2026, 11, 23)),
+        ("Aujourd’hui", dt.date(2026, 11, 23)),
+        ("aujourd hui", dt.date(2026, 11, 23)),  # no apostrophe on the phone keyboard
         ("none", "none"),
         ("aucun", "none"),
         ("en cours", "ongoing"),
