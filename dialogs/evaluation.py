@@ -185,7 +185,7 @@ class CriteriaEvaluator:
             for qid, cids in self.affected.items()
         }
         self._case_questions = {
-            case.when: _questions_read(protocol, case.when, deps)
+            case.when: questions_read(protocol, case.when, deps)
             for cr in protocol.criteria
             for case in cr.cases
         }
@@ -374,7 +374,7 @@ class CriteriaEvaluator:
             raise ExpressionError(f"{p.source}: {cr.id}: {exc}") from exc
 
 
-def _questions_read(
+def questions_read(
     protocol: Protocol, expr: str, computed_deps: Mapping[str, frozenset[str]]
 ) -> tuple[str, ...]:
     """The questions an expression reads, through computed values, in question order."""

@@ -253,26 +253,6 @@ class Protocol(_Model):
                 found.setdefault(q.dated_by, set()).add(q.id)
         return {qid: frozenset(deps) for qid, deps in found.items()}
 
-    def computed_inputs(self, expr: str) -> set[str]:
-        """The questions an expression reads through computed values (eGFR: creatinine)."""
-        from dialogs.expressions import names_in
-
-        computed = {c.id: c.expr for c in self.computed}
-        out: set[str] = set()
-        todo = [n for n in names_in(expr)[0] if n in computed]
-        seen: set[str] = set()
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            for n in names_in(computed[name])[0]:
-                if n in computed:
-                    todo.append(n)
-                elif n in self.question_by_id:
-                    out.add(n)
-        return out
-
     def note(self, number: int) -> Note:
         return next(n for n in self.notes if n.number == number)
 

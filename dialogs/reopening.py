@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dialogs.engine import Engine
-from dialogs.expressions import names_in
+from dialogs.evaluation import questions_read
 from dialogs.machine import COMPLETE
 from dialogs.protocol import Protocol
 from dialogs.values import Answer
@@ -20,12 +20,7 @@ def criterion_inputs(protocol: Protocol, criterion_id: str) -> set[str]:
     criterion = protocol.criterion_by_id[criterion_id]
     exprs = [criterion.pass_, *(c.when for c in criterion.cases)]
     exprs += [e for e in (criterion.not_applicable, criterion.flag) if e]
-    questions = protocol.question_by_id.keys()
-    return {
-        name
-        for expr in exprs
-        for name in (names_in(expr)[0] & questions) | protocol.computed_inputs(expr)
-    }
+    return {q for e in exprs for q in questions_read(protocol, e, protocol.computed_deps)}
 
 
 def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str | None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.app import build_services
 from bot.chat import LOCAL_USER_ID, ChatSession, ensure_local_user
@@ -301,6 +302,22 @@ async def test_the_apology_is_in_the_language_chosen_with_lang(
     monkeypatch.setattr(bot.services.registry.latest(), "answer", boom)
     await chat.send("aujourd'hui")
     assert chat.last_text.startswith("Désolé, une erreur s'est produite")
+
+
+async def test_with_the_database_down_the_apology_is_in_the_phones_language(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored /lang cannot be read when the database is what failed: the apology
+    still goes out, in the Telegram client's language."""
+    chat = bot.chat(language_code="en")
+    await chat.send("/lang fr")
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(bot.store, "get_user", down)
+    await chat.send("/status")
+    assert chat.last_text.startswith("Sorry, something went wrong")
 
 
 async def test_the_summary_of_a_finished_screening_is_not_provisional(bot: Bot) -> None:
