@@ -189,6 +189,12 @@ def result_json(engine: Engine, result: RecordResult) -> dict[str, Any]:
         "verdict": ev.verdict,
         "criteria": {cid: r.status for cid, r in ev.results.items()},
         "reasons": {cid: r.reason for cid, r in ev.results.items()},
+        # What an unknown criterion still lacks, by question ID (the reason names them by
+        # label, for people), and what a passing criterion flags for review.
+        "open_questions": {
+            cid: list(r.open_questions) for cid, r in ev.results.items() if r.open_questions
+        },
+        "flagged": {cid: r.flagged for cid, r in ev.results.items() if r.flagged},
         "earliest_start": ev.earliest_start.isoformat() if ev.earliest_start else None,
         "unused": list(result.unused),
         "computed": {

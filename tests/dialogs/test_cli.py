@@ -50,6 +50,8 @@ def test_eligible_record_gives_eligible_with_the_full_json_shape(
         "verdict",
         "criteria",
         "reasons",
+        "open_questions",
+        "flagged",
         "earliest_start",
         "unused",
         "computed",
@@ -99,6 +101,18 @@ def test_labs_older_than_14_days_leave_the_record_incomplete(
     result = evaluate_json(tmp_path, {**eligible_record, "lab_date": "2026-11-16"}, capsys)
     assert result["verdict"] == "incomplete"
     assert {result["criteria"][c] for c in ("I09", "I10", "I11", "I12")} == {"unknown"}
+    # Programs learn what to ask again by ID: the lab date (the labs are too old).
+    assert result["open_questions"]["I09"] == ["lab_date"]
+
+
+def test_an_unknown_answer_is_named_by_id_in_open_questions(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    result = evaluate_json(tmp_path, {**eligible_record, "ecog": None}, capsys)
+    assert result["verdict"] == "incomplete"
+    unknown = {cid for cid, status in result["criteria"].items() if status == "unknown"}
+    assert set(result["open_questions"]) == unknown
+    assert all(["ecog"] == result["open_questions"][cid] for cid in unknown)
 
 
 def test_answers_to_questions_never_asked_are_listed_as_unused(
