@@ -41,6 +41,7 @@ from storage.fhir import write_bundle
 from storage.screening_log import OUTCOME_LABELS, OUTCOMES, ScreeningLog, compute_log
 
 Format = Literal["csv", "json", "fhir"]
+UTF8_BOM = "\ufeff"
 FORMATS: tuple[Format, ...] = ("csv", "json", "fhir")
 SUFFIX = {"csv": "csv", "json": "json", "fhir": "fhir.json"}
 
@@ -132,9 +133,18 @@ def export_to(
     out: TextIO,
     since: dt.datetime | None = None,
     on_row: Callable[[], None] | None = None,
+    *,
+    for_spreadsheet: bool = False,
 ) -> int:
-    """Write one export format to ``out``, streaming; returns the number of screenings."""
+    """Write one export format to ``out``, streaming; returns the number of screenings.
+
+    ``for_spreadsheet``: a CSV file someone will open, not a stream a program reads.  It
+    starts with a UTF-8 byte-order mark, without which Excel reads the file as the
+    local code page and an investigator named Hélène comes out as "HÃ©lÃ¨ne".
+    """
     if fmt == "csv":
+        if for_spreadsheet:
+            out.write(UTF8_BOM)
         rows = iter_screenings(store, since, question_ids=("cohort",))
         return write_csv(
             rows, out, criterion_columns(registry), live_statuses(store, registry), on_row
@@ -240,6 +250,9 @@ def _export_command(args: argparse.Namespace) -> int:
         )
         # The output first: a file that cannot be written is refused before a progress
         # bar is drawn (it would leave a stray line above the error).
+        # A CSV written to a file is for a spreadsheet; on standard output or into a pipe
+        # it is for a program, which a byte-order mark would only trip up.
+        to_file = args.output is not None and (not args.output.exists() or args.output.is_file())
         with _output(args.output) as out, progress:
             task = progress.add_task("export", total=total)
             written = export_to(
@@ -249,6 +262,7 @@ def _export_command(args: argparse.Namespace) -> int:
                 out,
                 args.since,
                 on_row=lambda: progress.advance(task),
+                for_spreadsheet=to_file,
             )
     except (StorageError, OutputError) as exc:
         _error(err, exc)

@@ -1084,7 +1084,8 @@ def prepare_export(
     """Render through temporary files, not memory: only what Telegram accepts is read back."""
     with tempfile.TemporaryFile() as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        count = export_to(store, registry, fmt, text, since)
+        # A document a coordinator opens, most often in a spreadsheet.
+        count = export_to(store, registry, fmt, text, since, for_spreadsheet=True)
         text.flush()
         text.detach()  # closing the wrapper would close the file
         size = raw.tell()

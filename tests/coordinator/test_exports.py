@@ -202,7 +202,8 @@ async def test_export_in_telegram_gzips_large_files_and_points_past_the_limit_to
 
     [(_, _, name, data)] = bot.request.uploads
     assert name.endswith(".csv.gz")
-    assert gzip.decompress(data).decode().startswith("screening_id,patient_code")
+    # A document for a spreadsheet: the byte-order mark that makes Excel read UTF-8.
+    assert gzip.decompress(data).startswith("\ufeffscreening_id,patient_code".encode())
 
     monkeypatch.setattr("bot.coordinator.UPLOAD_LIMIT", 100)
     await coordinator.send("/export json 2025-01-01")
@@ -239,6 +240,12 @@ def test_cli_export_and_log(
     assert args.func(args) == 0
     assert len(target.read_text().splitlines()) == 7
     assert "6 screening(s) exported as csv" in capsys.readouterr().err
+    # A file is for a spreadsheet (UTF-8 byte-order mark); standard output is for a
+    # program, and starts with the header itself.
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfscreening_id,")
+    args = parser.parse_args(["export", "--format", "csv"])
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.startswith("screening_id,")
 
     args = parser.parse_args(["export", "--format", "json", "--since", "2999-01-01"])
     assert args.func(args) == 0

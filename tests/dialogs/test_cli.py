@@ -112,7 +112,7 @@ def test_an_unknown_answer_is_named_by_id_in_open_questions(
     assert result["verdict"] == "incomplete"
     unknown = {cid for cid, status in result["criteria"].items() if status == "unknown"}
     assert set(result["open_questions"]) == unknown
-    assert all(["ecog"] == result["open_questions"][cid] for cid in unknown)
+    assert all(result["open_questions"][cid] == ["ecog"] for cid in unknown)
 
 
 def test_answers_to_questions_never_asked_are_listed_as_unused(
