@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dialogs.display import plain_number, special_word
@@ -145,6 +146,19 @@ def normalise_patient_code(text: str) -> str:
 _DOT_TIMES_RE = re.compile(r"^[.·⋅]\s*(?=10)")
 
 
+# Typed values a full stop cannot end: one there is the phone's, not the investigator's.
+_TYPED_VALUES = frozenset(
+    {AnswerType.integer, AnswerType.number, AnswerType.quantity, AnswerType.date}
+)
+
+
+def _words_around(words: Sequence[str]) -> re.Pattern[str]:
+    """Matches a question's ``words`` (and the spaces by them) at either end of an
+    answer: what is left is the number ('grade 2' -> '2', '54 ans' -> '54')."""
+    alternatives = "|".join(re.escape(normalise(w)) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"^(?:{alternatives})\s*(?=[+-]?[0-9])|(?<=[0-9])\s*(?:{alternatives})$")
+
+
 def _unit_key(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _DOT_TIMES_RE.sub("x", text.strip())
@@ -269,6 +283,9 @@ class AnswerParser:
                 for alias in (unit.id, unit.display, *unit.aliases):
                     index[_unit_key(alias)] = unit
             self._unit_index[q.id] = index
+        self._words_re: dict[str, re.Pattern[str]] = {
+            q.id: _words_around(q.words) for q in protocol.questions if q.words
+        }
 
     # -- public -------------------------------------------------------------------
 
@@ -319,6 +336,9 @@ class AnswerParser:
         self, q: Question, raw: str, norm: str, ctx: ParseContext
     ) -> Value | AnswerError:
         lang = ctx.lang
+        if q.type in _TYPED_VALUES:
+            # '20/11/2026.', '54.': the full stop a phone adds after a double space.
+            raw, norm = _word(raw), _word(norm)
         if q.type is AnswerType.yesno:
             if _word(norm) in YES_WORDS:
                 return "yes"
@@ -353,6 +373,9 @@ class AnswerParser:
         return AnswerError(q.id, self.expected(q, lang))
 
     def _parse_integer(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
+        words = self._words_re.get(q.id)
+        if words is not None:
+            norm = words.sub("", norm).strip() or norm
         m = re.fullmatch(rf"[+-]?[0-9]{{1,{_MAX_DIGITS}}}", norm)
         if not m or not _in_range(q, int(norm)):
             return AnswerError(q.id, self.expected(q, lang))

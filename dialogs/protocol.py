@@ -92,6 +92,11 @@ class Question(_Model):
     min_length: int | None = None
     max_length: int | None = None
     pseudonym: bool = Field(default=False, description="must contain a digit, not read as a date")
+    words: tuple[str, ...] = Field(
+        default=(),
+        description="words written around an integer that add nothing to it, in any "
+        "language: '54 ans', 'grade 2', 'ECOG 1'",
+    )
     dated_by: str | None = Field(
         default=None,
         description="an earlier date question this value was measured on (a lab date): "

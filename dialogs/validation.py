@@ -165,6 +165,12 @@ def _check_question_shape(p: Protocol, qid: str) -> None:
         raise ProtocolError(src, qid, f"default_unit '{q.default_unit}' is not one of its units")
     if q.minimum is not None and q.maximum is not None and q.minimum > q.maximum:
         raise ProtocolError(src, qid, "minimum is greater than maximum")
+    if q.words and q.type is not AnswerType.integer:
+        raise ProtocolError(src, qid, f"'words' given for a {q.type.value} question")
+    for word in q.words:
+        # A digit in a word would change the number read ('G2' is 'grade 2', not 22).
+        if not word.strip() or any(ch.isdigit() for ch in word):
+            raise ProtocolError(src, qid, f"'words' must be words without digits: {word!r}")
     values = [c.value for c in q.choices]
     dup = [v for v, n in Counter(values).items() if n > 1]
     if dup:

@@ -108,6 +108,24 @@ async def test_je_sais_pas_is_unknown(bot: Bot, eligible: dict[str, str]) -> Non
     assert answer(bot, "age") == {"unknown": True}
 
 
+async def test_54_ans_and_grade_2_and_a_phone_s_full_stop_are_read(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """« 54 ans », « grade 1 », « 1500 cellules/µL », « 20/11/2026. »: what a French
+    clinician writes was refused with « Merci de saisir un nombre entier entre 0 et 120. »"""
+    chat = await screening_at(bot, "age", eligible)
+    await chat.send("54 ans")
+    assert current(bot) == "sex", chat.last_text
+    assert answer(bot, "age") == 54
+    chat = await screening_at(bot, "toxicity_grade", eligible, code="P-0002")
+    await chat.send("Grade 1.")
+    assert current(bot) != "toxicity_grade", chat.last_text
+    assert answer(bot, "toxicity_grade") == 1
+    chat = await screening_at(bot, "anc", eligible, code="P-0003")
+    await chat.send("1500 cellules/µL")
+    assert current(bot) != "anc", chat.last_text
+
+
 async def test_date_hints_name_the_special_words_as_the_help_does(
     bot: Bot, eligible: dict[str, str]
 ) -> None:

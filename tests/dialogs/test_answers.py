@@ -36,7 +36,8 @@ questions:
     choices:
       - {value: germ_cell, label: {en: Germ cell, fr: Cellules germinales}, aliases: [germinale]}
       - {value: thyroid, label: {en: Thyroid, fr: Thyroïde}}
-  - {id: years, type: integer, minimum: 0, maximum: 120, label: {en: Age, fr: Âge}}
+  - {id: years, type: integer, minimum: 0, maximum: 120, label: {en: Age, fr: Âge},
+     words: [ans, years, grade, G]}
   - {id: ratio, type: number, uln: true, minimum: 0, label: {en: ULN, fr: LSN}}
   - {id: count, type: quantity, units: [g_l, mm3], minimum: 0, label: {en: ANC, fr: PNN}}
   - {id: hb, type: quantity, units: [g_dl, g_per_l, mmol_l], label: {en: Hb, fr: Hb}}
@@ -82,6 +83,35 @@ def test_choice_by_value_label_alias_and_number() -> None:
     err = parse("pick", "3", "fr")
     assert isinstance(err, AnswerError)
     assert err.message == "Merci de choisir parmi : 1. Cellules germinales, 2. Thyroïde."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("54 ans", 54), ("54ans", 54), ("54 years", 54), ("Grade 2", 2), ("G2", 2), ("54.", 54)],
+)
+def test_integer_with_the_question_s_words_or_a_phone_s_full_stop(text: str, expected: int) -> None:
+    assert value("years", text) == expected
+    assert parse("years", text).raw == text  # type: ignore[union-attr]  # stored as typed
+
+
+@pytest.mark.parametrize("text", ["ans", "54 mois", "2 grade 3", "5 4", "G", "54 ans 2"])
+def test_words_around_an_integer_never_make_up_a_number(text: str) -> None:
+    assert isinstance(parse("years", text), AnswerError)
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "expected"),
+    [
+        ("ratio", "1,2 LSN.", 1.2),
+        ("count", "1500/mm3.", Quantity(1.5, "g_l", "cells", 1500, "/mm³")),
+        ("when_last", "20/11/2026.", dt.date(2026, 11, 20)),
+        ("when_last", "aucun.", "none"),
+    ],
+)
+def test_a_phone_s_full_stop_after_a_value_is_not_part_of_it(
+    qid: str, text: str, expected: object
+) -> None:
+    assert value(qid, text) == expected
 
 
 @pytest.mark.parametrize("text", ["18.5", "-1", "121", "dix"])
