@@ -254,13 +254,17 @@ def _bounds_text(q: Question, unit: Unit, negative: bool, lang: str) -> str:
 
 
 def _limits(q: Question, unit: Unit | None = None) -> tuple[float | None, float | None, bool]:
-    """(lower, upper, lower is exclusive), in the canonical unit.  A unit may raise the
-    lower limit: a serum creatinine of 0 (or 0.0001 mg/dL, an eGFR of 1587) is no
-    measurement, though a clearance of 0 mL/min typed at the same question is one."""
-    lo, exclusive = q.minimum, q.exclusive_minimum
+    """(lower, upper, lower is exclusive), in the canonical unit.  A unit may narrow the
+    question's range: a serum creatinine of 0 (or 0.0001 mg/dL, an eGFR of 1587) is no
+    measurement, though a clearance of 0 mL/min typed at the same question is one; and
+    the 300 that bounds a clearance in mL/min would let '88 mg/dL' (µmol/L typed as
+    mg/dL) through as a serum creatinine."""
+    lo, hi, exclusive = q.minimum, q.maximum, q.exclusive_minimum
     if unit is not None and unit.minimum is not None and (lo is None or unit.minimum > lo):
         lo, exclusive = unit.minimum, False
-    return lo, q.maximum, exclusive
+    if unit is not None and unit.maximum is not None and (hi is None or unit.maximum < hi):
+        hi = unit.maximum
+    return lo, hi, exclusive
 
 
 def _in_range(q: Question, x: float, unit: Unit | None = None) -> bool:

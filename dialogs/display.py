@@ -17,17 +17,19 @@ _YESNO = {"yes": {"en": "yes", "fr": "oui"}, "no": {"en": "no", "fr": "non"}}
 
 
 def number(x: float, lang: str = "en") -> str:
-    """Compact: 13.3333 -> '13.3', 1.5 -> '1.5' ('1,5' in French), 142.0 -> '142'.
+    """Up to three decimals: 13.3333 -> '13.333', 1.5 -> '1.5' ('1,5' in French), 142.0
+    -> '142'.
 
-    Below 0.01 two significant digits are kept: a count of 1/mm³ is 0.001 ×10⁹/L, and
-    showing it as '0' would read as no cells at all.
+    Three, because a reason must not round a value across its limit: with one decimal,
+    1.51 x ULN failing '≤ 1.5' read '1.5 x ULN', and 999/mm³ failing '≥ 1.0 ×10⁹/L' read
+    '= 1 ×10⁹/L'.  Below 0.01 two significant digits are kept: a count of 1/mm³ is
+    0.001 ×10⁹/L, and showing it as '0' would read as no cells at all.
     """
     if isinstance(x, int) or float(x).is_integer():
         return str(int(x))
     if abs(x) < 0.01:
         return plain_number(float(f"{float(x):.2g}"), lang, decimals=12)
-    text = f"{round(float(x), 1 if abs(x) >= 1 else 2):g}"
-    return text.replace(".", ",") if lang == "fr" else text
+    return plain_number(round(float(x), 3), lang, decimals=3)
 
 
 def plain_number(x: float, lang: str = "en", decimals: int = 6) -> str:

@@ -69,6 +69,11 @@ class Unit(_Model):
         ge=0,
         description="smallest plausible value in the canonical unit (raises the question's)",
     )
+    maximum: float | None = Field(
+        default=None,
+        gt=0,
+        description="largest plausible value in the canonical unit (lowers the question's)",
+    )
 
 
 class Question(_Model):

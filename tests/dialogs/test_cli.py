@@ -81,8 +81,8 @@ def test_dexamethasone_2mg_fails_n03_with_its_prednisone_equivalent(
     record = {**eligible_record, "steroid_drug": "dexamethasone", "steroid_dose_mg": 2}
     result = evaluate_json(tmp_path, record, capsys)
     assert result["criteria"]["N03"] == "fail"
-    assert "13.3" in result["reasons"]["N03"]
-    assert result["computed"]["prednisone_eq"]["value"] == 13.3
+    assert "13.333 mg/day prednisone-equivalent" in result["reasons"]["N03"]
+    assert result["computed"]["prednisone_eq"]["value"] == 13.3333
 
 
 def test_recent_systemic_therapy_fails_i07_with_the_earliest_start(

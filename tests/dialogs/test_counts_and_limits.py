@@ -222,12 +222,15 @@ def test_steroid_doses_inside_the_exclusive_range_are_accepted(say: Say, typed: 
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("0 µmol/L", "0 µmol/L is out of range: expected between 8.84 and 26\u00a0520 µmol/L."),
-        ("0 mg/dL", "0 mg/dL is out of range: expected between 0.1 and 300 mg/dL."),
-        ("0,0001 mg/dL", "0.0001 mg/dL is out of range: expected between 0.1 and 300 mg/dL."),
+        ("0 µmol/L", "0 µmol/L is out of range: expected between 8.84 and 2652 µmol/L."),
+        ("0 mg/dL", "0 mg/dL is out of range: expected between 0.1 and 30 mg/dL."),
+        ("0,0001 mg/dL", "0.0001 mg/dL is out of range: expected between 0.1 and 30 mg/dL."),
+        # µmol/L typed as mg/dL: no longer read as a creatinine of 88 mg/dL.
+        ("88 mg/dL", "88 mg/dL is out of range: expected between 0.1 and 30 mg/dL."),
+        ("4000 µmol/L", "4000 µmol/L is out of range: expected between 8.84 and 2652 µmol/L."),
     ],
 )
-def test_a_serum_creatinine_too_small_to_measure_is_refused(
+def test_a_serum_creatinine_outside_what_can_be_measured_is_refused(
     say: Say, typed: str, expected: str
 ) -> None:
     step = say("creatinine_clearance", typed)

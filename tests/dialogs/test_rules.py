@@ -773,8 +773,14 @@ def steroid(drug: str, dose: Any, **more: Any) -> dict[str, Any]:
             "N03-fail-dexamethasone-2",
             steroid("dexaméthasone", 2),
             "fail",
-            computed={"prednisone_eq": 13.3},
+            computed={"prednisone_eq": 13.333333},
         ),
+        # Just above the limit fails (interpretation 3): the equivalent was rounded to
+        # 0.1 mg before the comparison, and these passed.
+        case("N03-fail-prednisone-10.04", steroid("prednisone", "10,04"), "fail"),
+        case("N03-fail-hydrocortisone-40.1", steroid("hydrocortisone", "40,1"), "fail"),
+        case("N03-fail-methylprednisolone-8.04", steroid("methylprednisolone", "8,04"), "fail"),
+        case("N03-fail-dexamethasone-1.51", steroid("dexamethasone", "1,51"), "fail"),
         case(
             "N03-pass-betamethasone-1.2",
             steroid("betamethasone", 1.2),
@@ -821,6 +827,7 @@ def steroid(drug: str, dose: Any, **more: Any) -> dict[str, Any]:
             computed={"prednisone_eq": 20, "steroid_limit": 20},
         ),
         case("N03-fail-germ-cell-prednisone-20.5", steroid("prednisone", "20,5", **GERM), "fail"),
+        case("N03-fail-germ-cell-prednisone-20.04", steroid("prednisone", "20,04", **GERM), "fail"),
         case("N03-unknown-dose", steroid("prednisone", None), "unknown"),
         case("N03-unknown-drug", steroid("unknown", DROP), "unknown"),
     ],
@@ -829,6 +836,27 @@ def test_N03(
     evaluate_acse: Evaluate, eligible_record: dict, changes: dict, status: str, extra: dict
 ) -> None:
     check(evaluate_acse, eligible_record, changes, "N03", status, extra)
+
+
+@pytest.mark.parametrize(
+    ("changes", "cid", "quoted"),
+    [
+        pytest.param({"anc": "999/mm3"}, "I09", "(= 0.999 ×10⁹/L)", id="I09-anc-999"),
+        pytest.param({"platelets": "99999/mm3"}, "I09", "(= 99.999 ×10⁹/L)", id="I09-plt"),
+        pytest.param({"hemoglobin": "89,9 g/L"}, "I09", "(= 8.99 g/dL)", id="I09-hb"),
+        pytest.param({"creatinine_clearance": "49,99 mL/min"}, "I10", "49.99", id="I10"),
+        pytest.param({"bilirubin_uln": "1,51", "gilbert": "no"}, "I11", "1.51", id="I11"),
+        pytest.param({"asat_uln": "3,01", "liver_metastases": "no"}, "I11", "3.01", id="I11-asat"),
+        pytest.param(steroid("prednisone", "10,04"), "N03", "10.04 mg/day", id="N03"),
+    ],
+)
+def test_a_failing_value_is_never_quoted_rounded_onto_its_limit(
+    evaluate_acse: Evaluate, eligible_record: dict, changes: dict, cid: str, quoted: str
+) -> None:
+    """With one decimal, '1.51 x ULN' failing '≤ 1.5' read '1.5 x ULN (≤ 1.5)'."""
+    result = evaluate_acse({**eligible_record, **changes}).evaluation.results[cid]
+    assert result.status == "fail"
+    assert quoted in result.reason, result.reason
 
 
 def test_N03_prednisone_equivalent_is_shown(evaluate_acse: Evaluate, eligible_record: dict) -> None:
