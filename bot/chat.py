@@ -73,7 +73,7 @@ class ChatSession:
         if data is not None:
             incoming = Incoming(self.user_id, data=data)
         else:
-            incoming = Incoming(self.user_id, text=text)
+            incoming = Incoming(self.user_id, text=text, choices_numbered=True)
         out = self.flow.handle(incoming)
         self.lang = out.lang
         as_commands = data is None and _command(text) in SHOWN_AS_COMMANDS

@@ -100,6 +100,9 @@ class Incoming:
     reply_to_code_prompt: bool = False
     # A message with nothing to read (photo, voice note, sticker): never an answer.
     unreadable: bool = False
+    # The front end numbers a choice question's options ([1] Sarcoma…), so a typed number
+    # names one; Telegram's buttons carry none.
+    choices_numbered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ class _Ctx:
     update_id: int | None
     pressed: bool
     awaiting_code: bool
+    choices_numbered: bool = False
 
 
 @dataclass(slots=True)
@@ -266,6 +270,7 @@ class ScreeningFlow:
             msg.update_id,
             msg.data is not None,
             user.awaiting_code_since is not None,
+            msg.choices_numbered,
         )
         user = self.store.saw_telegram_language(user, msg.language_code)
         if msg.unreadable:
@@ -543,6 +548,17 @@ class ScreeningFlow:
             ):
                 return Outcome([self._offer(sid, ctx.lang, ())], screening_id=sid)
             text = value
+            question = engine.question(conv.state) if conv.state != COMPLETE else None
+            typed_choice = (
+                question_id is None and question is not None and question.type is AnswerType.choice
+            )
+            if typed_choice and not ctx.choices_numbered and value.strip().rstrip(".").isdigit():
+                # Telegram's buttons carry no numbers: a '5' meant for the next question
+                # (a dose) picked the fifth drug.  The terminal shows them numbered.
+                assert question is not None
+                example = question.choices[0].label.get(ctx.lang)
+                reply = Reply(t("choice_not_numbered", ctx.lang, example=example))
+                return Outcome([reply], screening_id=sid)
             if question_id is not None and value.startswith("#") and value[1:].isdigit():
                 choices = engine.question(question_id).choices
                 index = int(value[1:])
@@ -570,6 +586,10 @@ class ScreeningFlow:
             )
             work.tx.set_state(step.state)
             lines = [t("resumed", ctx.lang, code=work.screening.patient_code)] if switched else []
+            if typed_choice:
+                # A pressed button's message shows the choice; a typed one ('dexa') is
+                # read back, so a name read as another choice is seen at once.
+                lines.append(t("recorded", ctx.lang, answer=step.display or ""))
             lines += [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
@@ -881,9 +901,9 @@ class ScreeningFlow:
         s = self._current(ctx)
         assert s.id is not None
         engine, answers = self._snapshot(s, ctx.lang)
+        evaluation = _so_far(engine, s, answers, ctx.lang)
         with engine.attached(s.current_state, answers, ctx.lang) as conv:
             prompt = engine.prompt(conv)
-            evaluation = engine.evaluate(conv)
             question = prompt.text if prompt else "—"
             progress = _progress(prompt.position, prompt.total, ctx.lang) if prompt else "—"
             status = t(
@@ -914,8 +934,9 @@ class ScreeningFlow:
                 return Outcome([Reply(t("no_screening", ctx.lang))])
             s = max(mine, key=lambda x: x.updated_at)
         engine, answers = self._snapshot(s, ctx.lang)
-        evaluation = engine.evaluate_answers(answers, ctx.lang)
-        title = "summary_title" if s.status == Status.IN_PROGRESS.value else "summary_title_closed"
+        evaluation = _so_far(engine, s, answers, ctx.lang)
+        in_progress = s.status == Status.IN_PROGRESS.value
+        title = "summary_title" if in_progress else "summary_title_closed"
         lines = [
             t(
                 title,
@@ -925,7 +946,17 @@ class ScreeningFlow:
                 verdict=t(f"verdict_{evaluation.verdict}", ctx.lang),
             )
         ]
+        # Mid-screening, criteria that only wait for questions still to come are one line:
+        # listed one by one they were two full phone screens of "not yet answered".
+        pending = set(evaluation.pending) if in_progress else set()
+        later = [
+            cid
+            for cid, r in evaluation.results.items()
+            if r.status == "unknown" and r.open_questions and set(r.open_questions) <= pending
+        ]
         for cid, r in evaluation.results.items():
+            if cid in later:
+                continue
             label = engine.protocol.criterion_by_id[cid].label.get(ctx.lang)
             lines.append(
                 t(
@@ -937,6 +968,8 @@ class ScreeningFlow:
                     reason=r.reason,
                 )
             )
+        if later:
+            lines.append(t("summary_later", ctx.lang, n=len(later), ids=", ".join(later)))
         # As in the verdict: what passes but a person should look at.
         lines += _flagged_section(engine, evaluation, ctx.lang)
         if evaluation.earliest_start is not None:
@@ -1147,6 +1180,18 @@ def _command_of(text: str) -> str:
 
 def _progress(position: int, total: int, lang: str) -> str:
     return t("progress", lang, position=position, total=total)
+
+
+def _so_far(engine: Engine, s: Screening, answers: Mapping[str, Answer], lang: str) -> Evaluation:
+    """The evaluation at this stage, without the answers still to confirm.
+
+    Those were measured on an earlier lab date (or reopened by a query): the dialog asks
+    them again, with Keep, and until then /summary and /status must not present them as
+    current.  They read 'ELIGIBLE' on the old labs while the bot was asking for new ones.
+    """
+    held = set(s.to_confirm or ()) if s.status == Status.IN_PROGRESS.value else set()
+    current = {qid: a for qid, a in answers.items() if qid not in held}
+    return engine.evaluate_answers(current, lang)
 
 
 def waiting(conv: Conversation) -> list[str]:

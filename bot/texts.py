@@ -171,6 +171,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "button_unknown": {"en": "Unknown", "fr": "Inconnu"},
     "button_keep": {"en": "Keep: {answer}", "fr": "Garder : {answer}"},
     "recorded": {"en": "→ {answer}", "fr": "→ {answer}"},
+    "choice_not_numbered": {
+        "en": "The buttons are not numbered: press one, or type its name (e.g. {example}).",
+        "fr": "Les boutons ne sont pas numérotés : appuyez sur l'un d'eux, ou tapez son nom "
+        "(ex. {example}).",
+    },
     "kept": {"en": "→ {answer} (kept)", "fr": "→ {answer} (conservé)"},
     "computed": {"en": "ℹ️ Computed: {text}", "fr": "ℹ️ Calculé : {text}"},
     "warning": {"en": "⚠️ {text}", "fr": "⚠️ {text}"},
@@ -273,6 +278,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{n} other criteria not documented (screening ended at the first failed criterion).",
         "fr": "{n} autres critères non documentés (screening arrêté au premier critère non "
         "rempli).",
+    },
+    "summary_later": {
+        "en": "⏳ {n} criteria wait for questions still to come: {ids}",
+        "fr": "⏳ {n} critère(s) en attente des questions à venir : {ids}",
     },
     "criterion_line": {"en": "• {id} {label}: {reason}", "fr": "• {id} {label} : {reason}"},
     "status_line": {"en": "{mark} {id} {label}: {reason}", "fr": "{mark} {id} {label} : {reason}"},

@@ -205,6 +205,51 @@ async def test_labs_too_old_for_the_start_are_typed_again_after_resume(
     assert "verdict: ELIGIBLE" in chat.last_text, chat.last_text
 
 
+async def test_summary_and_status_do_not_count_the_old_labs_while_new_ones_are_asked(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """/summary said « verdict à ce stade : ÉLIGIBLE » on the old values while the bot was
+    asking for the new ANC with a Keep button, and /status counted nothing pending."""
+    bot: Bot = await bot_on()
+    start = TODAY + dt.timedelta(days=20)
+    record = {
+        **eligible_on(TODAY),
+        "planned_start_date": dmy(start),
+        "lab_date": dmy(TODAY),  # 20 days before the start: too old
+        "pregnancy_test_date": dmy(start),
+    }
+    chat = bot.chat()
+    await chat.send("/new P-0001")
+    await answer_up_to(bot, chat, record)
+    clock.later(12)
+    await chat.send("/resume P-0001")
+    await chat.send("today")
+    assert current(bot).current_state == "anc", chat.last_text
+    await chat.send("/summary")
+    summary = chat.last_text
+    assert "verdict so far: INCOMPLETE" in summary, summary
+    assert "I09" not in summary.split("⏳")[0]  # waits for the new values, not "passed"
+    assert "⏳ 6 criteria wait for questions still to come: I09, I10, I11, I12, N11, N12" in summary
+    await chat.send("/status")
+    assert "So far: 0 failed, 6 unknown or pending." in chat.texts[-2], chat.texts[-2]
+
+
+async def test_summary_early_in_a_screening_fits_one_phone_message(bot: Bot) -> None:
+    """Right after the cohort, /summary was two 4,000-character messages of « pas encore
+    renseigné », with placeholders like « ? ? mg/jour »."""
+    chat = bot.chat(language_code="fr")
+    await chat.send("/new P-0030")
+    await chat.send("aujourd'hui")
+    await chat.press("Sarcome")
+    sent = len(chat.texts)
+    await chat.send("/summary")
+    assert len(chat.texts) == sent + 1
+    summary = chat.last_text
+    assert len(summary) < 600, summary
+    assert "? ? mg/jour" not in summary
+    assert "critère(s) en attente des questions à venir : I01, I02" in summary
+
+
 async def test_back_and_keep_after_a_reopening_returns_to_the_reopened_question(
     bot_on: Callable[..., Any], clock: Clock
 ) -> None:

@@ -126,6 +126,23 @@ async def test_54_ans_and_grade_2_and_a_phone_s_full_stop_are_read(
     assert current(bot) != "anc", chat.last_text
 
 
+async def test_a_number_typed_at_a_choice_is_not_the_nth_button(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """« 5 » (meant as 5 mg) at « Corticothérapie systémique en cours ? » recorded
+    dexamethasone, the fifth button, unseen: Telegram's buttons carry no numbers."""
+    chat = await screening_at(bot, "steroid_drug", eligible)
+    await chat.send("5")
+    assert current(bot) == "steroid_drug"
+    assert chat.last_text == (
+        "Les boutons ne sont pas numérotés : appuyez sur l'un d'eux, ou tapez son nom "
+        "(ex. Aucune)."
+    )
+    await chat.send("dexaméthasone")  # typed by name: read back before the next question
+    assert current(bot) == "steroid_dose_mg"
+    assert chat.last_text.startswith("→ Dexaméthasone\n"), chat.last_text
+
+
 async def test_date_hints_name_the_special_words_as_the_help_does(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
