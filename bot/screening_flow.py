@@ -635,10 +635,14 @@ class ScreeningFlow:
             # The answer count dates the offer: an answer recorded later settles it.
             detail = {"criteria": [r.id for r in offer], "answers": work.screening.answer_count}
             work.tx.log_event(_OFFERED, ctx.user_id, detail)
-            return Outcome([self._offer(sid, ctx.lang, lines)], screening_id=sid)
-        return Outcome(
-            [self._prompt(work.engine, work.conv, sid, ctx.lang, lines)], screening_id=sid
-        )
+            reply = self._offer(sid, ctx.lang, lines)
+        else:
+            reply = self._prompt(work.engine, work.conv, sid, ctx.lang, lines)
+        if any(r.earliest_start is not None for r in newly_failed or offer):
+            # A washout a day short: moving the start is the fix, and without this button
+            # it was 26 /back away (or "end screening", which only a coordinator undoes).
+            reply = _with_start_button(reply, sid, ctx.lang)
+        return Outcome([reply], screening_id=sid)
 
     @staticmethod
     def _offer_left_unanswered(work: _Work) -> bool:

@@ -135,12 +135,30 @@ async def test_a_number_typed_at_a_choice_is_not_the_nth_button(
     await chat.send("5")
     assert current(bot) == "steroid_drug"
     assert chat.last_text == (
-        "Les boutons ne sont pas numérotés : appuyez sur l'un d'eux, ou tapez son nom "
-        "(ex. Aucune)."
+        "Les boutons ne sont pas numérotés : appuyez sur l'un d'eux, ou tapez son nom (ex. Aucune)."
     )
     await chat.send("dexaméthasone")  # typed by name: read back before the next question
     assert current(bot) == "steroid_dose_mg"
     assert chat.last_text.startswith("→ Dexaméthasone\n"), chat.last_text
+
+
+async def test_a_washout_a_day_short_offers_to_move_the_start_in_one_tap(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """I07 failing « serait respecté pour un début prévu le … » offered only « Terminer »
+    or « Documenter »: moving the start date took 26 /back."""
+    # The start is 2025-06-03: a last treatment on 2025-05-14 is 20 days before it.
+    record = {**eligible, "last_systemic_therapy_date": "14/05/2025"}
+    chat = await screening_at(bot, "last_systemic_therapy_date", record)
+    await chat.send(record["last_systemic_therapy_date"])
+    assert "serait respecté pour un début prévu le 04/06/2025" in chat.last_text
+    assert "Modifier la date de début prévue" in chat.buttons, chat.buttons
+    await chat.press("Modifier la date de début prévue")
+    assert current(bot) == "planned_start_date"
+    await chat.send("04/06/2025")
+    # Back where it was, the washout now met: no failure, no offer.
+    assert current(bot) == "toxicity_grade", chat.last_text
+    assert "❌" not in chat.last_text
 
 
 async def test_date_hints_name_the_special_words_as_the_help_does(
