@@ -569,6 +569,10 @@ class ScreeningFlow:
             # that patient becomes the one typed answers go to, so the reply names them.
             switched = ctx.pressed and not work.tx.is_current()
             previous = conv.answers.get(conv.state)
+            moving_start = conv.state == START_QUESTION and previous is not None
+            unknown_before = (
+                {r.id for r in engine.evaluate(conv).unknown} if moving_start else set()
+            )
             step = engine.answer(conv, text)
             if not step.accepted or step.answer is None:
                 error = step.error or t("stale", ctx.lang)
@@ -593,6 +597,17 @@ class ScreeningFlow:
             lines += [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
+            if moving_start:
+                # A later start ages the labs and the pregnancy test: the dialog goes back
+                # to where it was with nothing left to ask, so say what it now lacks.
+                by_reason: dict[str, list[str]] = {}
+                for r in engine.evaluate(conv).unknown:
+                    if r.id not in unknown_before:
+                        by_reason.setdefault(r.reason, []).append(r.id)
+                lines += [
+                    t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
+                    for reason, ids in by_reason.items()
+                ]
             out = self._advance(ctx, work, lines, step.newly_failed, step.failing)
             if step.question_id == START_QUESTION and out.replies and self._past(work, parsed):
                 # The warning says to check it: the way back to it, one tap away.

@@ -179,6 +179,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "kept": {"en": "→ {answer} (kept)", "fr": "→ {answer} (conservé)"},
     "computed": {"en": "ℹ️ Computed: {text}", "fr": "ℹ️ Calculé : {text}"},
     "warning": {"en": "⚠️ {text}", "fr": "⚠️ {text}"},
+    "criteria_warning": {"en": "⚠️ {ids}: {reason}", "fr": "⚠️ {ids} : {reason}"},
     "criterion_failed": {
         "en": "❌ Criterion {id} not met — {label}: {reason}",
         "fr": "❌ Critère {id} non rempli — {label} : {reason}",

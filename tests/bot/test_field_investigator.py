@@ -161,6 +161,22 @@ async def test_a_washout_a_day_short_offers_to_move_the_start_in_one_tap(
     assert "❌" not in chat.last_text
 
 
+async def test_a_later_start_says_the_labs_are_now_too_old(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """Moving the start 9 days later went straight back to the question it left, with no
+    word that the labs (27/05) and the pregnancy test were now too old for it."""
+    chat = await screening_at(bot, "calcium_normal", eligible)
+    for _ in range(60):
+        if current(bot) == "planned_start_date":
+            break
+        await chat.send("/back")
+    await chat.send("12/06/2025")
+    assert current(bot) == "calcium_normal", chat.last_text
+    assert "⚠️ I09, I10, I11 : bilan biologique de plus de 14 jours" in chat.last_text
+    assert "⚠️ I16 : test de grossesse de plus de 3 jours" in chat.last_text
+
+
 async def test_date_hints_name_the_special_words_as_the_help_does(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
