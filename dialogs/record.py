@@ -6,6 +6,7 @@ engine asks, so a record and a chat can never disagree about a verdict.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,8 @@ def evaluate_record(engine: Engine, record: Mapping[str, Any]) -> RecordResult:
                 raise RecordError(qid, str(exc)) from exc
             step = engine.answer(conv, text)
             if not step.accepted:
+                if qid not in record:
+                    raise RecordError(qid, _missing(engine, qid, record))
                 shown = record.get(qid)
                 raise RecordError(qid, f"{shown!r} is not accepted: {step.error}")
         evaluation = engine.evaluate(conv)
@@ -56,3 +59,16 @@ def evaluate_record(engine: Engine, record: Mapping[str, Any]) -> RecordResult:
         engine.release(conv)
     unused = tuple(k for k in record if k not in asked)
     return RecordResult(evaluation, unused, tuple(asked))
+
+
+def _missing(engine: Engine, qid: str, record: Mapping[str, Any]) -> str:
+    """A required answer absent from the record: said as missing (not as a refused
+    'None'), with the key that was most likely meant for it ('Cohort', 'start_date')."""
+    ids = {q.id for q in engine.protocol.questions}
+    strangers = [k for k in record if isinstance(k, str) and k not in ids]
+    folded = {k.casefold(): k for k in strangers}
+    near = folded.get(qid.casefold()) or next(
+        iter(difflib.get_close_matches(qid, strangers, n=1, cutoff=0.6)), None
+    )
+    hint = f" (is {near!r} meant to be {qid!r}?)" if near else ""
+    return f"missing: this question is required{hint}"
