@@ -518,7 +518,9 @@ class ScreeningFlow:
             if s.status == Status.COMPLETED.value:
                 last = tx.last_event(("ended_at_first_fail", "reopened"))
                 early = last is not None and last.kind == "ended_at_first_fail"
-                lines = self._verdict_lines(engine, s, engine.evaluate(conv), ctx.lang, early)
+                lines = self._verdict_lines(
+                    engine, s, engine.evaluate(conv), ctx.lang, early, conv.answers
+                )
                 return Outcome([Reply("\n".join(lines))], screening_id=sid)
             if _offer_pending(tx.last_event(_OFFER_EVENTS), s):
                 return Outcome([self._offer(sid, ctx.lang, ())], screening_id=sid)
@@ -672,7 +674,9 @@ class ScreeningFlow:
         criteria = criteria_json(evaluation)
         work.tx.complete(evaluation.verdict, criteria, ctx.user_id)
         s = work.screening
-        verdict = self._verdict_lines(work.engine, s, evaluation, ctx.lang, ended_early)
+        verdict = self._verdict_lines(
+            work.engine, s, evaluation, ctx.lang, ended_early, work.conv.answers
+        )
         text = "\n".join([*lines, *verdict])
         completed = ScreeningCompleted(
             screening_id=work.tx.screening_id,
@@ -991,8 +995,7 @@ class ScreeningFlow:
             lines.append(t("summary_later", ctx.lang, n=len(later), ids=", ".join(later)))
         # As in the verdict: what passes but a person should look at.
         lines += _flagged_section(engine, evaluation, ctx.lang)
-        if evaluation.earliest_start is not None:
-            lines.append(t("earliest", ctx.lang, date=_date(evaluation.earliest_start)))
+        lines += _earliest_lines(engine, evaluation, answers, ctx.lang)
         return Outcome([Reply("\n".join(lines))], screening_id=s.id)
 
     def _list(self, ctx: _Ctx) -> Outcome:
@@ -1134,6 +1137,7 @@ class ScreeningFlow:
         evaluation: Evaluation,
         lang: str,
         ended_early: bool = False,
+        answers: Mapping[str, Answer] | None = None,
     ) -> list[str]:
         lines = [
             t(
@@ -1151,9 +1155,7 @@ class ScreeningFlow:
         else:
             lines += _section(engine, lang, "unknowns", evaluation.unknown)
         lines += _flagged_section(engine, evaluation, lang)
-        if evaluation.earliest_start is not None:
-            lines.append(t("earliest", lang, date=_date(evaluation.earliest_start)))
-        return lines
+        return lines + _earliest_lines(engine, evaluation, answers or {}, lang)
 
 
 def _section(
@@ -1199,6 +1201,34 @@ def _command_of(text: str) -> str:
 
 def _progress(position: int, total: int, lang: str) -> str:
     return t("progress", lang, position=position, total=total)
+
+
+def _earliest_lines(
+    engine: Engine, evaluation: Evaluation, answers: Mapping[str, Answer], lang: str
+) -> list[str]:
+    """The earliest start date, and what would no longer hold on it.
+
+    Waiting for a washout ages the labs and the pregnancy test: a start moved to the
+    earliest date could be 'incomplete' for labs older than 14 days.  The answers are
+    evaluated again with that start, and what passes now but not then is said.
+    """
+    day = evaluation.earliest_start
+    if day is None:
+        return []
+    lines = [t("earliest", lang, date=_date(day))]
+    if START_QUESTION not in answers:
+        return lines
+    moved = {**answers, START_QUESTION: Answer(START_QUESTION, day.isoformat(), day)}
+    then = engine.evaluate_answers(moved, lang)
+    by_reason: dict[str, list[str]] = {}
+    for cid, r in then.results.items():
+        if r.status in ("unknown", "fail") and evaluation.results[cid].status == "pass":
+            by_reason.setdefault(r.reason, []).append(cid)
+    lines += [
+        t("earliest_then", lang, ids=", ".join(ids), reason=reason)
+        for reason, ids in by_reason.items()
+    ]
+    return lines
 
 
 def _so_far(engine: Engine, s: Screening, answers: Mapping[str, Answer], lang: str) -> Evaluation:

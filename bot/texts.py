@@ -290,6 +290,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Earliest possible start date: {date}",
         "fr": "Date de début la plus précoce possible : {date}",
     },
+    "earliest_then": {
+        "en": "  On that date, also: {ids}: {reason}",
+        "fr": "  À cette date, aussi : {ids} : {reason}",
+    },
     # -- cancel ----------------------------------------------------------------------------
     "cancel_confirm": {
         "en": "Abandon screening {code}? Its answers stay in the audit trail.",

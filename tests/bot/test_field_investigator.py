@@ -177,6 +177,24 @@ async def test_a_later_start_says_the_labs_are_now_too_old(
     assert "⚠️ I16 : test de grossesse de plus de 3 jours" in chat.last_text
 
 
+async def test_the_earliest_start_says_the_labs_would_then_be_too_old(
+    make_bot: Any, eligible: dict[str, str]
+) -> None:
+    """The earliest start (after a washout) was given alone, though on that date the labs
+    (27/05) are too old: re-screened then, the patient would be « INCOMPLET »."""
+    bot: Bot = await make_bot(stop_at_first_fail=False)
+    record = {**eligible, "last_systemic_therapy_date": "24/05/2025"}  # 10 days
+    chat = await screening_at(bot, "magnesium_normal", record)
+    await chat.press_value("magnesium_normal", record["magnesium_normal"])  # the last one
+    verdict = chat.last_text
+    assert "Date de début la plus précoce possible : 14/06/2025" in verdict, verdict
+    assert (
+        "  À cette date, aussi : I09, I10, I11, I12 : bilan biologique de plus de 14 jours"
+        in verdict
+    ), verdict
+    assert "I16 : test de grossesse de plus de 3 jours" in verdict
+
+
 async def test_date_hints_name_the_special_words_as_the_help_does(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
