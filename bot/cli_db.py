@@ -1,8 +1,13 @@
 """``screenbot db upgrade`` and ``screenbot users …``: schema and access management.
 
 Users are managed from the command line, not from Telegram, so granting access to
-clinical data needs shell access to the server.  Exit codes: 0 done, 1 refused (unknown
-user, duplicate, schema out of date), 2 bad usage (argparse).
+clinical data needs shell access to the server.  Exit codes: 0 done (or nothing to do:
+deactivating a user who already is), 1 refused (no database, unknown user, duplicate,
+schema out of date), 2 bad usage (argparse).
+
+Only ``db upgrade`` and ``users add`` may create the database: every other command
+needs one to be there already, so a mistyped ``DATA_DIR`` is reported instead of
+answered from a new, empty database.
 """
 
 from __future__ import annotations
@@ -10,13 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from storage import Role, StorageError, Store
-from storage.engine import is_sqlite, normalise_url
+from storage import DuplicateUser, Role, StorageError, Store, User, UserNotFound
+from storage.engine import MissingDatabase, is_sqlite, normalise_url, require_existing_sqlite
 from storage.errors import SchemaOutOfDate
+from storage.schema import current_revision
 
 _LANGUAGES = ("en", "fr")
+# `users set --lang auto`: no language of their own, the Telegram client's is used.
+_AUTO_LANGUAGE = "auto"
 
 # Telegram user ids are positive and fit a signed 64-bit column (BIGINT in PostgreSQL,
 # INTEGER in SQLite): anything else overflows the driver or can never be a real account.
@@ -67,6 +76,19 @@ def register(subparsers: Any) -> None:
     )
     add.set_defaults(func=_users_add)
 
+    change = users_sub.add_parser(
+        "set",
+        help="change a user's role, display name or language",
+        description="Change a registered user's role, display name or language; the "
+        "options not given are kept. `--lang auto` goes back to the Telegram client's "
+        "language.",
+    )
+    change.add_argument("telegram_id", type=telegram_id, metavar="TELEGRAM_ID")
+    change.add_argument("--role", choices=[r.value for r in Role], default=None)
+    change.add_argument("--name", default=None, help="display name")
+    change.add_argument("--lang", choices=[*_LANGUAGES, _AUTO_LANGUAGE], default=None)
+    change.set_defaults(func=_users_set, parser=change)
+
     listing = users_sub.add_parser("list", help="list users", description="List users.")
     listing.add_argument("--role", choices=[r.value for r in Role], default=None)
     listing.set_defaults(func=_users_list)
@@ -86,25 +108,42 @@ def _database_url() -> str:
     return Settings().effective_database_url
 
 
-def _open_store(*, migrate: bool) -> Store:
+def _open_store(*, migrate: bool, create: bool = False) -> Store:
+    """The configured store, its schema current.
+
+    ``create``: the command may create the database (``db upgrade``, ``users add``, like
+    the bot on start).  Without it a SQLite file that is missing, empty or holds no
+    screenbot schema is refused with :class:`MissingDatabase`, before anything is
+    created or migrated: those commands read, or change what must already exist.
+    """
     url = _database_url()
-    store = Store(url)
-    if migrate:
-        store.upgrade()
-    elif store.needs_upgrade():
-        # The embedded default migrates itself like the app does on start; a shared
-        # PostgreSQL database is migrated on purpose, by `screenbot db upgrade`.
-        if is_sqlite(normalise_url(url)):
+    parsed = normalise_url(url)
+    if not create:
+        require_existing_sqlite(parsed)
+    store = Store(parsed)
+    try:
+        if migrate:
             store.upgrade()
-        else:
-            store.close()
-            raise SchemaOutOfDate("the database schema is out of date: run `screenbot db upgrade`")
+        elif store.needs_upgrade():
+            # The embedded default migrates itself like the app does on start; a shared
+            # PostgreSQL database is migrated on purpose, by `screenbot db upgrade`.
+            if not is_sqlite(parsed):
+                raise SchemaOutOfDate(
+                    "the database schema is out of date: run `screenbot db upgrade`"
+                )
+            if not create and current_revision(store.engine) is None:
+                # A SQLite file that is not (yet) screenbot's: never migrate it into one.
+                raise MissingDatabase(Path(parsed.database or "").absolute())
+            store.upgrade()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
-def _run(action: Callable[[Store], str], *, migrate: bool = False) -> int:
+def _run(action: Callable[[Store], str], *, migrate: bool = False, create: bool = False) -> int:
     try:
-        store = _open_store(migrate=migrate)
+        store = _open_store(migrate=migrate, create=create)
         try:
             message = action(store)
         finally:
@@ -120,15 +159,22 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
     def done(store: Store) -> str:
         return f"database schema is up to date ({store.url.render_as_string(hide_password=True)})"
 
-    return _run(done, migrate=True)
+    return _run(done, migrate=True, create=True)
 
 
 def _users_add(args: argparse.Namespace) -> int:
     def add(store: Store) -> str:
-        user = store.add_user(args.telegram_id, args.role, args.name, language=args.lang)
+        try:
+            user = store.add_user(args.telegram_id, args.role, args.name, language=args.lang)
+        except DuplicateUser as exc:
+            # `add` again is what people try first to change a user: say what does it.
+            raise StorageError(
+                f"{exc}: change it with `screenbot users set {args.telegram_id} "
+                f"--role {args.role}` (or --name, --lang)"
+            ) from None
         return f"added {user.role} {user.telegram_id} {user.display_name}".rstrip()
 
-    return _run(add)
+    return _run(add, create=True)
 
 
 def _users_list(args: argparse.Namespace) -> int:
@@ -149,9 +195,52 @@ def _users_list(args: argparse.Namespace) -> int:
 def _set_active(active: bool) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         def apply(store: Store) -> str:
+            # Read first: "deactivated 100" for a user who already was would let an admin
+            # believe they had just revoked an access that someone else had revoked.
+            user = _existing_user(store, args.telegram_id)
+            if user.active == active:
+                state = "active" if active else "deactivated"
+                return f"{user.telegram_id} is already {state}; nothing changed"
             user = store.set_active(args.telegram_id, active)
             return f"{'activated' if active else 'deactivated'} {user.telegram_id}"
 
         return _run(apply)
 
     return handler
+
+
+def _existing_user(store: Store, telegram_id: int) -> User:
+    user = store.get_user(telegram_id)
+    if user is None:
+        raise UserNotFound(telegram_id)
+    return user
+
+
+def _users_set(args: argparse.Namespace) -> int:
+    if args.role is None and args.name is None and args.lang is None:
+        # argparse's own usage error (exit 2): the command needs something to change.
+        args.parser.error("nothing to change: give --role, --name or --lang")
+    language = None if args.lang == _AUTO_LANGUAGE else args.lang
+
+    def change(store: Store) -> str:
+        before = _existing_user(store, args.telegram_id)
+        user = before
+        changes: list[str] = []
+        if args.role is not None and args.role != before.role:
+            user = store.set_role(args.telegram_id, args.role)
+            changes.append(f"role {before.role} -> {user.role}")
+        if args.name is not None and args.name != before.display_name:
+            user = store.set_display_name(args.telegram_id, args.name)
+            changes.append(f"name {before.display_name!r} -> {user.display_name!r}")
+        if args.lang is not None and language != before.language:
+            user = store.set_language(args.telegram_id, language)
+            changes.append(f"language {_shown_language(before)} -> {_shown_language(user)}")
+        if not changes:
+            return f"{user.telegram_id} already has these settings; nothing changed"
+        return f"updated {user.telegram_id}: " + ", ".join(changes)
+
+    return _run(change)
+
+
+def _shown_language(user: User) -> str:
+    return user.language or _AUTO_LANGUAGE

@@ -1,8 +1,15 @@
 """``screenbot export`` and ``screenbot log``: the coordinator's files, from the command line.
 
 The same functions build the documents /export and /log send in Telegram, so a file
-from the shell and a file from the bot never differ.  Exit codes: 0 done, 1 refused
-(database problem), 2 bad usage (argparse).
+from the shell and a file from the bot never differ.  Exit codes: 0 done (warnings, such
+as screenings exported without their protocol file, go to stderr), 1 refused (no
+database, database problem, an output file that cannot be written or is the database
+itself), 2 bad usage (argparse).
+
+``--since`` means what each document is for: an export is incremental, so it carries
+the screenings *changed* since the date (a screening started earlier and completed
+later must reach it); the log counts the patients *screened* (screenings started) since
+the date.  Both print the exact cut-off they applied.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -29,10 +37,13 @@ from dialogs.errors import ProtocolError
 from dialogs.protocol import Protocol
 from dialogs.registry import ProtocolRegistry
 from storage import StorageError, Store
+from storage.engine import SQLITE_COMPANIONS, database_files, overwritten_database_file
 from storage.exports import (
+    ProtocolKey,
     ScreeningExport,
     count_screenings,
     iter_screenings,
+    protocol_key,
     stored_statuses,
     write_csv,
     write_json,
@@ -60,7 +71,9 @@ def register(subparsers: Any) -> None:
         type=parse_since,
         default=None,
         metavar="DATE",
-        help="only screenings created on or after DATE (YYYY-MM-DD)",
+        help="only screenings changed on or after DATE (YYYY-MM-DD, midnight UTC, or an "
+        "ISO timestamp): started, answered, completed, reopened, abandoned, reviewed or "
+        "queried since then",
     )
     export.add_argument(
         "--output",
@@ -77,7 +90,14 @@ def register(subparsers: Any) -> None:
         description="Print the screening log: outcomes by cohort and the criteria that "
         "fail most, optionally drawn as a PNG chart. The same log /log sends in Telegram.",
     )
-    screening_log.add_argument("--since", type=parse_since, default=None, metavar="DATE")
+    screening_log.add_argument(
+        "--since",
+        type=parse_since,
+        default=None,
+        metavar="DATE",
+        help="only patients screened (screenings started) on or after DATE (YYYY-MM-DD, "
+        "midnight UTC, or an ISO timestamp)",
+    )
     screening_log.add_argument(
         "--png", type=Path, default=None, metavar="FILE", help="also draw the log as a PNG chart"
     )
@@ -95,6 +115,17 @@ def parse_since(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def describe_cutoff(since: dt.datetime) -> str:
+    """The cut-off exactly as applied, in UTC: a date alone when it is midnight UTC (what
+    ``--since YYYY-MM-DD`` gives), else the time.  A title that rounds a timestamp down
+    to its day promises screenings the filter left out."""
+    utc = since.astimezone(dt.UTC)
+    if utc.time() == dt.time():
+        return f"{utc.date().isoformat()} (UTC)"
+    timespec = "microseconds" if utc.microsecond else "seconds"
+    return f"{utc.date().isoformat()} {utc.time().isoformat(timespec)} UTC"
+
+
 # -- building the files (shared with /export) -----------------------------------------------------
 
 
@@ -105,12 +136,16 @@ def criterion_columns(registry: ProtocolRegistry) -> list[str]:
 
 
 def live_statuses(
-    store: Store, registry: ProtocolRegistry
+    store: Store,
+    registry: ProtocolRegistry,
+    unloaded: Counter[ProtocolKey] | None = None,
 ) -> Callable[[ScreeningExport], Mapping[str, str]]:
     """Stored statuses of completed screenings; the engine's current ones for the others.
 
     Only screenings without stored statuses (in progress, abandoned) read their answers
-    here, one query each: they are few next to the completed ones.
+    here, one query each: they are few next to the completed ones.  One whose exact
+    protocol file is not loaded gets no statuses (another file's rules would make up
+    a verdict the screening never had) and is counted in ``unloaded``, for a warning.
     """
 
     def statuses(item: ScreeningExport) -> Mapping[str, str]:
@@ -119,6 +154,8 @@ def live_statuses(
             return stored
         engine = engine_of(registry, item.screening)
         if engine is None:
+            if unloaded is not None:
+                unloaded[protocol_key(item.screening)] += 1
             return {}
         answers = answers_of(store.current_answers(item.id))
         return engine.evaluate_answers(answers).statuses() if answers else {}
@@ -135,19 +172,29 @@ def export_to(
     on_row: Callable[[], None] | None = None,
     *,
     for_spreadsheet: bool = False,
+    unloaded: Counter[ProtocolKey] | None = None,
 ) -> int:
     """Write one export format to ``out``, streaming; returns the number of screenings.
 
+    ``since``: the screenings changed since then (``storage.exports.changed_since``).
     ``for_spreadsheet``: a CSV file someone will open, not a stream a program reads.  It
     starts with a UTF-8 byte-order mark, without which Excel reads the file as the
     local code page and an investigator named Hélène comes out as "HÃ©lÃ¨ne".
+    ``unloaded`` counts, by protocol key, the screenings exported without their exact
+    protocol file (see :func:`unloaded_warnings`): CSV rows whose criterion statuses
+    could not be computed, FHIR responses typed from the stored values.  JSON copies
+    the stored record and needs no protocol.
     """
     if fmt == "csv":
         if for_spreadsheet:
             out.write(UTF8_BOM)
         rows = iter_screenings(store, since, question_ids=("cohort",))
         return write_csv(
-            rows, out, criterion_columns(registry), live_statuses(store, registry), on_row
+            rows,
+            out,
+            criterion_columns(registry),
+            live_statuses(store, registry, unloaded),
+            on_row,
         )
     if fmt == "json":
         return write_json(
@@ -157,7 +204,45 @@ def export_to(
     def protocol_for(item: ScreeningExport) -> Protocol | None:
         return protocol_of(registry, item.screening)
 
-    return write_bundle(iter_screenings(store, since), out, protocol_for, on_row)
+    def types_for(item: ScreeningExport) -> Protocol | None:
+        return same_id_protocol(
+            registry, item.screening.protocol_id, item.screening.protocol_version
+        )
+
+    return write_bundle(
+        iter_screenings(store, since),
+        out,
+        protocol_for,
+        on_row,
+        types_of=types_for,
+        unloaded=unloaded,
+    )
+
+
+def same_id_protocol(registry: ProtocolRegistry, protocol_id: str, version: str) -> Protocol | None:
+    """A loaded protocol with this id, to type the answers of a screening whose own file
+    is not loaded: the same version number if loaded (a file edited in place), else the
+    latest.  Only question types are taken from it, never labels."""
+    same_id = [e.protocol for e in registry.engines() if e.protocol.id == protocol_id]
+    same_version = [p for p in same_id if str(p.version) == version]
+    candidates = same_version or same_id
+    return max(candidates, key=lambda p: p.version) if candidates else None
+
+
+def unloaded_warnings(fmt: Format, unloaded: Mapping[ProtocolKey, int]) -> list[str]:
+    """One line per protocol file an export lacked: which file, how many screenings, what
+    that cost.  Silence would pass a file missing data off as complete."""
+    consequence = {
+        "csv": "their criterion columns are empty (screenings not completed)",
+        "fhir": "their answers are typed from the stored values and carry no question text",
+        "json": "nothing is missing from a JSON export",
+    }[fmt]
+    return [
+        f"warning: {count} screening(s) exported without their protocol file "
+        f"({pid} v{version}, sha256 {sha[:12]}…), which is not loaded (changed without a "
+        f"new version, or removed from PROTOCOL_DIR): {consequence}"
+        for (pid, version, sha), count in sorted(unloaded.items())
+    ]
 
 
 def log_rows(log: ScreeningLog) -> list[list[str]]:
@@ -189,6 +274,11 @@ class OutputError(Exception):
 def _error(console: Console, message: object) -> None:
     """One line on stderr, never wrapped at the terminal's width nor read as rich markup."""
     console.print(Text.assemble(("error:", "red"), " ", str(message)), soft_wrap=True)
+
+
+def _line(console: Console, message: str, style: str = "") -> None:
+    """One line, unwrapped and never read as markup (a path may hold brackets)."""
+    console.print(Text(message, style=style), soft_wrap=True)
 
 
 def cannot_write(path: Path, exc: OSError) -> str:
@@ -231,13 +321,39 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         temporary.unlink(missing_ok=True)
 
 
+def refuse_database(path: Path) -> None:
+    """Raise :class:`OutputError` when writing ``path`` would overwrite the database.
+
+    One typo in ``--output`` or ``--png`` (the database's name, or a symlink or hard
+    link to it, or its -wal/-shm/-journal file) would otherwise replace every screening
+    and the whole audit trail by a CSV, and report success.
+    """
+    from bot.settings import Settings
+
+    url = Settings().effective_database_url
+    clash = overwritten_database_file(path, url)
+    if clash is None:
+        return
+    files = database_files(url)
+    for suffix in SQLITE_COMPANIONS:
+        base = clash.with_name(clash.name.removesuffix(suffix))
+        if clash.name.endswith(suffix) and base in files:
+            raise OutputError(
+                f"refusing to write {path}: it is the database's {suffix[1:]} file {clash}"
+            )
+    raise OutputError(f"refusing to write {path}: it is the database file {clash}")
+
+
 def _export_command(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     try:
+        if args.output is not None:
+            refuse_database(args.output)
         store, registry = _open()
-    except (StorageError, ProtocolError) as exc:
+    except (StorageError, ProtocolError, OutputError) as exc:
         _error(err, exc)
         return 1
+    unloaded: Counter[ProtocolKey] = Counter()
     try:
         total = count_screenings(store, args.since)
         progress = Progress(
@@ -263,6 +379,7 @@ def _export_command(args: argparse.Namespace) -> int:
                 args.since,
                 on_row=lambda: progress.advance(task),
                 for_spreadsheet=to_file,
+                unloaded=unloaded,
             )
     except (StorageError, OutputError) as exc:
         _error(err, exc)
@@ -270,7 +387,10 @@ def _export_command(args: argparse.Namespace) -> int:
     finally:
         store.close()
     where = f" to {args.output}" if args.output else ""
-    err.print(f"{written} screening(s) exported as {args.format}{where}")
+    since = f" changed since {describe_cutoff(args.since)}" if args.since else ""
+    _line(err, f"{written} screening(s){since} exported as {args.format}{where}")
+    for warning in unloaded_warnings(args.format, unloaded):
+        _line(err, warning, "yellow")
     return 0
 
 
@@ -279,8 +399,10 @@ def _log_command(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
+        if args.png is not None:
+            refuse_database(args.png)
         store, _registry = _open()
-    except (StorageError, ProtocolError) as exc:
+    except (StorageError, ProtocolError, OutputError) as exc:
         _error(Console(stderr=True), exc)
         return 1
     try:
@@ -288,7 +410,9 @@ def _log_command(args: argparse.Namespace) -> int:
     finally:
         store.close()
     rows = log_rows(log)
-    since = f" since {args.since.date().isoformat()}" if args.since else ""
+    # The log counts patients screened in the period: screenings *started* since the
+    # cut-off (an export's --since is about changes); the title says so, to the second.
+    since = f": patients screened since {describe_cutoff(args.since)}" if args.since else ""
     table = Table(title=f"Screening log{since}")
     for i, name in enumerate(rows[0]):
         table.add_column(name, justify="left" if i == 0 else "right")
@@ -308,5 +432,5 @@ def _log_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             _error(Console(stderr=True), cannot_write(args.png, exc))
             return 1
-        console.print(f"chart written to {args.png}")
+        _line(console, f"chart written to {args.png}")
     return 0

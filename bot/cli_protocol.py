@@ -160,6 +160,13 @@ def run_fhir(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
+        from bot.cli_export import OutputError, refuse_database
+
+        try:
+            refuse_database(args.output)  # one typo would replace every screening
+        except OutputError as exc:
+            print(f"screenbot protocol fhir: {exc}", file=sys.stderr)
+            return EXIT_FINDINGS
         try:
             args.output.write_text(text, encoding="utf-8")
         except OSError as exc:

@@ -69,6 +69,82 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(url.database)
 
 
+class MissingDatabase(UnusableDatabase):
+    """A command that only reads found no database where the settings point.
+
+    Opening it would create and migrate an empty one (SQLite creates a missing file), so
+    a mistyped ``DATA_DIR`` would give an export or a log of nothing that looks real, and
+    leave a stray database behind.
+    """
+
+    def __init__(self, where: Path | str) -> None:
+        super().__init__(f"no database at {where}; check DATA_DIR or DATABASE_URL")
+        self.where = where
+
+
+def require_existing_sqlite(url: URL) -> None:
+    """Raise :class:`MissingDatabase` when a SQLite URL names a file that is not there.
+
+    Checked before any engine exists: creating the engine creates the file.  An empty
+    file (0 bytes) is no database either.  PostgreSQL and in-memory URLs pass: a server
+    refuses a database that does not exist by itself.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return
+    try:
+        size = path.stat().st_size
+    except OSError:  # missing, or a path through a regular file (Not a directory)
+        raise MissingDatabase(_absolute(path)) from None
+    if size == 0 and path.is_file():
+        raise MissingDatabase(_absolute(path))
+
+
+# Files SQLite keeps beside a database named NAME: NAME-wal and NAME-shm in WAL mode,
+# NAME-journal in rollback mode.  Overwriting any of them corrupts or loses the data.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def database_files(url: str | URL) -> list[Path]:
+    """The SQLite database file then its companions; empty for PostgreSQL or in-memory.
+
+    Both the path as configured and its symlink-resolved target are listed: SQLite
+    names the journal after the path it opened, which may be either.
+    """
+    path = sqlite_file(normalise_url(url))
+    if path is None:
+        return []
+    bases = [_absolute(path)]
+    resolved = Path(os.path.realpath(path))
+    if resolved != bases[0]:
+        bases.append(resolved)
+    files = list(bases)
+    files += [base.with_name(base.name + suffix) for base in bases for suffix in SQLITE_COMPANIONS]
+    return files
+
+
+def overwritten_database_file(target: Path, url: str | URL) -> Path | None:
+    """The database file (or companion) that writing ``target`` would destroy, else None.
+
+    Why more than comparing names: ``target`` may be relative, go through a symlink, be a
+    symlink to the database, or a hard link to it; any of them writes the same bytes.
+    """
+    real = Path(os.path.realpath(target))
+    for candidate in database_files(url):
+        if real == Path(os.path.realpath(candidate)):
+            return candidate
+        try:
+            if os.path.samefile(target, candidate):
+                return candidate
+        except OSError:  # one of them does not exist: not the same file
+            continue
+    return None
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
 def prepare_sqlite_file(path: Path) -> None:
     """Create the data directory (0700) and the database file (0600) before SQLite does.
 

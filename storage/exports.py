@@ -74,16 +74,39 @@ class ScreeningExport:
 
 StatusesOf = Callable[[ScreeningExport], Mapping[str, str]]
 
+# (protocol id, version, sha256): the exact protocol file a screening ran on.
+ProtocolKey = tuple[str, str, str]
+
+
+def protocol_key(screening: Screening) -> ProtocolKey:
+    return (screening.protocol_id, screening.protocol_version, screening.protocol_sha256)
+
+
+def changed_since(since: dt.datetime) -> sa.ColumnElement[bool]:
+    """Screenings changed at or after ``since``: what an incremental export must carry.
+
+    Why not ``created_at``: a screening started before the cut-off and completed, reopened
+    or corrected after it would never reach an export "since my last visit".
+    ``updated_at`` moves with every answer, completion, reopening and abandonment; a
+    review or a query only appends an event (the screening row stays as it was), so an
+    event at or after the cut-off counts as a change too (the JSON export carries it).
+    """
+    event = sa.select(EVENTS.c.id).where(
+        EVENTS.c.screening_id == SCREENINGS.c.id, EVENTS.c.created_at >= since
+    )
+    return sa.or_(SCREENINGS.c.updated_at >= since, event.exists())
+
 
 def _filtered(since: dt.datetime | None) -> sa.Select[Any]:
     query = sa.select(SCREENINGS)
     if since is not None:
-        query = query.where(SCREENINGS.c.created_at >= since)
+        query = query.where(changed_since(since))
     return query
 
 
 def count_screenings(store: Store, since: dt.datetime | None = None) -> int:
-    """How many screenings an export will write (for the progress bar)."""
+    """How many screenings an export will write (for the progress bar): with ``since``,
+    those changed since then (:func:`changed_since`)."""
     query = sa.select(sa.func.count()).select_from(_filtered(since).subquery())
     with store._read() as conn:
         return int(conn.execute(query).scalar_one())
@@ -99,6 +122,9 @@ def iter_screenings(
     batch: int = BATCH,
 ) -> Iterator[ScreeningExport]:
     """Screenings in id order with their answer history (and events), batch by batch.
+
+    ``since``: only the screenings changed at or after it (:func:`changed_since`), each
+    with its whole history, so a file stands on its own.
 
     ``question_ids`` limits the answers read to those questions (the CSV needs only the
     cohort), which matters when each screening has dozens of answers.  ``raw_values``

@@ -23,11 +23,12 @@ import ast
 import datetime as dt
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from dialogs.protocol import AnswerType, Protocol, Question
-from storage.exports import ScreeningExport
+from storage.exports import ProtocolKey, ScreeningExport, protocol_key
 from storage.models import Status
 
 SPECIAL_SYSTEM = "urn:screenbot:special"
@@ -218,23 +219,59 @@ def questionnaire(protocol: Protocol, lang: str = "en") -> dict[str, Any]:
 # -- QuestionnaireResponse --------------------------------------------------------------------
 
 
+def _structured_value(value: dict[str, Any], protocol: Protocol | None) -> dict[str, Any] | None:
+    """Unknown, quantity and date answers, whose stored JSON says what they are."""
+    if value.get("unknown"):
+        return {"valueCoding": {"system": ABSENT_SYSTEM, "code": "asked-unknown"}}
+    if "quantity" in value:
+        unit = protocol.unit_by_id.get(str(value["unit"])) if protocol is not None else None
+        return {
+            "valueQuantity": {
+                "value": value["quantity"],
+                "unit": unit.display if unit else str(value["unit"]),
+                "system": UNIT_SYSTEM,
+                "code": str(value["unit"]),
+            }
+        }
+    if "date" in value:
+        return {"valueDate": str(value["date"])}
+    return None
+
+
+# The words a date question may accept instead of a date (``Question.specials``).
+SPECIAL_WORDS = ("none", "ongoing", "today")
+
+
+def stored_answer_value(value: Any) -> dict[str, Any]:
+    """A stored answer as a FHIR ``value[x]`` from its JSON alone, without the question.
+
+    For a screening whose protocol file is not loaded (edited without a new version,
+    or removed): its answers are still the record, so they are exported, typed by what
+    was stored.  "yes"/"no" are how yes/no answers are stored, hence booleans; any other
+    string is a string, as a choice's code cannot be told from free text without the
+    protocol.
+    """
+    if isinstance(value, dict):
+        structured = _structured_value(value, None)
+        if structured is not None:
+            return structured
+    if value in ("yes", "no"):
+        return {"valueBoolean": value == "yes"}
+    if isinstance(value, str) and value in SPECIAL_WORDS:
+        return {"valueCoding": {"system": SPECIAL_SYSTEM, "code": value}}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"valueInteger": value}
+    if isinstance(value, float):
+        return {"valueDecimal": value}
+    return {"valueString": value if isinstance(value, str) else json.dumps(value)}
+
+
 def answer_value(protocol: Protocol, question: Question, value: Any) -> dict[str, Any]:
     """A stored answer (``dialogs.values.to_json`` form) as a typed FHIR ``value[x]``."""
     if isinstance(value, dict):
-        if value.get("unknown"):
-            return {"valueCoding": {"system": ABSENT_SYSTEM, "code": "asked-unknown"}}
-        if "quantity" in value:
-            unit = protocol.unit_by_id.get(str(value["unit"]))
-            return {
-                "valueQuantity": {
-                    "value": value["quantity"],
-                    "unit": unit.display if unit else str(value["unit"]),
-                    "system": UNIT_SYSTEM,
-                    "code": str(value["unit"]),
-                }
-            }
-        if "date" in value:
-            return {"valueDate": str(value["date"])}
+        structured = _structured_value(value, protocol)
+        if structured is not None:
+            return structured
     t = question.type
     if t is AnswerType.yesno and value in ("yes", "no"):
         return {"valueBoolean": value == "yes"}
@@ -258,27 +295,46 @@ def _fhir_instant(value: dt.datetime | None) -> str | None:
 
 
 def questionnaire_response(
-    item: ScreeningExport, protocol: Protocol | None, lang: str = "en"
+    item: ScreeningExport,
+    protocol: Protocol | None,
+    lang: str = "en",
+    *,
+    types: Protocol | None = None,
 ) -> dict[str, Any]:
-    """One screening's current answers, in question order, as a QuestionnaireResponse.
+    """One screening's current answers as a QuestionnaireResponse.
 
-    Without its protocol (a version no longer loaded) the answers' FHIR types are
-    unknown, so the response carries status and verdict but no items.
+    With its protocol, the items follow the question order, with each question's label.
+    Without it (the file was edited without a new version, or removed), every current
+    answer is still exported, in the order first answered and without label (what the
+    question said then is not known): typed by ``types``, a loaded protocol of the same
+    id, for the questions it still has, else by the stored value
+    (:func:`stored_answer_value`).  Dropping them would give a valid-looking response
+    with nothing in it.
     """
     s = item.screening
     current = item.current_answers()
     items = []
-    for q in protocol.ordered_questions if protocol is not None else ():
-        record = current.get(q.id)
-        if record is None or protocol is None:
-            continue
-        items.append(
-            {
-                "linkId": q.id,
-                "text": q.label.get(lang),
-                "answer": [answer_value(protocol, q, record.value_json)],
-            }
-        )
+    if protocol is not None:
+        for q in protocol.ordered_questions:
+            record = current.get(q.id)
+            if record is None:
+                continue
+            items.append(
+                {
+                    "linkId": q.id,
+                    "text": q.label.get(lang),
+                    "answer": [answer_value(protocol, q, record.value_json)],
+                }
+            )
+    else:
+        for question_id, record in current.items():
+            known = types.question_by_id.get(question_id) if types is not None else None
+            value = (
+                answer_value(types, known, record.value_json)
+                if types is not None and known is not None
+                else stored_answer_value(record.value_json)
+            )
+            items.append({"linkId": question_id, "answer": [value]})
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": f"screening-{s.id}",
@@ -305,8 +361,17 @@ def write_bundle(
     out: TextIO,
     protocol_of: Callable[[ScreeningExport], Protocol | None],
     on_row: Callable[[], None] | None = None,
+    *,
+    types_of: Callable[[ScreeningExport], Protocol | None] | None = None,
+    unloaded: Counter[ProtocolKey] | None = None,
 ) -> int:
-    """A ``collection`` Bundle of QuestionnaireResponses, written one entry at a time."""
+    """A ``collection`` Bundle of QuestionnaireResponses, written one entry at a time.
+
+    ``protocol_of`` gives a screening's exact protocol (id, version and sha256) or None;
+    ``types_of`` a same-id stand-in to type the answers of the latter
+    (:func:`questionnaire_response`).  Each screening exported without its exact
+    protocol is counted in ``unloaded`` by its protocol key, for the caller to warn.
+    """
     head = {
         "resourceType": "Bundle",
         "type": "collection",
@@ -315,7 +380,13 @@ def write_bundle(
     out.write(json.dumps(head)[:-1] + ', "entry": [')
     count = 0
     for item in items:
-        resource = questionnaire_response(item, protocol_of(item))
+        protocol = protocol_of(item)
+        types = None
+        if protocol is None:
+            types = types_of(item) if types_of is not None else None
+            if unloaded is not None:
+                unloaded[protocol_key(item.screening)] += 1
+        resource = questionnaire_response(item, protocol, types=types)
         out.write(",\n" if count else "\n")
         out.write(json.dumps({"fullUrl": _full_url(item), "resource": resource}))
         count += 1

@@ -4,30 +4,36 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import gzip
 import io
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from sqlmodel import SQLModel
 
 from bot import cli_export
 from bot.cli_export import criterion_columns, export_to
 from dialogs.engine import Engine
 from dialogs.registry import ProtocolRegistry
 from storage import Store
-from storage.exports import CSV_FIXED_COLUMNS, count_screenings, iter_screenings
+from storage.exports import CSV_FIXED_COLUMNS, ProtocolKey, count_screenings, iter_screenings
 from storage.fhir import enable_when, questionnaire
+from storage.models import utcnow
 from storage.screening_log import compute_log, render_png
 from tests.coordinator.conftest import (
     COORDINATOR,
     ELIGIBLE,
+    INVESTIGATOR,
     MINI,
     OTHER_INVESTIGATOR,
     answer,
@@ -260,3 +266,249 @@ def test_cli_export_and_log(
 
     with pytest.raises(SystemExit):
         parser.parse_args(["export", "--format", "csv", "--since", "yesterday"])
+
+
+# -- a screening's protocol file is not loaded (edited without a new version) -----------------
+
+
+def _edited_mini(tmp_path: Path, *, protocol_id: str = "mini") -> Path:
+    """mini.yaml with one label changed and still version 1: another sha256."""
+    text = MINI.read_text(encoding="utf-8")
+    edited = text.replace("{en: Cohort, fr: Cohorte}", "{en: Cohort (edited), fr: Cohorte}")
+    edited = edited.replace("id: mini\n", f"id: {protocol_id}\n", 1)
+    assert edited != text
+    directory = tmp_path / f"edited-{protocol_id}"
+    directory.mkdir()
+    (directory / "mini.yaml").write_text(edited, encoding="utf-8")
+    return directory
+
+
+def _answers(response: QuestionnaireResponse) -> dict[str, Any]:
+    return {i.linkId: i.answer[0] for i in response.item or []}
+
+
+def test_fhir_keeps_the_answers_of_a_protocol_edited_without_a_new_version(
+    store: Store, seeded: dict[str, int], tmp_path: Path
+) -> None:
+    edited = ProtocolRegistry.from_directory(_edited_mini(tmp_path))
+    unloaded: Counter[ProtocolKey] = Counter()
+    out = io.StringIO()
+    assert export_to(store, edited, "fhir", out, unloaded=unloaded) == 6
+
+    bundle = Bundle.model_validate(json.loads(out.getvalue()))
+    parsed = [QuestionnaireResponse.model_validate(e.resource.model_dump()) for e in bundle.entry]
+    responses = {r.identifier.value: r for r in parsed}
+    young = _answers(responses["P-101"])
+    # Typed by the loaded file of the same id and version (the stored values decide).
+    assert young["age"].valueInteger == 16
+    assert young["cohort"].valueCoding.code == "alpha"
+    assert float(young["anc"].valueQuantity.value) == 2.0
+    assert young["last_dose_date"].valueCoding.code == "none"
+    assert {i.linkId: i.text for i in responses["P-101"].item}["cohort"] is None  # no label
+    assert "age" in _answers(responses["P-104"])  # the open screening too
+    assert responses["P-101"].questionnaire == "urn:screenbot:questionnaire:mini|1"
+    [(key, count)] = unloaded.items()
+    assert key[:2] == ("mini", "1") and count == 6
+
+
+def test_fhir_types_the_answers_from_the_stored_values_without_any_such_protocol(
+    store: Store, seeded: dict[str, int], tmp_path: Path
+) -> None:
+    other = ProtocolRegistry.from_directory(_edited_mini(tmp_path, protocol_id="other"))
+    out = io.StringIO()
+    export_to(store, other, "fhir", out)
+
+    bundle = Bundle.model_validate(json.loads(out.getvalue()))
+    by_code = {
+        e.resource.identifier.value: QuestionnaireResponse.model_validate(e.resource.model_dump())
+        for e in bundle.entry
+    }
+    beta = _answers(by_code["P-102"])
+    assert beta["age"].valueInteger == 15
+    assert beta["subtype"].valueBoolean is True
+    assert beta["cohort"].valueString == "beta"  # a choice's code looks like any text
+    assert str(beta["lab_date"].valueDate) == "2025-06-01"
+    assert beta["anc"].valueQuantity.code == "g_l"
+    assert _answers(by_code["P-103"])["anc"].valueCoding.code == "asked-unknown"
+
+
+def test_cli_warns_about_screenings_exported_without_their_protocol_file(
+    store: Store,
+    seeded: dict[str, int],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sha = store.get_screening(seeded["young"]).protocol_sha256
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("PROTOCOL_DIR", str(_edited_mini(tmp_path)))
+    parser = argparse.ArgumentParser()
+    cli_export.register(parser.add_subparsers())
+
+    target = tmp_path / "out.fhir.json"
+    args = parser.parse_args(["export", "--format", "fhir", "--output", str(target)])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        f"warning: 6 screening(s) exported without their protocol file (mini v1, sha256 "
+        f"{sha[:12]}…), which is not loaded (changed without a new version, or removed from "
+        "PROTOCOL_DIR): their answers are typed from the stored values and carry no question "
+        "text"
+    )
+    assert sum(len(e["resource"].get("item", [])) for e in json.loads(target.read_text())["entry"])
+
+    # CSV: completed screenings keep their stored statuses; the open and the abandoned
+    # one have none to show, and the warning counts them.
+    args = parser.parse_args(["export", "--format", "csv"])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    rows = {r["patient_code"]: r for r in csv.DictReader(io.StringIO(captured.out))}
+    assert rows["P-101"]["I01"] == "fail" and rows["P-104"]["I01"] == ""
+    assert captured.err.splitlines()[-1].startswith(
+        "warning: 2 screening(s) exported without their protocol file (mini v1"
+    )
+    assert captured.err.splitlines()[-1].endswith(
+        "their criterion columns are empty (screenings not completed)"
+    )
+
+    # With the file the screenings ran on, nothing to warn about.
+    monkeypatch.setenv("PROTOCOL_DIR", str(MINI.parent))
+    args = parser.parse_args(["export", "--format", "fhir", "--output", str(target)])
+    assert args.func(args) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+# -- --since: an export carries what changed, the log counts who was screened -----------------
+
+
+def _set_times(store: Store, sid: int, created: str, updated: str) -> None:
+    """Back-date a screening (the row is mutable; its answers and events are not)."""
+    table = SQLModel.metadata.tables["screenings"]
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == sid)
+            .values(
+                created_at=dt.datetime.fromisoformat(created),
+                updated_at=dt.datetime.fromisoformat(updated),
+            )
+        )
+
+
+def _csv_codes(text: str) -> list[str]:
+    return [r["patient_code"] for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+
+
+@pytest.fixture
+def dated(store: Store, engine: Engine) -> dict[str, int]:
+    """Started in 2020, completed in 2100; untouched since 2020; all in 2100.
+
+    The cut-offs are in 2100 so that every event (stamped now, append-only) is older.
+    """
+    ids = {
+        "late": complete(store, engine, "P-200"),
+        "old": complete(store, engine, "P-201"),
+        "new": complete(store, engine, "P-202"),
+    }
+    _set_times(store, ids["late"], "2020-03-01T10:00:00+00:00", "2100-03-01T10:00:00+00:00")
+    _set_times(store, ids["old"], "2020-03-01T10:00:00+00:00", "2020-03-02T10:00:00+00:00")
+    _set_times(store, ids["new"], "2100-03-01T10:00:00+00:00", "2100-03-01T10:00:00+00:00")
+    return ids
+
+
+def test_since_selects_screenings_changed_after_the_cutoff(
+    store: Store, registry: ProtocolRegistry, dated: dict[str, int]
+) -> None:
+    since = cli_export.parse_since("2100-01-01")
+    out = io.StringIO()
+    export_to(store, registry, "csv", out, since)
+    # Started before the cut-off, completed after it: an incremental export needs it.
+    assert _csv_codes(out.getvalue()) == ["P-200", "P-202"]
+    assert count_screenings(store, since) == 2
+
+    # A review or a query only adds an event (the row keeps its 2020 updated_at): the
+    # screening changed all the same.
+    since = utcnow()
+    assert count_screenings(store, since) == 2
+    with store.screening_tx(dated["old"]) as tx:
+        tx.log_event("confirmed", COORDINATOR)
+    assert store.get_screening(dated["old"]).updated_at.year == 2020
+    assert [i.screening.patient_code for i in iter_screenings(store, since)] == [
+        "P-200",
+        "P-201",
+        "P-202",
+    ]
+    assert count_screenings(store, since) == 3
+
+
+def test_log_since_counts_the_patients_screened_since_the_cutoff(
+    store: Store, dated: dict[str, int]
+) -> None:
+    log = compute_log(store, cli_export.parse_since("2100-01-01"))
+    assert log.screened == 1  # P-202 only: P-200 was screened in 2020
+
+
+async def test_export_in_telegram_selects_changes_since_the_date(
+    store: Store, dated: dict[str, int], make_bot: Callable[..., Any]
+) -> None:
+    bot = await make_bot()
+    await bot.chat(COORDINATOR).send("/export csv 2100-01-01")
+    [(_, _, name, data)] = bot.request.uploads
+    assert name.endswith(".csv")
+    assert _csv_codes(data.decode("utf-8")) == ["P-200", "P-202"]
+
+
+def test_cli_states_the_cutoff_each_command_applied(
+    store: Store,
+    dated: dict[str, int],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("PROTOCOL_DIR", str(MINI.parent))
+    monkeypatch.setenv("COLUMNS", "200")
+    parser = argparse.ArgumentParser()
+    cli_export.register(parser.add_subparsers())
+
+    args = parser.parse_args(["export", "--format", "csv", "--since", "2100-03-01T10:00:00"])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert _csv_codes(captured.out) == ["P-200", "P-202"]
+    assert captured.err.splitlines()[-1] == (
+        "2 screening(s) changed since 2100-03-01 10:00:00 UTC exported as csv"
+    )
+
+    args = parser.parse_args(["log", "--since", "2100-01-01"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "Screening log: patients screened since 2100-01-01 (UTC)" in out
+    total = next(line for line in out.splitlines() if "Total" in line)
+    cells = [c for c in total.replace("│", " ").split() if c != "Total"]
+    assert cells[:2] == ["1", "1"]  # one screened, eligible
+
+    args = parser.parse_args(["log", "--since", "2100-03-01T10:00:00.5+02:00"])
+    assert args.func(args) == 0
+    assert "patients screened since 2100-03-01 08:00:00.500000 UTC" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_since_selects_changes_on_postgres_too(engine: Engine) -> None:
+    from tests.storage.conftest import postgres_database
+
+    for database in postgres_database():
+        with Store(database.url) as store:
+            store.upgrade()
+            store.add_user(INVESTIGATOR, "investigator", "Dr A", language="en")
+            store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
+            late, old = complete(store, engine, "P-200"), complete(store, engine, "P-201")
+            _set_times(store, late, "2020-03-01T10:00:00+00:00", "2100-03-01T10:00:00+00:00")
+            _set_times(store, old, "2020-03-01T10:00:00+00:00", "2020-03-02T10:00:00+00:00")
+            since = cli_export.parse_since("2100-01-01")
+            assert [i.id for i in iter_screenings(store, since)] == [late]
+            since = utcnow()
+            with store.screening_tx(old) as tx:
+                tx.log_event("confirmed", COORDINATOR)
+            assert count_screenings(store, since) == 2

@@ -59,10 +59,14 @@ def test_users_add_list_deactivate(data_dir: Path, capsys: pytest.CaptureFixture
 
 
 def test_errors_are_clear_and_non_zero(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without a database, the database is what is missing (tests/test_cli_safety.py).
+    assert run("users", "deactivate", "999") == 1
+    assert "no database at" in capsys.readouterr().err
+
+    assert run("users", "add", "7", "--role", "admin") == 0
     assert run("users", "deactivate", "999") == 1
     assert "no user with Telegram id 999" in capsys.readouterr().err
 
-    assert run("users", "add", "7", "--role", "admin") == 0
     assert run("users", "add", "7", "--role", "admin") == 1
     assert "already exists" in capsys.readouterr().err
 
