@@ -12,7 +12,14 @@ Why it is shaped this way:
   answer of the screening sends nothing and asks again, the question kept to copy: a
   query pointing nowhere would only puzzle the investigator.
 - Handlers run in group -1 and stop the update once handled, so the investigator flow in
-  the default group never reads a coordinator's comment as an answer.
+  the default group never reads a coordinator's comment as an answer, nor an
+  investigator's Telegram reply to a query message: that is their written response to
+  the query, recognised by the message id the outbox kept when delivering it, and
+  routed to the coordinator who asked (it may concern another patient than the
+  investigator's current question).
+- Revoked access ends everything: nothing is queued or delivered to a deactivated user,
+  their buttons do nothing, and a query or reopening that would wait on a deactivated
+  investigator is refused, the coordinator told.
 - Database work runs in a worker thread (``asyncio.to_thread``): storage is synchronous
   and fsyncs, and the bot's event loop must keep serving other chats meanwhile.
 - Every message is in its reader's language (their ``language``, else their Telegram
@@ -60,7 +67,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.cli_export import FORMATS, SUFFIX, Format, export_to, log_rows, parse_since
+from bot.cli_export import FORMATS, SUFFIX, Format, export_to, parse_since
 from bot.handlers import split_text
 from bot.keyboards import screening_data
 from bot.outbox_sender import (
@@ -103,7 +110,11 @@ from storage.coordination import (
     MessageKind,
     OutboxMessage,
     ReviewAction,
+    confirmed_since,
+    coordinators_to_answer,
+    delivered_message,
     display_names,
+    enqueue_for,
     enqueue_for_investigator,
     enqueue_summary,
     find_by_code,
@@ -111,11 +122,18 @@ from storage.coordination import (
     investigator_name,
     pending_review,
     record_review,
-    reviews,
     revision_of,
+    user_is_active,
 )
 from storage.models import utcnow
-from storage.screening_log import compute_log, render_png
+from storage.screening_log import (
+    NO_COHORT,
+    OUTCOMES,
+    ChartWords,
+    ScreeningLog,
+    compute_log,
+    render_png,
+)
 
 if TYPE_CHECKING:
     from bot.app import Services as AppServices
@@ -145,6 +163,10 @@ _QUERY_MARK = re.compile(r"screening #(\d+)")
 _BY_NUMBER = re.compile(r"\s*(?:#\s*(\d+)\s*:?|(\d+)\s*:(?!\d))")
 _BY_ID = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*:")
 SUGGESTED = 8  # answers listed in a query prompt, at most
+# How a query message the bot delivered starts, in every language (see on_query_reply).
+_QUERY_STARTS = tuple(
+    template.split("{name}", 1)[0] for template in CATALOGUE["coord_query_received"].values()
+)
 
 
 def tr(key: str, lang: str | None, **fields: Any) -> str:
@@ -319,8 +341,13 @@ def summary_text(payload: Mapping[str, Any], lang: str | None = None) -> str:
     lang = lang or payload.get("lang") or "en"
     payload = worded_in(payload, lang)
     verdict = str(payload.get("verdict"))
-    # /review of a screening reopened or in progress: its verdict is only "so far".
-    title = "summary_title_open" if payload.get("open") else "summary_title"
+    # /review of a screening reopened or in progress: its verdict is only "so far"; of
+    # an abandoned one, what its answers read, never "completed".
+    title = "summary_title"
+    if payload.get("abandoned"):
+        title = "summary_title_abandoned"
+    elif payload.get("open"):
+        title = "summary_title_open"
     lines = [
         tr(
             title,
@@ -392,6 +419,8 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
         if message.kind == MessageKind.REMINDER:
             text = render_reminder(store, payload, lang)
             return None if text is None else Outgoing(text)
+        if message.kind == MessageKind.QUERY_RESPONSE:
+            return Outgoing(*_response_text(store, message.screening_id, payload, lang))
         code = _e(payload["patient_code"])
         coordinator = _e(person(payload["coordinator"], payload.get("coordinator_id")))
         if message.kind == MessageKind.QUERY:
@@ -411,14 +440,16 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
                 about=about,
                 comment=_e(payload["comment"]),
             )
-            label = (
-                tr("reopen_at", lang, label=payload["question_label"])
-                if payload.get("question_id")
-                else tr("reopen_here", lang)
-            )
+            if not payload.get("question_id"):
+                # Pointing at no answer, a reopening would land on whichever question
+                # comes first: the investigator answers in words (a reply to this
+                # message), and the coordinator reopens or queries an answer if need be.
+                return Outgoing(f"{text}\n\n{tr('query_how', lang)}")
+            label = tr("reopen_at", lang, label=payload["question_label"])
             button = InlineKeyboardButton(
                 label[:60], callback_data=f"{CALLBACK_PREFIX}|reopen_at|{payload['review_id']}"
             )
+            text = f"{text}\n\n{tr('query_how_at', lang)}"
             return Outgoing(text, InlineKeyboardMarkup([[button]]))
         if message.kind == MessageKind.REOPENED:
             text = tr(
@@ -435,6 +466,30 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
         return None
 
     return render
+
+
+def _response_text(
+    store: Store, screening_id: int, payload: Mapping[str, Any], lang: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """An investigator's written reply to a query, as the coordinator reads it: with the
+    review buttons of the screening as it is now when it is completed (the reply may
+    settle the query: confirm it from here)."""
+    about = ""
+    if payload.get("question_label"):
+        about = tr("response_about", lang, label=_e(payload["question_label"]))
+    text = tr(
+        "response_received",
+        lang,
+        name=_e(person(payload["investigator"], payload.get("investigator_id"))),
+        code=_e(payload["patient_code"]),
+        about=about,
+        response=_e(payload["response"]),
+        comment=_e(payload.get("comment") or "—"),
+    )
+    screening = store.get_screening(screening_id)
+    if screening.status != Status.COMPLETED:
+        return text, None
+    return text, review_markup(screening_id, lang, revision_of(store, screening_id))
 
 
 def _continue_markup(screening_id: int, patient_code: str, lang: str) -> InlineKeyboardMarkup:
@@ -532,7 +587,7 @@ async def on_button(update: Update, context: Ctx) -> None:
     lang = actor.lang
     notice: str | None = None
     if action == "reopen_at":
-        notice = await _investigator_reopen(update, context, services, lang, target)
+        notice = await _investigator_reopen(update, context, services, actor, target)
     elif (user := actor.reviewer) is None:
         notice = tr("refused", lang)
     elif (refusal := await _not_current(services, lang, target, revision)) is not None:
@@ -725,10 +780,17 @@ def _pointing(services: CoordinatorServices, sid: int, text: str) -> Pointing:
 
 
 async def on_query_reply(update: Update, context: Ctx) -> None:
-    """A coordinator's reply to a query prompt: record it, queue it for the investigator.
+    """A text reply to one of the bot's messages that is part of a query.
 
-    A reply pointing at no answer sends nothing: the prompt comes again, saying why, with
-    the question to copy.
+    - A reply to a query message the bot delivered is the investigator's written answer
+      to it: recorded on the queried screening and sent to the coordinator who asked,
+      never read as an answer to the investigator's current question (which may be on
+      another patient).  See :func:`_query_response`.
+    - A coordinator's reply to a query prompt: record it, queue it for the investigator.
+      A reply pointing at no answer sends nothing: the prompt comes again, saying why,
+      with the question to copy.
+
+    Any other reply goes on to the investigator flow.
     """
     message = update.effective_message
     if message is None or message.text is None:
@@ -736,10 +798,24 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     prompt = message.reply_to_message
     if prompt is None or prompt.from_user is None or prompt.from_user.id != context.bot.id:
         return
+    services = _services(context)
+    chat = update.effective_chat
+    if chat is not None:
+        delivered = await asyncio.to_thread(
+            delivered_message, services.store, chat.id, prompt.message_id
+        )
+        if delivered is not None and delivered.kind == MessageKind.QUERY:
+            await _query_response(update, context, services, delivered)
+            raise ApplicationHandlerStop
     mark = _QUERY_MARK.search(prompt.text or "")
     if mark is None:
+        if (prompt.text or "").startswith(_QUERY_STARTS):
+            # A query delivered before its message id was kept: which one it is cannot
+            # be known, and it must not become an answer to the current question.
+            actor = await _actor(services, update)
+            await message.reply_text(tr("response_unmatched", actor.lang))
+            raise ApplicationHandlerStop
         return  # a reply to some other prompt of the bot: not ours
-    services = _services(context)
     actor = await _actor(services, update)
     user = actor.reviewer
     if user is None:
@@ -767,10 +843,12 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     question_id, comment = pointing.question_id, pointing.comment
 
-    def work() -> tuple[str, str | None]:
+    def work() -> tuple[str, str | None] | str:
         screening = services.store.get_screening(sid)
         engine = engine_of(services.registry, screening)
         with services.store.screening_tx(sid) as tx:
+            if not user_is_active(tx, tx.screening.investigator_id):
+                return _inactive_investigator(tx, lang)
             review = record_review(tx, user.telegram_id, ReviewAction.QUERY, comment, question_id)
             record = tx.current_answers().get(question_id) if question_id else None
 
@@ -799,13 +877,107 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
             about = _question_name(engine, question_id, lang) if question_id else None
             return tx.screening.patient_code, about
 
-    code, about = await asyncio.to_thread(work)
+    done = await asyncio.to_thread(work)
+    if isinstance(done, str):
+        await message.reply_text(done)
+        raise ApplicationHandlerStop
+    code, about = done
     kick_sender(context.application)
     if about is None:
         await message.reply_text(tr("query_sent", lang, code=code))
     else:
         await message.reply_text(tr("query_sent_about", lang, code=code, label=about))
     raise ApplicationHandlerStop
+
+
+def _inactive_investigator(tx: ScreeningTx, lang: str) -> str:
+    """Why nothing was sent: the screening's investigator was deactivated.  The query (or
+    reopening) is not recorded either, so the screening stays in /pending for whoever
+    takes it over."""
+    name = person(investigator_name(tx), tx.screening.investigator_id)
+    return tr("investigator_inactive", lang, name=name, code=tx.screening.patient_code)
+
+
+async def _query_response(
+    update: Update, context: Ctx, services: CoordinatorServices, delivered: OutboxMessage
+) -> None:
+    """The investigator's written reply to a query message (a Telegram reply to it).
+
+    Recorded as a ``query_response`` event on the queried screening (who, the text, which
+    query), queued to the coordinator who asked (every coordinator when that one is no
+    longer active), and confirmed to the investigator naming the patient.  Nothing in the
+    screening changes: an answer is changed through the query's button, where the
+    investigator sees the question.  A redelivered update records nothing twice.
+    """
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    store = services.store
+    actor = await _actor(services, update)
+    lang, user = actor.lang, actor.user
+    if user is None or not user.active:
+        who = update.effective_user
+        await message.reply_text(t("refused_short", lang, user_id=who.id if who else "?"))
+        return
+    review = await asyncio.to_thread(get_review, store, int(delivered.revision))
+    if review is None or review.screening_id != delivered.screening_id:
+        await message.reply_text(tr("response_unmatched", lang))
+        return
+    response = message.text.strip()
+
+    def work() -> tuple[str, bool]:
+        screening = store.get_screening(review.screening_id)
+        engine = engine_of(services.registry, screening)
+        question_id = review.question_id
+        with store.screening_tx(review.screening_id) as tx:
+            recipients = coordinators_to_answer(
+                tx, review.coordinator_id, services.coordinator_chat_id
+            )
+            asker_only = recipients == [review.coordinator_id]
+            if not tx.claim_update(update.update_id):
+                return tx.screening.patient_code, asker_only  # redelivered: done before
+            event = tx.log_event(
+                "query_response",
+                user.telegram_id,
+                {"review_id": review.id, "text": response},
+            )
+
+            def words(other: str) -> dict[str, Any]:
+                if engine is None or question_id not in engine.protocol.question_by_id:
+                    return {"question_label": question_id}
+                return {"question_label": _question_name(engine, question_id, other)}
+
+            enqueue_for(
+                tx,
+                recipients,
+                MessageKind.QUERY_RESPONSE,
+                str(event.id),
+                {
+                    "review_id": review.id,
+                    "patient_code": tx.screening.patient_code,
+                    "investigator": user.display_name,
+                    "investigator_id": user.telegram_id,
+                    "comment": review.comment,
+                    "question_id": question_id,
+                    "response": response,
+                    **in_every_language(tx.screening.language or "en", words),
+                },
+            )
+            return tx.screening.patient_code, asker_only
+
+    code, asker_only = await asyncio.to_thread(work)
+    kick_sender(context.application)
+    if asker_only:
+        names = await asyncio.to_thread(display_names, store, [review.coordinator_id])
+        to = tr(
+            "to_person",
+            lang,
+            name=_e(person(names.get(review.coordinator_id), review.coordinator_id)),
+        )
+    else:
+        to = tr("to_coordinators", lang)
+    await message.reply_text(
+        tr("response_sent", lang, code=_e(code), to=to), parse_mode=ParseMode.HTML, do_quote=True
+    )
 
 
 def _reopen(
@@ -831,6 +1003,9 @@ async def _coordinator_reopen(
         with services.store.screening_tx(sid) as tx:
             if tx.screening.status != Status.COMPLETED:
                 return tr("not_completed", lang)
+            if not user_is_active(tx, tx.screening.investigator_id):
+                # Reopened, it would wait on someone who can no longer answer it.
+                return _inactive_investigator(tx, lang)
             review = record_review(tx, user.telegram_id, ReviewAction.REOPEN)
             engine, state = _reopen(services, tx, None, user.telegram_id, "coordinator reopened")
             enqueue_for_investigator(
@@ -864,35 +1039,62 @@ async def _coordinator_reopen(
 
 
 async def _investigator_reopen(
-    update: Update, context: Ctx, services: CoordinatorServices, lang: str, review_id: int
+    update: Update,
+    context: Ctx,
+    services: CoordinatorServices,
+    actor: Actor,
+    review_id: int,
 ) -> str:
-    """The investigator's "reopen at" button on a query; ``lang`` is the presser's."""
-    who = update.effective_user
-    review = await asyncio.to_thread(get_review, services.store, review_id)
-    if who is None or review is None:
-        return tr("not_yours", lang)
-    screening = await asyncio.to_thread(services.store.get_screening, review.screening_id)
-    if screening.investigator_id != who.id:
-        return tr("not_yours", lang)
-    if screening.status == Status.ABANDONED:
-        return tr("abandoned", lang)
-    completed_at = screening.completed_at
-    if screening.status == Status.COMPLETED and completed_at and completed_at > review.at:
-        # Answered: the screening was completed again since the query (and may have been
-        # confirmed); an old button must not reopen it.
-        return tr("query_settled", lang)
+    """The investigator's "reopen at" button on a query; ``actor`` is the presser.
 
-    def work() -> str:
+    Refused, with nothing changed, to anyone but the screening's active investigator,
+    for a query pointing at no answer (a reply in words answers it), and once the query
+    is settled: the screening abandoned, completed again since, or confirmed by a
+    coordinator since (a confirmed verdict never changes behind the coordinators' backs).
+    Checked under the screening's lock, so a confirmation cannot slip in between.
+    """
+    lang = actor.lang
+    who = actor.user
+    if who is None or not who.active:
+        user = update.effective_user
+        return t("refused_short", lang, user_id=user.id if user else "?")
+    review = await asyncio.to_thread(get_review, services.store, review_id)
+    if review is None or review.action != ReviewAction.QUERY:
+        return tr("not_yours", lang)
+
+    def work() -> tuple[str, str | None]:
+        """(notice, the question reopened at: None when refused)."""
         with services.store.screening_tx(review.screening_id) as tx:
+            screening = tx.screening
+            if screening.investigator_id != who.telegram_id:
+                return tr("not_yours", lang), None
+            if review.question_id is None:
+                return tr("query_no_question", lang), None
+            if screening.status == Status.ABANDONED:
+                return tr("abandoned", lang), None
+            completed_at = screening.completed_at
+            if screening.status == Status.COMPLETED and completed_at and completed_at > review.at:
+                # Answered: the screening was completed again since the query.
+                return tr("query_settled", lang), None
+            if confirmed_since(tx, review.at) is not None:
+                return tr("query_confirmed", lang, code=screening.patient_code), None
             engine, state = _reopen(
-                services, tx, review.question_id, who.id, f"coordinator query #{review.id}"
+                services,
+                tx,
+                review.question_id,
+                who.telegram_id,
+                f"coordinator query #{review.id}",
             )
-            return _label(engine, state, lang)
+            label = _label(engine, state, lang)
+            return tr("reopened", lang, code=screening.patient_code, label=label), label
 
     try:
-        label = await asyncio.to_thread(work)
+        notice, label = await asyncio.to_thread(work)
     except DuplicatePatientCode:
         return tr("other_open", lang)
+    if label is None:
+        return notice
+    screening = await asyncio.to_thread(services.store.get_screening, review.screening_id)
     chat = update.effective_chat
     if chat is not None:
         assert screening.id is not None
@@ -902,7 +1104,7 @@ async def _investigator_reopen(
             parse_mode=ParseMode.HTML,
             reply_markup=_continue_markup(screening.id, screening.patient_code, lang),
         )
-    return tr("reopened", lang, code=screening.patient_code, label=label)
+    return notice
 
 
 async def _refuse_unless_coordinator(update: Update, context: Ctx) -> tuple[User, str]:
@@ -943,7 +1145,7 @@ async def pending_command(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     lines = [tr("pending", lang, n=len(items))]
     for s in items:
-        when = s.completed_at.strftime("%d/%m/%Y %H:%M") if s.completed_at else ""
+        when = when_text(s.completed_at) if s.completed_at else ""
         verdict = s.verdict or "—"
         if f"coord_{verdict}" in CATALOGUE:
             verdict = tr(verdict, lang)
@@ -954,9 +1156,27 @@ async def pending_command(update: Update, context: Ctx) -> None:
     raise ApplicationHandlerStop
 
 
+def when_text(moment: dt.datetime) -> str:
+    """A time as coordinators read it: with its year (the history is compared with source
+    documents, years later) and its zone: stored times are UTC, and the bot has no
+    site zone to convert them to."""
+    return f"{moment.astimezone(dt.UTC):%d/%m/%Y %H:%M} UTC"
+
+
+def _status_word(status: str, lang: str) -> str:
+    key = f"coord_status_{status}"
+    return t(key, lang) if key in CATALOGUE else status
+
+
+def _verdict_word(verdict: str | None, lang: str) -> str:
+    verdict = verdict or "—"
+    return tr(verdict, lang) if f"coord_{verdict}" in CATALOGUE else verdict
+
+
 def review_lines(services: CoordinatorServices, screening: Screening, lang: str) -> list[str]:
-    """The summary as of now, every answer in order with its changes, and the reviews,
-    in the reader's language ``lang`` (the screening keeps its own)."""
+    """The summary as of now, every answer in order with its changes, and the reviews
+    with what followed them, in the reader's language ``lang`` (the screening keeps its
+    own)."""
     store = services.store
     assert screening.id is not None
     engine = engine_of(services.registry, screening)
@@ -969,32 +1189,119 @@ def review_lines(services: CoordinatorServices, screening: Screening, lang: str)
         name = investigator.display_name if investigator is not None else ""
         payload = summary_payload(screening, engine, evaluation, answers, name, lang)
         payload["open"] = screening.status == Status.IN_PROGRESS
+        payload["abandoned"] = screening.status == Status.ABANDONED
         lines.append(summary_text(payload, lang))
     else:
         lines.append(f"<b>{_e(screening.patient_code)}</b> {tr('no_protocol', lang)}")
-    lines += [tr("status", lang, status=_e(screening.status)), "", tr("history", lang)]
+    status = _status_word(screening.status, lang)
+    lines += [tr("status", lang, status=_e(status)), "", tr("history", lang)]
     by_id = {a.id: a for a in history}
     for a in history:
-        line = _answer_line(engine, a, lang, f"{a.created_at.strftime('%d/%m %H:%M')} ")
+        line = _answer_line(engine, a, lang, f"{when_text(a.created_at)} ")
         previous = by_id.get(a.supersedes_id) if a.supersedes_id else None
         if previous is not None:
             line += f" ({tr('changed', lang, raw=_e(previous.raw))})"
         if a.reason:
             line += f" — {_e(a.reason)}"
         lines.append(line)
-    done = reviews(store, screening.id)
-    if done:
-        names = display_names(store, {r.coordinator_id for r in done})
-        lines += ["", tr("reviews", lang)]
-        for r in done:
-            who = person(names.get(r.coordinator_id), r.coordinator_id)
-            text = f"• {r.at.strftime('%d/%m/%Y %H:%M')} {_reviewed(r.action, lang, who)}"
-            if r.question_id:
-                text += f" [{_e(_question_name(engine, r.question_id, lang))}]"
-            if r.comment:
-                text += f": {_e(r.comment)}"
-            lines.append(text)
+    trail = _trail(store, engine, screening.id, history, lang)
+    if trail:
+        lines += ["", tr("reviews", lang), *trail]
     return lines
+
+
+# Events /review lists after the answers: the reviews (their events carry the review's
+# comment and question) and what the investigator did after a completion.
+_TRAIL = frozenset(
+    {
+        *("completed", "confirmed", "queried", "reopen_requested"),
+        *("query_response", "reopened", "kept", "abandoned"),
+    }
+)
+_REVIEW_EVENTS = {"confirmed": "confirm", "queried": "query", "reopen_requested": "reopen"}
+
+
+def _trail(
+    store: Store,
+    engine: Engine | None,
+    sid: int,
+    history: Sequence[AnswerRecord],
+    lang: str,
+) -> list[str]:
+    """The reviews and how each query was settled, in order, from the audit trail.
+
+    A query is followed by what answered it, marked "↳": the investigator's written
+    reply, the reopening at its question, the answer kept or changed, the new completion.
+    Answers changed after the first completion are listed too (the history above has
+    every answer; here they are placed among the decisions).  Nothing is listed for a
+    screening never completed.
+    """
+    events = [e for e in store.events(sid) if e.kind in _TRAIL]
+    if not any(e.kind == "completed" for e in events):
+        return []
+    first_completion = next(e.created_at for e in events if e.kind == "completed")
+    by_id = {a.id: a for a in history}
+    changes = [a for a in history if a.supersedes_id and a.created_at > first_completion]
+    users = {e.user_id for e in events if e.user_id is not None} | {a.user_id for a in changes}
+    names = display_names(store, users)
+
+    def who(user_id: int | None) -> str:
+        return person(names.get(user_id) if user_id is not None else None, user_id)
+
+    def detail(item: Any) -> dict[str, Any]:
+        return item if isinstance(item, dict) else {}
+
+    items: list[tuple[dt.datetime, int, str]] = []
+    answering = False  # since a query, until the screening is completed or abandoned
+    for e in events:
+        d = detail(e.detail)
+        mark = "↳ " if answering and e.kind not in _REVIEW_EVENTS else ""
+        if e.kind in _REVIEW_EVENTS:
+            text = _reviewed(_REVIEW_EVENTS[e.kind], lang, who(e.user_id))
+            if d.get("question_id"):
+                text += f" [{_e(_question_name(engine, str(d['question_id']), lang))}]"
+            if d.get("comment"):
+                text += f": {_e(d['comment'])}"
+            answering = e.kind == "queried" or (answering and e.kind != "confirmed")
+        elif e.kind == "query_response":
+            text = t(
+                "coord_event_response",
+                lang,
+                name=_e(who(e.user_id)),
+                text=_e(d.get("text") or ""),
+            )
+        elif e.kind == "reopened" and d.get("reason") == "coordinator reopened":
+            continue  # the coordinator's Reopen, listed as their review just before
+        elif e.kind == "reopened":
+            label = _question_name(engine, str(d.get("state") or "—"), lang)
+            text = t("coord_event_reopened", lang, name=_e(who(e.user_id)), label=_e(label))
+        elif e.kind == "kept":
+            label = _question_name(engine, str(d.get("question_id") or "—"), lang)
+            text = t("coord_event_kept", lang, name=_e(who(e.user_id)), label=_e(label))
+        elif e.kind == "completed":
+            if e.created_at == first_completion:
+                mark = ""
+            verdict = _verdict_word(d.get("verdict"), lang)
+            text = t("coord_event_completed", lang, name=_e(who(e.user_id)), verdict=_e(verdict))
+            answering = False
+        else:  # abandoned
+            text = t("coord_event_abandoned", lang, name=_e(who(e.user_id)))
+            answering = False
+        items.append((e.created_at, 0, f"• {when_text(e.created_at)} {mark}{text}"))
+    for a in changes:
+        previous = by_id.get(a.supersedes_id) if a.supersedes_id else None
+        name = _question_name(engine, a.question_id, lang)
+        text = t(
+            "coord_event_changed",
+            lang,
+            name=_e(who(a.user_id)),
+            label=_e(name),
+            old=_e(previous.raw if previous is not None else "—"),
+            new=_e(a.raw),
+        )
+        items.append((a.created_at, 1, f"• {when_text(a.created_at)} ↳ {text}"))
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [line for _, _, line in items]
 
 
 def _reviewed(action: str, lang: str, who: str) -> str:
@@ -1028,42 +1335,168 @@ async def review_command(update: Update, context: Ctx) -> None:
     raise ApplicationHandlerStop
 
 
+# A date as the chat asks for it everywhere: DD/MM/YYYY (also with "." or "-").
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+
+
+def chat_moment(text: str) -> dt.datetime | None:
+    """A /log or /export date: DD/MM/YYYY as everywhere else in the chat, YYYY-MM-DD, or
+    an ISO timestamp (a date is midnight UTC); None when unreadable, so the command says
+    so rather than quietly show another period."""
+    text = text.strip()
+    if (match := _DMY.fullmatch(text)) is not None:
+        try:
+            day = dt.date(int(match[3]), int(match[2]), int(match[1]))
+        except ValueError:
+            return None
+        return dt.datetime.combine(day, dt.time(), dt.UTC)
+    try:
+        return parse_since(text)
+    except argparse.ArgumentTypeError:
+        return None
+
+
+def _is_day(moment: dt.datetime) -> bool:
+    return moment.astimezone(dt.UTC).time() == dt.time()
+
+
+def _moment_text(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%d/%m/%Y}" if _is_day(moment) else when_text(moment)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The screenings a /log covers, by start (creation) time, as ``screenbot log --since``
+    counts the patients screened in a period: from ``since``
+    and before ``until`` (None: open-ended).  ``end`` is the end as the coordinator typed
+    it (a day counts whole), for the reply to say which period it shows."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def text(self, lang: str) -> str:
+        if self.since is None and self.end is None:
+            return tr("period_all", lang)
+        start = _moment_text(self.since) if self.since is not None else "—"
+        if self.end is None:
+            return tr("period_since", lang, start=start)
+        return tr("period_range", lang, start=start, end=_moment_text(self.end))
+
+
+def period_of(dates: Sequence[str]) -> Period | str:
+    """The period of a command's date arguments (start, then an optional end: a day
+    counts whole), or the first argument that is no date (or an end before the start)."""
+    moments: list[dt.datetime] = []
+    for arg in dates:
+        moment = chat_moment(arg)
+        if moment is None:
+            return arg
+        moments.append(moment)
+    if not moments:
+        return Period()
+    since = moments[0]
+    if len(moments) == 1:
+        return Period(since)
+    end = moments[1]
+    until = end + dt.timedelta(days=1) if _is_day(end) else end
+    if until <= since:
+        return dates[1]
+    return Period(since, until, end)
+
+
+def cohort_names(registry: ProtocolRegistry, codes: Iterable[str], lang: str) -> dict[str, str]:
+    """The label of each stored cohort code, in ``lang``, from the first loaded protocol
+    that knows it (a code none knows stays as stored)."""
+    names: dict[str, str] = {NO_COHORT: tr("log_no_cohort", lang)}
+    engines = [e for e in registry.engines() if "cohort" in e.protocol.question_by_id]
+    for code in codes:
+        for engine in engines:
+            try:
+                names[code] = engine.display("cohort", code, lang)
+                break
+            except (KeyError, LookupError, TypeError, ValueError):
+                continue
+    return names
+
+
+def log_table(screening_log: ScreeningLog, lang: str, names: Mapping[str, str]) -> str:
+    """The log as an aligned text table, in ``lang``: one row per cohort, then the total."""
+    rows = [
+        [
+            tr("log_cohort", lang),
+            tr("log_screened", lang),
+            *(tr(f"outcome_{k}", lang) for k in OUTCOMES),
+        ]
+    ]
+    for cohort in sorted(screening_log.by_cohort, key=lambda c: names.get(c, c)):
+        counts = screening_log.by_cohort[cohort]
+        row = [names.get(cohort, cohort), str(sum(counts.values()))]
+        rows.append(row + [str(counts[k]) for k in OUTCOMES])
+    total = [tr("log_total", lang), str(screening_log.screened)]
+    rows.append(total + [str(screening_log.totals[k]) for k in OUTCOMES])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
+
+
+def _log_caption(n: int, lang: str) -> str:
+    return tr("log_caption_one", lang) if n == 1 else tr("log_caption", lang, n=n)
+
+
+def chart_words(n: int, lang: str, names: Mapping[str, str]) -> ChartWords:
+    """The chart's words in ``lang`` (storage draws it, the catalogue words it)."""
+    heading = _log_caption(n, lang).replace("{", "{{").replace("}", "}}")
+    return ChartWords(
+        heading=heading,
+        outcomes={k: tr(f"outcome_{k}", lang) for k in OUTCOMES},
+        patients=tr("chart_patients", lang),
+        no_screenings=tr("chart_empty", lang),
+        failing=tr("chart_failing", lang),
+        failing_axis=tr("chart_failing_axis", lang),
+        no_failed=tr("chart_no_failed", lang),
+        cohorts=names,
+    )
+
+
 async def log_command(update: Update, context: Ctx) -> None:
-    """/log: the screening log as a table, then as a chart."""
+    """/log [FROM [TO]]: the screening log as a table, then as a chart, in the reader's
+    language, saying which period it covers.  A date that cannot be read shows nothing
+    and says so: a log of another period than asked, unannounced, would be misread."""
     _user, lang = await _refuse_unless_coordinator(update, context)
     chat = update.effective_chat
     assert chat is not None
-    since = _since_arg(context.args or [])
-    store = _services(context).store
+    args = list(context.args or [])
+    period = period_of(args[:2]) if len(args) <= 2 else args[2]
+    if isinstance(period, str):
+        await context.bot.send_message(chat.id, tr("log_usage", lang, arg=period))
+        raise ApplicationHandlerStop
+    services = _services(context)
 
     def work() -> tuple[str, bytes, int]:
-        screening_log = compute_log(store, since)
-        rows = log_rows(screening_log)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        table = "\n".join(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-            for r in rows
-        )
+        screening_log = compute_log(services.store, period.since, until=period.until)
+        names = cohort_names(services.registry, screening_log.by_cohort, lang)
+        table = log_table(screening_log, lang, names)
         failing = ", ".join(f"{cid} ({n})" for cid, n in screening_log.top_failing(10))
-        text = f"<pre>{_e(table)}</pre>" + (f"\n❌ {_e(failing)}" if failing else "")
-        return text, render_png(screening_log), screening_log.screened
+        text = "\n".join(
+            [
+                _e(tr("log_heading", lang, period=period.text(lang))),
+                f"<pre>{_e(table)}</pre>" + (f"\n❌ {_e(failing)}" if failing else ""),
+            ]
+        )
+        words = chart_words(screening_log.screened, lang, names)
+        return text, render_png(screening_log, words=words), screening_log.screened
 
     text, png, screened = await asyncio.to_thread(work)
     await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
-    await context.bot.send_photo(chat.id, photo=png, caption=tr("log_caption", lang, n=screened))
+    caption = f"{_log_caption(screened, lang)} ({period.text(lang)})"
+    await context.bot.send_photo(chat.id, photo=png, caption=caption)
     raise ApplicationHandlerStop
-
-
-def _since_arg(args: Sequence[str]) -> dt.datetime | None:
-    for arg in args:
-        try:
-            return parse_since(arg)
-        except argparse.ArgumentTypeError:
-            continue  # a format name, not a date
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1103,18 +1536,33 @@ def prepare_export(
             return ExportFile(data, f"{filename}.gz", count, size)
 
 
+def _export_caption(n: int, fmt: str, since: dt.datetime | None, lang: str) -> str:
+    """What a document holds: how many screenings, which format, which of them (an
+    export's date selects the screenings changed since, as ``screenbot export --since``)."""
+    which = tr("period_all", lang)
+    if since is not None:
+        which = tr("period_changed", lang, start=_moment_text(since))
+    if n == 1:
+        return tr("export_caption_one", lang, fmt=fmt, period=which)
+    return tr("export_caption", lang, n=n, fmt=fmt, period=which)
+
+
 async def export_command(update: Update, context: Ctx) -> None:
-    """/export [csv|json|fhir] [DATE]: the export files as documents (all three by default)."""
+    """/export [csv|json|fhir] [DATE]: the export files as documents (all three by default).
+
+    DATE reads as in /log (DD/MM/YYYY…); one that cannot be read exports nothing.
+    """
     _user, lang = await _refuse_unless_coordinator(update, context)
     chat = update.effective_chat
     assert chat is not None
     args = [a.lower() for a in context.args or []]
     formats: list[Format] = [f for f in FORMATS if f in args] or list(FORMATS)
-    unknown = [a for a in args if a not in FORMATS and _since_arg([a]) is None]
-    if unknown:
+    dates = [a for a in args if a not in FORMATS]
+    period = period_of(dates) if len(dates) <= 1 else dates[1]
+    if isinstance(period, str):
         await context.bot.send_message(chat.id, tr("export_usage", lang))
         raise ApplicationHandlerStop
-    since = _since_arg(args)
+    since = period.since
     services = _services(context)
     stamp = services.clock().strftime("%Y%m%d-%H%M")
     for fmt in formats:
@@ -1136,7 +1584,7 @@ async def export_command(update: Update, context: Ctx) -> None:
             chat.id,
             document=export.data,
             filename=export.filename,
-            caption=f"{export.count} screening(s), {fmt}",
+            caption=_export_caption(export.count, fmt, since, lang),
         )
     raise ApplicationHandlerStop
 

@@ -9,6 +9,10 @@ runs of the job, or two bot processes on one database, never send the same row t
 process killed mid-send leaves the row to be retried once the lease expires (the one
 case a message can arrive twice: Telegram accepted it but the process died before
 recording so).
+
+The ids of the Telegram messages a row became are recorded with it, so that a reply to
+one (an investigator answering a query) is recognised as such.  A row whose recipient was
+deactivated since it was queued is skipped: revoked access ends the messages too.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from storage.coordination import (
     backoff,
     claim,
     due_messages,
+    is_deactivated,
     mark_failed,
     mark_sent,
     mark_skipped,
@@ -143,6 +148,13 @@ async def deliver_due(
         assert message.id is not None
         if not await asyncio.to_thread(claim, store, message, now, LEASE):
             continue  # another run took it
+        if message.recipient > 0 and await asyncio.to_thread(
+            is_deactivated, store, message.recipient
+        ):
+            await asyncio.to_thread(mark_skipped, store, message.id, "recipient deactivated")
+            report.skipped.append(message.id)
+            log.info("outbox: message %s skipped: recipient deactivated", message.id)
+            continue
         outgoing = await asyncio.to_thread(render, message)
         if outgoing is None:
             await asyncio.to_thread(mark_skipped, store, message.id, "obsolete before delivery")
@@ -155,13 +167,15 @@ async def deliver_due(
             # line), the buttons on the last.  A retry after a failed piece sends the
             # earlier pieces again: a repeat, never a loss.
             pieces = split_text(outgoing.text)
+            delivered: list[int] = []
             for index, piece in enumerate(pieces, 1):
-                await bot.send_message(
+                sent = await bot.send_message(
                     chat_id=message.recipient,
                     text=piece,
                     parse_mode=ParseMode.HTML,
                     reply_markup=outgoing.markup if index == len(pieces) else None,
                 )
+                delivered.append(sent.message_id)
         except RetryAfter as exc:
             wait = retry_after_seconds(exc)
             retry_at = clock() + dt.timedelta(seconds=wait)
@@ -188,6 +202,8 @@ async def deliver_due(
                 retry_at.isoformat(),
             )
         else:
-            await asyncio.to_thread(mark_sent, store, message.id, clock())
+            await asyncio.to_thread(
+                mark_sent, store, message.id, clock(), message.recipient, delivered
+            )
             report.sent.append(message.id)
     return report

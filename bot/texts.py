@@ -334,6 +334,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "📋 Screening <b>{code}</b> in progress, so far: <b>{verdict}</b>",
         "fr": "📋 Screening <b>{code}</b> en cours, à ce stade : <b>{verdict}</b>",
     },
+    # /review of an abandoned screening: its answers still read as a verdict, never a
+    # completed one (a confirmed screening may have been reopened and abandoned since).
+    "coord_summary_title_abandoned": {
+        "en": "📋 Screening <b>{code}</b> ABANDONED (its answers read: {verdict})",
+        "fr": "📋 Screening <b>{code}</b> ABANDONNÉ (ses réponses donnent : {verdict})",
+    },
     "coord_protocol": {
         "en": "Protocol {protocol} v{version} · cohort: {cohort}",
         "fr": "Protocole {protocol} v{version} · cohorte : {cohort}",
@@ -449,6 +455,74 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "❓ Le coordinateur {name} a une question sur le screening <b>{code}</b>{about} "
         ":\n\n{comment}",
     },
+    # Under a query: how to answer it.  A reply to the query message goes to the
+    # coordinator; it is never recorded as an answer of any screening.
+    "coord_query_how_at": {
+        "en": "↪️ Reply to this message to answer the coordinator in words, or press the "
+        "button to review the answer.",
+        "fr": "↪️ Répondez à ce message pour répondre au coordinateur par écrit, ou appuyez "
+        "sur le bouton pour revoir la réponse.",
+    },
+    "coord_query_how": {
+        "en": "↪️ Reply to this message to answer the coordinator in words (the screening "
+        "is not changed).",
+        "fr": "↪️ Répondez à ce message pour répondre au coordinateur par écrit (le "
+        "screening n'est pas modifié).",
+    },
+    # The investigator's written reply to a query, as the coordinator receives it.
+    "coord_response_received": {
+        "en": "💬 {name} replied to your query on <b>{code}</b>{about}:\n\n{response}\n\n"
+        "Your query: {comment}\n/review {code}",
+        "fr": "💬 {name} a répondu à votre question sur <b>{code}</b>{about} :\n\n{response}"
+        "\n\nVotre question : {comment}\n/review {code}",
+    },
+    "coord_response_about": {
+        "en": " about “{label}”",
+        "fr": " à propos de « {label} »",
+    },
+    # To the investigator, after their reply to a query message.
+    "coord_response_sent": {
+        "en": "💬 Your reply on <b>{code}</b> was sent {to}. It was not recorded as an "
+        "answer: nothing in the screening changed.",
+        "fr": "💬 Votre réponse sur <b>{code}</b> a été envoyée {to}. Elle n'a pas été "
+        "enregistrée comme réponse : rien n'a changé dans le screening.",
+    },
+    "coord_to_person": {
+        "en": "to {name}",
+        "fr": "à {name}",
+    },
+    "coord_to_coordinators": {
+        "en": "to the coordinators",
+        "fr": "aux coordinateurs",
+    },
+    # A reply to a query message this version cannot match to its query (delivered
+    # before message ids were kept): refused, never read as an answer.
+    "coord_response_unmatched": {
+        "en": "⚠️ Nothing was recorded and nothing was sent: I cannot tell which query that "
+        "message is. Contact the coordinator directly, or use the query's button.",
+        "fr": "⚠️ Rien n'a été enregistré ni envoyé : je ne retrouve pas la question de ce "
+        "message. Contactez directement le coordinateur, ou utilisez le bouton de la question.",
+    },
+    "coord_query_no_question": {
+        "en": "This query points at no answer: reply to the query message to answer it. "
+        "Nothing changed.",
+        "fr": "Cette question ne désigne aucune réponse : répondez au message de la question. "
+        "Rien n'a changé.",
+    },
+    "coord_query_confirmed": {
+        "en": "{code} was confirmed by a coordinator after this query: it cannot be reopened "
+        "from here. Nothing changed; reply to the query message to answer in words.",
+        "fr": "{code} a été validé par un coordinateur après cette question : il ne peut plus "
+        "être rouvert d'ici. Rien n'a changé ; répondez au message de la question.",
+    },
+    "coord_investigator_inactive": {
+        "en": "⚠️ The investigator {name} is deactivated: nothing was sent and nothing "
+        "changed on {code}. Contact the unit another way, or ask an admin to restore "
+        "their access.",
+        "fr": "⚠️ L'investigateur {name} est désactivé : rien n'a été envoyé et rien n'a "
+        "changé sur {code}. Contactez le centre autrement, ou demandez à un administrateur "
+        "de rétablir son accès.",
+    },
     "coord_about": {
         "en": " about “{label}” (current answer: {current})",
         "fr": " à propos de « {label} » (réponse actuelle : {current})",
@@ -456,10 +530,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "coord_reopen_at": {
         "en": "↩️ Reopen at “{label}”",
         "fr": "↩️ Rouvrir à « {label} »",
-    },
-    "coord_reopen_here": {
-        "en": "↩️ Reopen the screening",
-        "fr": "↩️ Rouvrir le screening",
     },
     "coord_reopened_by": {
         "en": "↩️ Coordinator {name} reopened screening <b>{code}</b> at “{label}”: answer it "
@@ -531,12 +601,134 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "modifiée ; avant « {raw} »",
     },
     "coord_reviews": {
-        "en": "Reviews:",
-        "fr": "Revues :",
+        "en": "Reviews and events:",
+        "fr": "Revues et événements :",
+    },
+    # /review's events after completion ({name}: "Dr Martin (123456)"); "↳" lines settle
+    # the query above them.
+    "coord_event_response": {
+        "en": "💬 reply by {name}: {text}",
+        "fr": "💬 réponse de {name} : {text}",
+    },
+    "coord_event_reopened": {
+        "en": "↩️ reopened by {name} at “{label}”",
+        "fr": "↩️ rouvert par {name} à « {label} »",
+    },
+    "coord_event_kept": {
+        "en": "👍 kept by {name}: {label}",
+        "fr": "👍 conservée par {name} : {label}",
+    },
+    "coord_event_changed": {
+        "en": "✏️ changed by {name}: {label}: {old} → {new}",
+        "fr": "✏️ modifiée par {name} : {label} : {old} → {new}",
+    },
+    "coord_event_completed": {
+        "en": "🏁 completed by {name}: {verdict}",
+        "fr": "🏁 terminé par {name} : {verdict}",
+    },
+    "coord_event_abandoned": {
+        "en": "🗑 abandoned by {name}",
+        "fr": "🗑 abandonné par {name}",
     },
     "coord_export_usage": {
-        "en": "Usage: /export [csv|json|fhir] [YYYY-MM-DD]",
-        "fr": "Usage : /export [csv|json|fhir] [AAAA-MM-JJ]",
+        "en": "Usage: /export [csv|json|fhir] [DD/MM/YYYY]: the screenings changed since "
+        "that date (UTC), all by default.",
+        "fr": "Usage : /export [csv|json|fhir] [JJ/MM/AAAA] : les screenings modifiés depuis "
+        "cette date (UTC), tous par défaut.",
+    },
+    "coord_export_caption_one": {
+        "en": "1 screening, {fmt}: {period}",
+        "fr": "1 screening, {fmt} : {period}",
+    },
+    "coord_export_caption": {
+        "en": "{n} screenings, {fmt}: {period}",
+        "fr": "{n} screenings, {fmt} : {period}",
+    },
+    "coord_log_usage": {
+        "en": "Usage: /log [DD/MM/YYYY [DD/MM/YYYY]]: the screenings started from the first "
+        "date (to the second, included; UTC), all by default. Nothing was shown: “{arg}” is "
+        "not a date.",
+        "fr": "Usage : /log [JJ/MM/AAAA [JJ/MM/AAAA]] : les screenings commencés à partir de "
+        "la première date (jusqu'à la seconde incluse ; UTC), tous par défaut. Rien n'a été "
+        "affiché : « {arg} » n'est pas une date.",
+    },
+    # The period a /log or /export covers, by the screenings' start (creation) date.
+    "coord_period_all": {
+        "en": "all screenings",
+        "fr": "tous les screenings",
+    },
+    "coord_period_since": {
+        "en": "screenings started from {start}",
+        "fr": "screenings commencés à partir du {start}",
+    },
+    # /export's date: incremental, as `screenbot export --since` (changed since).
+    "coord_period_changed": {
+        "en": "screenings changed since {start}",
+        "fr": "screenings modifiés depuis le {start}",
+    },
+    "coord_period_range": {
+        "en": "screenings started from {start} to {end}",
+        "fr": "screenings commencés du {start} au {end}",
+    },
+    "coord_log_heading": {
+        "en": "📊 Screening log, {period}:",
+        "fr": "📊 Journal de screening, {period} :",
+    },
+    "coord_log_cohort": {
+        "en": "Cohort",
+        "fr": "Cohorte",
+    },
+    "coord_log_screened": {
+        "en": "Screened",
+        "fr": "Screenés",
+    },
+    "coord_log_total": {
+        "en": "Total",
+        "fr": "Total",
+    },
+    "coord_log_no_cohort": {
+        "en": "(no cohort)",
+        "fr": "(sans cohorte)",
+    },
+    "coord_outcome_eligible": {
+        "en": "Eligible",
+        "fr": "Éligibles",
+    },
+    "coord_outcome_not_eligible": {
+        "en": "Not eligible",
+        "fr": "Non éligibles",
+    },
+    "coord_outcome_incomplete": {
+        "en": "Incomplete",
+        "fr": "Incomplets",
+    },
+    "coord_outcome_in_progress": {
+        "en": "In progress",
+        "fr": "En cours",
+    },
+    "coord_outcome_abandoned": {
+        "en": "Abandoned",
+        "fr": "Abandonnés",
+    },
+    "coord_chart_patients": {
+        "en": "patients",
+        "fr": "patients",
+    },
+    "coord_chart_empty": {
+        "en": "no screenings",
+        "fr": "aucun screening",
+    },
+    "coord_chart_failing": {
+        "en": "Most frequent failing criteria",
+        "fr": "Critères non remplis les plus fréquents",
+    },
+    "coord_chart_failing_axis": {
+        "en": "not-eligible patients",
+        "fr": "patients non éligibles",
+    },
+    "coord_chart_no_failed": {
+        "en": "no failed criteria",
+        "fr": "aucun critère non rempli",
     },
     "coord_export_too_large": {
         "en": "{name} is {mb} MB even compressed: over Telegram's 50 MB limit for bots. "
@@ -544,13 +736,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "{name} fait {mb} Mo même compressé : au-delà de la limite de 50 Mo de "
         "Telegram pour les bots. Lancez sur le serveur : {command}",
     },
+    "coord_log_caption_one": {
+        "en": "Screening log: 1 patient screened",
+        "fr": "Journal de screening : 1 patient",
+    },
     "coord_log_caption": {
-        "en": "Screening log: {n} screened",
+        "en": "Screening log: {n} patients screened",
         "fr": "Journal de screening : {n} patients",
     },
     "coord_status": {
         "en": "Status: {status}",
         "fr": "Statut : {status}",
+    },
+    "coord_status_in_progress": {
+        "en": "in progress",
+        "fr": "en cours",
+    },
+    "coord_status_completed": {
+        "en": "completed",
+        "fr": "terminé",
+    },
+    "coord_status_abandoned": {
+        "en": "abandoned",
+        "fr": "abandonné",
     },
     "coord_no_protocol": {
         "en": "(protocol version not loaded: current statuses unavailable)",
@@ -560,14 +768,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Coordinator commands:\n"
         "/pending – completed screenings not yet reviewed\n"
         "/review CODE – a screening's summary and answer history, with the review buttons\n"
-        "/log [YYYY-MM-DD] – the screening log: table and chart\n"
-        "/export [csv|json|fhir] [YYYY-MM-DD] – the export files (all three by default)",
+        "/log [DD/MM/YYYY [DD/MM/YYYY]] – the screening log: table and chart\n"
+        "/export [csv|json|fhir] [DD/MM/YYYY] – the export files (all three by default)\n"
+        "Times are UTC.",
         "fr": "Commandes du coordinateur :\n"
         "/pending – screenings terminés pas encore revus\n"
         "/review CODE – résumé et historique des réponses d'un screening, avec les boutons "
         "de revue\n"
-        "/log [AAAA-MM-JJ] – le journal de screening : tableau et graphique\n"
-        "/export [csv|json|fhir] [AAAA-MM-JJ] – les fichiers d'export (les trois par défaut)",
+        "/log [JJ/MM/AAAA [JJ/MM/AAAA]] – le journal de screening : tableau et graphique\n"
+        "/export [csv|json|fhir] [JJ/MM/AAAA] – les fichiers d'export (les trois par défaut)\n"
+        "Les heures sont en UTC.",
     },
     # -- reminders (bot/reminders.py) ----------------------------------------------------
     "reminder_title": {

@@ -7,6 +7,13 @@ later, retrying until Telegram accepts, so a network outage or a restart loses n
 completion (or the same idle period, for reminders) can be enqueued twice, by a retry or
 by a restarted scheduler, and is still delivered once per recipient.
 
+Each delivered row keeps the Telegram message ids it became (``outbox_deliveries``): an
+investigator's Telegram reply to a query message is recognised by the id it replies to,
+and routed to the coordinator who asked instead of being read as a clinical answer.
+
+Nothing is queued to, nor delivered to, a deactivated user: their access to patient data
+was revoked, whatever was queued before.
+
 No separate "reminder sent" table: a reminder is an outbox row whose revision is the
 idle-since timestamp, so the same unique key that stops a duplicate summary stops a
 duplicate reminder after a restart.
@@ -55,6 +62,7 @@ class MessageKind(StrEnum):
     REMINDER = "reminder"
     QUERY = "query"  # a coordinator's question, to the investigator
     REOPENED = "reopened"  # a coordinator reopened the screening, to the investigator
+    QUERY_RESPONSE = "query_response"  # the investigator's written reply, to the coordinator
 
 
 class ReviewAction(StrEnum):
@@ -111,7 +119,23 @@ class Review(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class OutboxDelivery(SQLModel, table=True):
+    """A Telegram message an outbox row became (one per piece of a long row).
+
+    Telegram numbers messages per chat, hence the key.  Written with ``mark_sent``.
+    """
+
+    __tablename__ = "outbox_deliveries"
+
+    chat_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    outbox_id: int = Field(foreign_key="outbox.id")
+
+
 OUTBOX = table(OutboxMessage)
+DELIVERIES = table(OutboxDelivery)
 REVIEWS = table(Review)
 SCREENINGS = table(Screening)
 USERS = table(User)
@@ -149,10 +173,15 @@ def enqueue(
     payload: Any,
     now: dt.datetime | None = None,
 ) -> int:
-    """Queue one message per distinct recipient; a message already queued is not repeated."""
+    """Queue one message per distinct recipient; a message already queued is not repeated.
+
+    A deactivated user is left out: their access to patient data was revoked.
+    """
     kind = MessageKind(kind).value
     _check_json(payload, "outbox payload")
     when = now or utcnow()
+    wanted = list(dict.fromkeys(recipients))
+    revoked = _inactive(conn, wanted)
     rows = [
         {
             "screening_id": screening_id,
@@ -167,9 +196,29 @@ def enqueue(
             "sent_at": None,
             "last_error": None,
         }
-        for recipient in dict.fromkeys(recipients)
+        for recipient in wanted
+        if recipient not in revoked
     ]
     return _insert_ignore(conn, rows)
+
+
+def _inactive(conn: Connection, telegram_ids: Sequence[int]) -> set[int]:
+    """Those of these ids that are deactivated users (a group chat is no user: never)."""
+    if not telegram_ids:
+        return set()
+    query = (
+        sa.select(USERS.c.telegram_id)
+        .where(USERS.c.telegram_id.in_(list(telegram_ids)))
+        .where(USERS.c.active.is_(False))
+    )
+    return {int(i) for i in conn.execute(query).scalars()}
+
+
+def is_deactivated(store: Store, telegram_id: int) -> bool:
+    """Whether ``telegram_id`` is a user whose access was revoked (checked at send time:
+    a message queued before the deactivation is not delivered)."""
+    with store._read() as conn:
+        return bool(_inactive(conn, [telegram_id]))
 
 
 def coordinator_recipients(conn: Connection, coordinator_chat_id: int | None) -> list[int]:
@@ -218,10 +267,43 @@ def enqueue_summary(tx: ScreeningTx, payload: Any, coordinator_chat_id: int | No
 
 
 def enqueue_for_investigator(tx: ScreeningTx, kind: str, revision: str, payload: Any) -> int:
-    """Queue a message to the screening's investigator in the caller's transaction."""
+    """Queue a message to the screening's investigator in the caller's transaction
+    (nothing when they are deactivated: 0)."""
     return enqueue(
         tx._live(), tx.screening_id, [tx.screening.investigator_id], kind, revision, payload
     )
+
+
+def enqueue_for(
+    tx: ScreeningTx, recipients: Iterable[int], kind: str, revision: str, payload: Any
+) -> int:
+    """Queue a message about the screening to these chats, in the caller's transaction."""
+    return enqueue(tx._live(), tx.screening_id, recipients, kind, revision, payload)
+
+
+def coordinators_to_answer(
+    tx: ScreeningTx, coordinator_id: int, coordinator_chat_id: int | None
+) -> list[int]:
+    """Who receives the investigator's reply to a query: the coordinator who asked, or,
+    when they are no longer an active reviewer, every coordinator (and the group chat),
+    so the reply is not lost."""
+    conn = tx._live()
+    row = conn.execute(
+        sa.select(USERS.c.active, USERS.c.role).where(USERS.c.telegram_id == coordinator_id)
+    ).first()
+    if row is not None and row.active and row.role in (Role.COORDINATOR, Role.ADMIN):
+        return [coordinator_id]
+    return coordinator_recipients(conn, coordinator_chat_id)
+
+
+def user_is_active(tx: ScreeningTx, telegram_id: int) -> bool:
+    """Whether ``telegram_id`` is an active user, read in the caller's transaction."""
+    active = (
+        tx._live()
+        .execute(sa.select(USERS.c.active).where(USERS.c.telegram_id == telegram_id))
+        .scalar()
+    )
+    return bool(active)
 
 
 def investigator_name(tx: ScreeningTx) -> str:
@@ -261,14 +343,45 @@ def claim(store: Store, message: OutboxMessage, now: dt.datetime, lease: dt.time
         return result.rowcount == 1
 
 
-def mark_sent(store: Store, message_id: int, now: dt.datetime | None = None) -> None:
-    """Record that Telegram accepted the message (call only after it did)."""
+def mark_sent(
+    store: Store,
+    message_id: int,
+    now: dt.datetime | None = None,
+    chat_id: int | None = None,
+    telegram_ids: Sequence[int] = (),
+) -> None:
+    """Record that Telegram accepted the message (call only after it did), and the ids of
+    the Telegram messages it became in ``chat_id`` (to recognise a reply to one)."""
     with store._write() as conn:
         conn.execute(
             sa.update(OUTBOX)
             .where(OUTBOX.c.id == message_id)
             .values(status=OutboxStatus.SENT.value, sent_at=now or utcnow(), last_error=None)
         )
+        if chat_id is None or not telegram_ids:
+            return
+        insert: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(
+            DELIVERIES
+        )
+        for telegram_id in dict.fromkeys(telegram_ids):
+            conn.execute(
+                insert.values(
+                    chat_id=chat_id, message_id=telegram_id, outbox_id=message_id
+                ).on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+            )
+
+
+def delivered_message(store: Store, chat_id: int, telegram_id: int) -> OutboxMessage | None:
+    """The outbox row that became Telegram message ``telegram_id`` in ``chat_id``, if any."""
+    query = (
+        sa.select(OUTBOX)
+        .join(DELIVERIES, DELIVERIES.c.outbox_id == OUTBOX.c.id)
+        .where(DELIVERIES.c.chat_id == chat_id)
+        .where(DELIVERIES.c.message_id == telegram_id)
+    )
+    with store._read() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else _model(OutboxMessage, row)
 
 
 def mark_failed(
@@ -372,6 +485,24 @@ def reviews(store: Store, screening_id: int) -> list[Review]:
         return [_model(Review, row) for row in rows]
 
 
+def confirmed_since(tx: ScreeningTx, since: dt.datetime) -> Review | None:
+    """The first confirmation of the screening after ``since``, read under its lock: a
+    query's reopen button must not change a verdict a coordinator confirmed after it."""
+    row = (
+        tx._live()
+        .execute(
+            sa.select(REVIEWS)
+            .where(REVIEWS.c.screening_id == tx.screening_id)
+            .where(REVIEWS.c.action == ReviewAction.CONFIRM.value)
+            .where(REVIEWS.c.at > since)
+            .order_by(REVIEWS.c.id)
+            .limit(1)
+        )
+        .first()
+    )
+    return None if row is None else _model(Review, row)
+
+
 def get_review(store: Store, review_id: int) -> Review | None:
     with store._read() as conn:
         row = conn.execute(sa.select(REVIEWS).where(REVIEWS.c.id == review_id)).first()
@@ -406,7 +537,8 @@ class IdleScreening:
 
 
 def idle_screenings(store: Store, cutoff: dt.datetime) -> list[IdleScreening]:
-    """In-progress, or completed as ``incomplete``, and untouched since before ``cutoff``.
+    """In-progress, or completed as ``incomplete``, and untouched since before ``cutoff``;
+    of active investigators only.
 
     ``updated_at`` is the idle-since marker: any answer, completion or reopen bumps it, so
     an investigator who came back is not reminded, and a new idle period gets a new key.
@@ -418,9 +550,17 @@ def idle_screenings(store: Store, cutoff: dt.datetime) -> list[IdleScreening]:
             SCREENINGS.c.verdict == "incomplete",
         ),
     )
+    # A deactivated investigator is reminded of nothing (their access was revoked).
+    active = (
+        sa.select(USERS.c.telegram_id)
+        .where(USERS.c.telegram_id == SCREENINGS.c.investigator_id)
+        .where(USERS.c.active.is_(True))
+        .exists()
+    )
     query = (
         sa.select(SCREENINGS)
         .where(waiting)
+        .where(active)
         .where(SCREENINGS.c.updated_at < cutoff)
         .order_by(SCREENINGS.c.updated_at, SCREENINGS.c.id)
     )

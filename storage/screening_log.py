@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ class ScreeningLog:
     """Counts per outcome, overall and per cohort, and failing criteria most frequent first."""
 
     since: dt.datetime | None = None
+    until: dt.datetime | None = None  # exclusive
     totals: Counter[str] = field(default_factory=Counter)
     by_cohort: dict[str, Counter[str]] = field(default_factory=dict)
     failing: Counter[str] = field(default_factory=Counter)
@@ -72,14 +74,20 @@ def _failed(criteria: Any) -> list[str]:
 
 
 def compute_log(
-    store: Store, since: dt.datetime | None = None, protocol_id: str | None = None
+    store: Store,
+    since: dt.datetime | None = None,
+    protocol_id: str | None = None,
+    until: dt.datetime | None = None,
 ) -> ScreeningLog:
-    """The log over screenings created since ``since`` (all when None)."""
+    """The log over screenings created from ``since`` and before ``until`` (open-ended
+    where None): "the log for May" is a period, not only a start."""
     latest = sa.select(sa.func.max(SCREENINGS.c.id).label("id")).group_by(
         SCREENINGS.c.protocol_id, SCREENINGS.c.patient_code
     )
     if since is not None:
         latest = latest.where(SCREENINGS.c.created_at >= since)
+    if until is not None:
+        latest = latest.where(SCREENINGS.c.created_at < until)
     if protocol_id is not None:
         latest = latest.where(SCREENINGS.c.protocol_id == protocol_id)
     ids = latest.subquery()
@@ -111,7 +119,7 @@ def compute_log(
         .join(ids, ids.c.id == SCREENINGS.c.id)
         .outerjoin(cohort, cohort.c.screening_id == SCREENINGS.c.id)
     )
-    log = ScreeningLog(since=since)
+    log = ScreeningLog(since=since, until=until)
     with store._read() as conn:
         for row in conn.execute(query):
             kind = outcome(row.status, row.verdict)
@@ -123,8 +131,27 @@ def compute_log(
     return log
 
 
-def render_png(log: ScreeningLog, title: str = "Screening log") -> bytes:
+@dataclass(frozen=True, slots=True)
+class ChartWords:
+    """The chart's words, in its reader's language (storage has no catalogue: the caller
+    words it; the defaults are the command line's English).  ``heading`` may use
+    ``{title}`` and ``{n}``; ``cohorts`` maps a stored cohort code to its label."""
+
+    heading: str = "{title}: {n} screened"
+    outcomes: Mapping[str, str] = field(default_factory=lambda: dict(OUTCOME_LABELS))
+    patients: str = "patients"
+    no_screenings: str = "no screenings"
+    failing: str = "Most frequent failing criteria"
+    failing_axis: str = "not-eligible patients"
+    no_failed: str = "no failed criteria"
+    cohorts: Mapping[str, str] = field(default_factory=dict)
+
+
+def render_png(
+    log: ScreeningLog, title: str = "Screening log", words: ChartWords | None = None
+) -> bytes:
     """Outcomes per cohort (stacked bars) and the most frequent failing criteria."""
+    words = words or ChartWords()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -132,6 +159,7 @@ def render_png(log: ScreeningLog, title: str = "Screening log") -> bytes:
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     cohorts = sorted(log.by_cohort)
+    names = [words.cohorts.get(c, c) for c in cohorts]
     bottoms = [0] * len(cohorts)
     colours = {
         "eligible": "#2e7d32",
@@ -143,28 +171,25 @@ def render_png(log: ScreeningLog, title: str = "Screening log") -> bytes:
     for kind in OUTCOMES:
         values = [log.by_cohort[c][kind] for c in cohorts]
         if any(values):
-            left.bar(
-                cohorts, values, bottom=bottoms, label=OUTCOME_LABELS[kind], color=colours[kind]
-            )
+            label = words.outcomes.get(kind, OUTCOME_LABELS[kind])
+            left.bar(names, values, bottom=bottoms, label=label, color=colours[kind])
             bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-    left.set_title(f"{title}: {log.screened} screened")
-    left.set_ylabel("patients")
+    left.set_title(words.heading.format(title=title, n=log.screened))
+    left.set_ylabel(words.patients)
     left.tick_params(axis="x", labelrotation=30)
     if cohorts:
         left.legend(fontsize="small")
     else:
-        left.text(0.5, 0.5, "no screenings", ha="center", va="center", transform=left.transAxes)
+        left.text(0.5, 0.5, words.no_screenings, ha="center", va="center", transform=left.transAxes)
     top = log.top_failing(10)
     if top:
-        names = [cid for cid, _ in reversed(top)]
+        criteria = [cid for cid, _ in reversed(top)]
         counts = [n for _, n in reversed(top)]
-        right.barh(names, counts, color="#c62828")
+        right.barh(criteria, counts, color="#c62828")
     else:
-        right.text(
-            0.5, 0.5, "no failed criteria", ha="center", va="center", transform=right.transAxes
-        )
-    right.set_title("Most frequent failing criteria")
-    right.set_xlabel("not-eligible patients")
+        right.text(0.5, 0.5, words.no_failed, ha="center", va="center", transform=right.transAxes)
+    right.set_title(words.failing)
+    right.set_xlabel(words.failing_axis)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -39,8 +39,11 @@ async def test_review_lists_each_decision_with_name_and_id(
 
     await coordinator.send("/review P-050")
     text = "\n".join(coordinator.texts[-2:])
-    reviews = text.split("Reviews:\n", 1)[1].splitlines()
-    assert [line.split(" ", 3)[3] for line in reviews] == [
+    reviews = text.split("Reviews and events:\n", 1)[1].splitlines()
+    # "• 24/11/2026 02:57 UTC …": times carry their year and zone.
+    assert [line.split(" ", 4)[3] for line in reviews] == ["UTC"] * 4
+    assert [line.split(" ", 4)[4] for line in reviews] == [
+        "🏁 completed by Dr A (111): NOT ELIGIBLE",
         "❓ queried by Coord C (555) [Age]: is 16 a typo?",
         "✅ confirmed by Coord C (555)",
         "↩️ reopened by Coord C (555)",
@@ -51,7 +54,7 @@ async def test_review_lists_each_decision_with_name_and_id(
     french = bot.chat(FRENCH_COORDINATOR)
     await french.send("/review P-050")
     text = "\n".join(french.texts[-2:])
-    assert "Revues :" in text
+    assert "Revues et événements :" in text
     assert "✅ validé par Coord C (555)" in text and "↩️ rouvert par Coord C (555)" in text
     assert "❓ question de Coord C (555) [Âge]" in text
     assert "Investigateur : Dr A (111)" in text

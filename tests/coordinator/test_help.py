@@ -72,7 +72,7 @@ async def test_a_coordinators_help_lists_every_coordinator_command(bot: Bot) -> 
     assert "Coordinator commands:" in reply
     for command, lines in command_lines(reply, commands).items():
         assert len(lines) == 1, (command, reply)
-    assert "/review CODE – " in reply and "/export [csv|json|fhir] [YYYY-MM-DD] – " in reply
+    assert "/review CODE – " in reply and "/export [csv|json|fhir] [DD/MM/YYYY] – " in reply
 
 
 async def test_in_french_for_a_french_coordinator(bot: Bot) -> None:
@@ -91,7 +91,7 @@ async def test_in_the_telegram_clients_language_when_none_was_chosen(bot: Bot) -
     admin = bot.chat(ADMIN, language_code="fr-FR")
     await admin.send("/help")
     [reply] = admin.texts
-    assert "Commandes du coordinateur :" in reply and "/log [AAAA-MM-JJ]" in reply
+    assert "Commandes du coordinateur :" in reply and "/log [JJ/MM/AAAA [JJ/MM/AAAA]]" in reply
 
 
 async def test_an_investigators_help_is_unchanged(bot: Bot) -> None:

@@ -91,6 +91,7 @@ async def test_the_prompt_lists_the_failing_criterions_answers_numbered_as_in_re
 
     await coordinator.send("/review P-200")
     history = "\n".join(coordinator.texts[-2:]).split("Answer history:\n", 1)[1]
+    history = history.split("\n\n", 1)[0]  # the reviews and events follow
     assert [line.split(" ", 1)[0] for line in history.splitlines()] == [
         f"<b>#{n}</b>" for n in range(1, 7)
     ]
@@ -112,7 +113,9 @@ async def test_a_number_points_the_investigator_at_that_answer(
     query = investigator.sent[-1]
     assert query["text"] == (
         "❓ Coordinator Coord C (555) has a question on screening <b>P-201</b> about “Age” "
-        "(current answer: 16):\n\nis 16 a typo?"
+        "(current answer: 16):\n\nis 16 a typo?\n\n"
+        "↪️ Reply to this message to answer the coordinator in words, or press the button "
+        "to review the answer."
     )
     await investigator.press_data(query["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
     assert store.get_screening(sid).current_state == "age"

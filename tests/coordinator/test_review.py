@@ -178,7 +178,9 @@ async def test_pending_review_and_commands(
     await coordinator.send("/export")
     documents = [u for u in bot.request.uploads if u[0] == "sendDocument"]
     assert [d[2].rsplit(".", 1)[-1] for d in documents] == ["csv", "json", "json"]
-    assert documents[0][3].decode("utf-8-sig").splitlines()[0].startswith("screening_id,patient_code")
+    assert (
+        documents[0][3].decode("utf-8-sig").splitlines()[0].startswith("screening_id,patient_code")
+    )
     await coordinator.send("/export pdf")
     assert coordinator.texts[-1].startswith("Usage: /export")
     assert COORDINATOR_CHAT not in {d[1] for d in documents}
