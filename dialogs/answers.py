@@ -67,6 +67,21 @@ _SEPARATOR_RE = re.compile(r"[ .,]")
 # Cell counts per volume are whole numbers (1,500/mm³ is 1500, never 1.5).
 _COUNT_UNIT_KEYS = frozenset({"/mm3", "/ul"})
 _ULN_RE = re.compile(r"^(?:[x×*]\s*)?(?:uln|lsn|n)?$")
+# A mass, an amount or an enzyme activity per volume (a unit key, see _unit_key): at a
+# question that asks for a multiple of the ULN, '80 µmol/L' is the lab value itself.
+_CONCENTRATION_RE = re.compile(
+    r"^(?:(?:[munpk]|micro|milli)?(?:g|mol)|[kmu]?(?:u|ui|iu|kat))/(?:[dcmu]?l|100ml)$"
+    r"|^(?:[mun]|micro|milli)mol$|^m?g%$"
+)
+# '> 90 mL/min', '<0,5', '≥ 1,5 G/L': a bound, not a value (see _parse_typed).
+_COMPARISON_RE = re.compile(r"^(?:[<>≤≥]=?|=[<>])\s*(?=[+-]?[0-9])")
+# '12/05/25', '30.5.25': a day and a month, then a year of two digits.
+_TWO_DIGIT_YEAR_RE = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
+# 'mai 2025': a month and a year (no day), which the month-first pattern would read as
+# 20 May '25.
+_MONTH_YEAR_RE = re.compile(r"^[^\d\s.]+\.?[ ./-]*\d{4}$")
+# A power of ten written with superscript digits ('10³/mm³', '10⁹/L').
+_SUPERSCRIPT_POWER_RE = re.compile(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _DATE_PARTS_RE = re.compile(r"^([0-9]{1,4})[-/. ]([0-9]{1,2})[-/. ]([0-9]{1,4})$")
@@ -150,6 +165,12 @@ _DOT_TIMES_RE = re.compile(r"^[.·⋅]\s*(?=10)")
 _TYPED_VALUES = frozenset(
     {AnswerType.integer, AnswerType.number, AnswerType.quantity, AnswerType.date}
 )
+_NUMERIC = frozenset({AnswerType.integer, AnswerType.number, AnswerType.quantity})
+
+
+def normalise_spaces(text: str) -> str:
+    """``text`` as typed, with runs of spaces made one (for quoting it back)."""
+    return re.sub(r"\s+", " ", text.strip())
 
 
 def _words_around(words: Sequence[str]) -> re.Pattern[str]:
@@ -157,6 +178,15 @@ def _words_around(words: Sequence[str]) -> re.Pattern[str]:
     answer: what is left is the number ('grade 2' -> '2', '54 ans' -> '54')."""
     alternatives = "|".join(re.escape(normalise(w)) for w in sorted(words, key=len, reverse=True))
     return re.compile(rf"^(?:{alternatives})\s*(?=[+-]?[0-9])|(?<=[0-9])\s*(?:{alternatives})$")
+
+
+def _caret_powers(text: str) -> str:
+    """'1,5 10³/mm³' -> '1,5 10^3/mm³'.  NFKC would make '10³' the digits '103', and
+    '1,5 103' reads as one number before '/mm³' (and '2 103' as the count 2103): with
+    the caret the '10' can only start the unit."""
+    return _SUPERSCRIPT_POWER_RE.sub(
+        lambda m: "10^" + unicodedata.normalize("NFKC", m.group(1)), text
+    )
 
 
 def _unit_key(text: str) -> str:
@@ -328,6 +358,12 @@ class AnswerParser:
             uln = message("uln_hint", lang) if question.uln else ""
             return message("number", lang, range=_range_text(question, lang), uln=uln)
         if t is AnswerType.quantity:
+            if question.default_unit:
+                # A bare number is read in the default unit: "with its unit" would be false.
+                default = self.protocol.unit_by_id[question.default_unit].display
+                return message(
+                    "quantity_default", lang, unit=default, units=self._unit_list(question)
+                )
             return message("quantity", lang, units=self._unit_list(question))
         if t is AnswerType.date:
             return message("date", lang, specials=self._specials_text(question, lang))
@@ -343,6 +379,11 @@ class AnswerParser:
         if q.type in _TYPED_VALUES:
             # '20/11/2026.', '54.': the full stop a phone adds after a double space.
             raw, norm = _word(raw), _word(norm)
+        if q.type in _NUMERIC and _COMPARISON_RE.match(norm):
+            # '> 90 mL/min' is how labs print an eGFR above their range: a bound, and the
+            # record holds values.  Recording 90 is the investigator's call, not ours.
+            example = _COMPARISON_RE.sub("", normalise_spaces(raw))
+            return AnswerError(q.id, message("comparison_sign", lang, example=example))
         if q.type is AnswerType.yesno:
             if _word(norm) in YES_WORDS:
                 return "yes"
@@ -354,7 +395,7 @@ class AnswerParser:
         if q.type is AnswerType.integer:
             return self._parse_integer(q, norm, lang)
         if q.type is AnswerType.number:
-            return self._parse_number(q, norm, lang)
+            return self._parse_number(q, raw, norm, lang)
         if q.type is AnswerType.quantity:
             return self._parse_quantity(q, raw, lang)
         if q.type is AnswerType.date:
@@ -385,7 +426,7 @@ class AnswerParser:
             return AnswerError(q.id, self.expected(q, lang))
         return int(norm)
 
-    def _parse_number(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
+    def _parse_number(self, q: Question, raw: str, norm: str, lang: str) -> Value | AnswerError:
         m = _NUMBER_RE.match(norm)
         if not m:
             return AnswerError(q.id, self.expected(q, lang))
@@ -395,6 +436,11 @@ class AnswerParser:
             and not (q.uln and _ULN_RE.match(rest))
             and not (q.default_unit and _unit_key(rest) == _unit_key(q.default_unit))
         ):
+            if q.uln and _CONCENTRATION_RE.match(_unit_key(rest)):
+                # '80 µmol/L' read off the lab sheet: the investigator did type a number,
+                # so "type a number" would not say what is wrong.
+                value_text = normalise_spaces(raw)
+                return AnswerError(q.id, message("uln_concentration", lang, value=value_text))
             if q.default_unit and not q.uln:
                 # '10 mg/j' where the dose is asked in mg: the unit is the problem, not
                 # the number (the range message would say 10 is out of range).
@@ -404,6 +450,13 @@ class AnswerParser:
             return AnswerError(q.id, self.expected(q, lang))
         value = _to_float(m.group("num"))
         if value is None or not _in_range(q, value):
+            if q.uln and value is not None and q.maximum is not None and value > q.maximum:
+                # Far above any real multiple: most likely the lab value itself (a
+                # creatinine of 80 µmol/L typed as 80), which would exclude the patient.
+                hi = _fmt(q.maximum, lang)
+                return AnswerError(
+                    q.id, message("uln_too_high", lang, value=_fmt(value, lang), hi=hi)
+                )
             return AnswerError(q.id, self.expected(q, lang))
         return value
 
@@ -417,46 +470,59 @@ class AnswerParser:
         return self._unit_index[q.id].get(_unit_key(unit_text))
 
     def _parse_quantity(self, q: Question, raw: str, lang: str) -> Value | AnswerError:
-        text = normalise(raw)
+        text = normalise(_caret_powers(raw))
         m = _LEADING_DIGITS_RE.match(text)
         if not m:
             return AnswerError(q.id, self.expected(q, lang))
         # Where the number ends depends on the unit: '1 500 /mm3' is one number, while in
-        # '1.5 10^9/L' the '10' starts the unit.  Take the longest number whose rest is a
-        # unit of this question.
+        # '1.5 10^9/L' the '10' starts the unit.  Every split whose rest is a unit of this
+        # question is a reading; those whose number does not fit the unit ('1,5 103' as a
+        # count per mm³) drop out.
         lead = m.group()
         ends = [i for i in range(len(lead), 0, -1) if i == len(lead) or not lead[i].isdigit()]
         ends = [i for i in ends if lead[i - 1].isdigit()]
-        found: tuple[str, Unit] | None = None
+        readings: list[tuple[str, Unit]] = []
         for end in ends:
             unit = self._unit_for(q, text[end:].strip())
             if unit is not None:
-                found = (lead[:end], unit)
-                break
-        if found is None:
+                readings.append((lead[:end], unit))
+        if not readings:
             unit_text = text[len(lead) :].strip()
             if not unit_text:
                 return AnswerError(q.id, self.expected(q, lang))
             return AnswerError(
                 q.id, message("unknown_unit", lang, unit=unit_text, units=self._unit_list(q))
             )
-        num, unit = found
-        number: float | None
-        if _is_count(unit):
-            count = _whole_count(num)
-            if count is None:
+        valid = [
+            (num, unit, number)
+            for num, unit in readings
+            if (number := self._number_in(num, unit)) is not None
+        ]
+        if not valid:
+            # The longest reading's problem: '1,5/mm3' is a fractional count.
+            num, unit = readings[0]
+            if _is_count(unit):
                 return AnswerError(
                     q.id,
                     message(
                         "count_whole", lang, number=num, unit=unit.display, units=self._unit_list(q)
                     ),
                 )
-            number = float(count)
-        else:
-            # Not a count: '1,5' is a decimal comma, spaces group thousands ('1 500').
-            number = _to_float(num) if re.fullmatch(_NUMBER, num) else None
-            if number is None:
-                return AnswerError(q.id, self.expected(q, lang))
+            return AnswerError(q.id, self.expected(q, lang))
+        num, unit, number = valid[0]
+        for _, other, other_number in valid[1:]:
+            if not math.isclose(other_number * other.factor, number * unit.factor):
+                # '2 103/mm3': 2103 /mm³, or 2 ×10³/mm³?  Never pick one.
+                return AnswerError(
+                    q.id,
+                    message(
+                        "quantity_ambiguous",
+                        lang,
+                        text=normalise_spaces(raw),
+                        first=f"{_fmt(number, lang)} {unit.display}",
+                        second=f"{_fmt(other_number, lang)} {other.display}",
+                    ),
+                )
         value = number * unit.factor
         if number < 0 or not _in_range(q, value, unit):
             return AnswerError(
@@ -469,6 +535,15 @@ class AnswerParser:
                 ),
             )
         return Quantity(round(value, 6), unit.canonical, unit.kind, number, unit.display)
+
+    @staticmethod
+    def _number_in(num: str, unit: Unit) -> float | None:
+        """The number ``num`` in ``unit``, or None when it cannot be one: a count is whole
+        ('1,500' is 1500), elsewhere '1,5' has a decimal comma and spaces group thousands."""
+        if _is_count(unit):
+            count = _whole_count(num)
+            return None if count is None else float(count)
+        return _to_float(num) if re.fullmatch(_NUMBER, num) else None
 
     def _specials_text(self, q: Question, lang: str) -> str:
         """', or none' / ', none, or ongoing': the words as the question's help spells them
@@ -485,31 +560,41 @@ class AnswerParser:
         lang = ctx.lang
         if norm in SPECIAL_WORDS["today"]:
             # Any date may be typed as "today"; only the words listed in specials differ.
-            return self._check_start(q, ctx.today, raw, ctx)
+            return self._check_date(q, ctx.today, ctx)
         for special in q.specials:
             if special != "today" and _word(norm) in SPECIAL_WORDS[special]:
                 return special
         day = parse_date(norm)
         if day is None:
+            if _has_two_digit_year(norm):
+                # Refused by design (a century to guess), but the generic message would
+                # not say that the year is what is wrong.
+                return AnswerError(q.id, message("date_two_digit_year", lang, text=raw))
             return AnswerError(q.id, self.expected(q, lang))
         if isinstance(day, str):
             return AnswerError(q.id, message("date_invalid", lang, text=raw))
-        return self._check_start(q, day, raw, ctx)
+        return self._check_date(q, day, ctx)
 
-    def _check_start(
-        self, q: Question, day: dt.date, raw: str, ctx: ParseContext
-    ) -> Value | AnswerError:
+    def _check_date(self, q: Question, day: dt.date, ctx: ParseContext) -> Value | AnswerError:
+        """Refuse a date after the planned start, or after today for a past event.
+
+        A lab date or a pregnancy-test date after today is a typo (17/06 for 17/05), and
+        counted back from the start it makes stale results look fresh.  When a date is
+        after both, the earlier bound is named: that is the one a correction must meet.
+        """
+        broken: list[tuple[dt.date, str]] = []
         if q.not_after_start and ctx.planned_start is not None and day > ctx.planned_start:
-            return AnswerError(
-                q.id,
-                message(
-                    "date_after_start",
-                    ctx.lang,
-                    date=day.strftime("%d/%m/%Y"),
-                    start=ctx.planned_start.strftime("%d/%m/%Y"),
-                ),
-            )
-        return day
+            broken.append((ctx.planned_start, "date_after_start"))
+        if q.not_after_today and day > ctx.today:
+            broken.append((ctx.today, "date_after_today"))
+        if not broken:
+            return day
+        bound, key = min(broken)
+        shown = bound.strftime("%d/%m/%Y")
+        return AnswerError(
+            q.id,
+            message(key, ctx.lang, date=day.strftime("%d/%m/%Y"), start=shown, today=shown),
+        )
 
     def _parse_text(self, q: Question, raw: str, lang: str) -> Value | AnswerError:
         if q.pseudonym:
@@ -548,6 +633,15 @@ def parse_date(text: str) -> dt.date | str | None:
         return dt.date(y, mo, d)
     except ValueError:
         return "invalid"
+
+
+def _has_two_digit_year(text: str) -> bool:
+    """Whether a date that :func:`parse_date` refused would read with a two-digit year
+    ('12/05/25', '3 juin 25', 'June 3, 25'): refused by design, but the refusal should
+    say that the year is what is wrong."""
+    if _TWO_DIGIT_YEAR_RE.match(text):
+        return True
+    return bool(_named_month_dates(text)) and not _MONTH_YEAR_RE.match(text)
 
 
 def _named_month_dates(text: str, two_digit_year: bool = True) -> list[tuple[int, int, int]]:

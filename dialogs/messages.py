@@ -68,6 +68,36 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Please type a number with its unit, one of: {units}.",
         "fr": "Merci de saisir un nombre avec son unité, parmi : {units}.",
     },
+    "quantity_default": {
+        "en": "Please type a number: alone, it is read in {unit}; with a unit, one of: {units}.",
+        "fr": "Merci de saisir un nombre : seul, il est lu en {unit} ; avec une unité, "
+        "parmi : {units}.",
+    },
+    "quantity_ambiguous": {
+        "en": "{text} can be read as {first} or as {second}: please type it again so that it "
+        "reads only one way (e.g. without a space inside the number).",
+        "fr": "{text} peut se lire {first} ou {second} : merci de le saisir à nouveau de façon "
+        "non ambiguë (par ex. sans espace dans le nombre).",
+    },
+    "comparison_sign": {
+        "en": "A value with '>' or '<' cannot be recorded: please type the number alone "
+        "(e.g. {example}).",
+        "fr": "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
+        "le nombre seul (par ex. {example}).",
+    },
+    "uln_concentration": {
+        "en": "{value} is a concentration, not a multiple of the ULN: please type the value "
+        "divided by the laboratory's upper limit of normal (e.g. 1.2).",
+        "fr": "{value} est une concentration, pas un multiple de la LSN : merci de saisir la "
+        "valeur divisée par la limite supérieure de la normale du laboratoire (par ex. 1,2).",
+    },
+    "uln_too_high": {
+        "en": "{value} x ULN is not plausible (at most {hi} x ULN): if it is the lab value "
+        "itself, please type it divided by the laboratory's upper limit of normal (e.g. 1.2).",
+        "fr": "{value} LSN n'est pas plausible ({hi} LSN au plus) : s'il s'agit de la valeur "
+        "du laboratoire, merci de la saisir divisée par la limite supérieure de la normale "
+        "(par ex. 1,2).",
+    },
     "unknown_unit": {
         "en": "I don't know the unit '{unit}'. Accepted units: {units}.",
         "fr": "Je ne connais pas l'unité « {unit} ». Unités acceptées : {units}.",
@@ -83,6 +113,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "date_invalid": {
         "en": "{text} is not a valid calendar date (day first: DD/MM/YYYY).",
         "fr": "{text} n'est pas une date valide (jour d'abord : JJ/MM/AAAA).",
+    },
+    "date_two_digit_year": {
+        "en": "{text}: the year needs four digits (DD/MM/YYYY).",
+        "fr": "{text} : l'année doit comporter quatre chiffres (JJ/MM/AAAA).",
+    },
+    "date_after_today": {
+        "en": "{date} is after today ({today}): this date records something that has "
+        "already happened; please check it.",
+        "fr": "{date} est postérieure à aujourd'hui ({today}) : cette date est celle d'un "
+        "événement déjà passé ; merci de vérifier.",
     },
     "date_after_start": {
         "en": "{date} is after the planned start date ({start}): please check it.",

@@ -93,6 +93,11 @@ class Question(_Model):
     default_unit: str | None = None
     specials: tuple[Literal["none", "ongoing", "today"], ...] = ()
     not_after_start: bool = True
+    not_after_today: bool = Field(
+        default=False,
+        description="a date of something that already happened (a lab draw, a last dose): "
+        "a date after today is a typo, and would make stale results look fresh",
+    )
     pattern: str | None = None
     min_length: int | None = None
     max_length: int | None = None

@@ -165,6 +165,11 @@ def _check_question_shape(p: Protocol, qid: str) -> None:
         raise ProtocolError(src, qid, f"default_unit '{q.default_unit}' is not one of its units")
     if q.minimum is not None and q.maximum is not None and q.minimum > q.maximum:
         raise ProtocolError(src, qid, "minimum is greater than maximum")
+    if q.not_after_today and q.type is not AnswerType.date:
+        raise ProtocolError(src, qid, f"'not_after_today' given for a {q.type.value} question")
+    if q.not_after_today and qid == "planned_start_date":
+        # The start is what every delay counts back to: it is usually in the future.
+        raise ProtocolError(src, qid, "the planned start cannot be 'not_after_today'")
     if q.words and q.type is not AnswerType.integer:
         raise ProtocolError(src, qid, f"'words' given for a {q.type.value} question")
     for word in q.words:

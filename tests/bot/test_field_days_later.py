@@ -113,7 +113,9 @@ async def test_labs_typed_days_later_after_a_restart(
     record = {
         **eligible_on(TODAY),
         "planned_start_date": dmy(start),
-        "pregnancy_test_date": dmy(start - dt.timedelta(days=1)),
+        # No pregnancy test: one within 72 hours of a start 10 days away is not done yet,
+        # and a test date after today is refused.
+        "childbearing_potential": "no",
     }
     chat = first.chat()
     await chat.send("/new P-0001")
@@ -125,10 +127,10 @@ async def test_labs_typed_days_later_after_a_restart(
     bot = await restart(first, bot_on)
     chat = bot.chat()
     await chat.send("/list")
-    assert "• P-0001 — in progress, Q 38/49, 12 question(s) left" in chat.last_text
+    assert "• P-0001 — in progress, Q 34/45, 12 question(s) left" in chat.last_text
     await chat.send("/resume P-0001")
     assert chat.texts[-2] == "Continuing screening P-0001."
-    assert chat.last_text.startswith("Q 38/49 · Date of the blood tests below?")
+    assert chat.last_text.startswith("Q 34/45 · Date of the blood tests below?")
     await chat.send("today")  # read today, not on the day the screening began
     answers = bot.store.current_answers(current(bot).id)
     assert answers["lab_date"].value_json == {"date": clock.day.isoformat()}
@@ -172,7 +174,7 @@ async def test_labs_too_old_for_the_start_are_typed_again_after_resume(
         **eligible_on(TODAY),
         "planned_start_date": dmy(start),
         "lab_date": dmy(TODAY),  # 20 days before the start: too old
-        "pregnancy_test_date": dmy(start),
+        "childbearing_potential": "no",  # a pregnancy test dated on the start is refused
     }
     chat = bot.chat()
     await chat.send("/new P-0001")
@@ -185,7 +187,7 @@ async def test_labs_too_old_for_the_start_are_typed_again_after_resume(
     await chat.send("today")
     assert current(bot).current_state == "anc", chat.last_text  # the new values
     await chat.send("/list")  # the values to confirm are what is left
-    assert "• P-0001 — in progress, Q 39/49, 11 question(s) left" in chat.last_text
+    assert "• P-0001 — in progress, Q 35/45, 11 question(s) left" in chat.last_text
     await chat.send("/resume P-0001")
     # Each value measured on the old date is asked again, with its Keep button.
     asked = []
@@ -216,7 +218,7 @@ async def test_summary_and_status_do_not_count_the_old_labs_while_new_ones_are_a
         **eligible_on(TODAY),
         "planned_start_date": dmy(start),
         "lab_date": dmy(TODAY),  # 20 days before the start: too old
-        "pregnancy_test_date": dmy(start),
+        "childbearing_potential": "no",  # a pregnancy test dated on the start is refused
     }
     chat = bot.chat()
     await chat.send("/new P-0001")
@@ -362,7 +364,7 @@ async def test_the_reminder_of_an_incomplete_screening_names_a_command_that_reac
     stale = {
         **eligible_on(TODAY),
         "planned_start_date": dmy(start),
-        "pregnancy_test_date": dmy(start),
+        "childbearing_potential": "no",  # a pregnancy test dated on the start is refused
     }
     await chat.send("/new P-0031")
     await answer_up_to(bot, chat, stale)

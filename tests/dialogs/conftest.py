@@ -30,12 +30,18 @@ def acse_protocol() -> Protocol:
 
 
 @pytest.fixture(scope="session")
-def evaluate_acse(acse_protocol: Protocol) -> Callable[[Mapping[str, Any]], RecordResult]:
-    """``evaluate(record) -> RecordResult`` on protocol v1, with today = ACSE_TODAY."""
-    engine = Engine(acse_protocol, clock=lambda: ACSE_TODAY)
+def evaluate_acse(acse_protocol: Protocol) -> Callable[..., RecordResult]:
+    """``evaluate(record, today=ACSE_TODAY) -> RecordResult`` on protocol v1.
 
-    def run(record: Mapping[str, Any]) -> RecordResult:
-        return evaluate_record(engine, record)
+    ``today`` matters to dates of past events (labs, last doses), which cannot be after
+    it: a boundary case on the planned start day itself is evaluated on that day.
+    """
+    engines: dict[dt.date, Engine] = {}
+
+    def run(record: Mapping[str, Any], today: dt.date = ACSE_TODAY) -> RecordResult:
+        if today not in engines:
+            engines[today] = Engine(acse_protocol, clock=lambda: today)
+        return evaluate_record(engines[today], record)
 
     return run
 

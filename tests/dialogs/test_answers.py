@@ -17,9 +17,10 @@ PROTOCOL = parse_protocol(
 id: types
 version: 1
 title: {en: Types, fr: Types}
-order: [planned_start_date, code, yn, pick, years, ratio, count, hb, when_last]
+order: [planned_start_date, code, yn, pick, years, ratio, count, hb, when_last, drawn]
 units:
-  - {id: g_l, kind: cells, canonical: g_l, factor: 1, display: "×10⁹/L", aliases: ["G/L", "10^9/L"]}
+  - {id: g_l, kind: cells, canonical: g_l, factor: 1, display: "×10⁹/L",
+     aliases: ["G/L", "10^9/L", "10^3/mm3", "x10^3/mm3", "10^3/µL", "x10^3/µL"]}
   - {id: mm3, kind: cells, canonical: g_l, factor: 0.001, display: "/mm³", aliases: ["/mm3", "/µL"]}
   - {id: g_dl, kind: hb, canonical: g_dl, factor: 1, display: g/dL, aliases: [g/dl]}
   - {id: g_per_l, kind: hb, canonical: g_dl, factor: 0.1, display: g/L, aliases: [g/l]}
@@ -38,21 +39,31 @@ questions:
       - {value: thyroid, label: {en: Thyroid, fr: Thyroïde}}
   - {id: years, type: integer, minimum: 0, maximum: 120, label: {en: Age, fr: Âge},
      words: [ans, years, grade, G]}
-  - {id: ratio, type: number, uln: true, minimum: 0, label: {en: ULN, fr: LSN}}
+  - {id: ratio, type: number, uln: true, minimum: 0, maximum: 20, label: {en: ULN, fr: LSN}}
   - {id: count, type: quantity, units: [g_l, mm3], minimum: 0, label: {en: ANC, fr: PNN}}
   - {id: hb, type: quantity, units: [g_dl, g_per_l, mmol_l], label: {en: Hb, fr: Hb}}
   - {id: when_last, type: date, specials: [none, ongoing], label: {en: Last, fr: Dernier}}
+  - {id: drawn, type: date, not_after_today: true, label: {en: Drawn on, fr: Prélevé le}}
 criteria: []
 """,
     "types.yaml",
 )
 PARSER = AnswerParser(PROTOCOL)
 START = dt.date(2026, 11, 30)
+TODAY = dt.date(2026, 11, 23)
 
 
-def parse(qid: str, text: str, lang: str = "en") -> Answer | AnswerError:
-    ctx = ParseContext(today=dt.date(2026, 11, 23), planned_start=START, lang=lang)
+def parse(
+    qid: str, text: str, lang: str = "en", start: dt.date | None = START
+) -> Answer | AnswerError:
+    ctx = ParseContext(today=TODAY, planned_start=start, lang=lang)
     return PARSER.parse(PROTOCOL.question_by_id[qid], text, ctx)
+
+
+def error(qid: str, text: str, lang: str = "en", start: dt.date | None = START) -> str:
+    result = parse(qid, text, lang, start)
+    assert isinstance(result, AnswerError), result
+    return result.message
 
 
 def value(qid: str, text: str) -> object:
@@ -247,3 +258,153 @@ def test_a_month_first_date_is_told_the_day_comes_first(say: Say) -> None:
     step = say("lab_date", "12/31/2026")
     assert not step.accepted
     assert step.error == "12/31/2026 is not a valid calendar date (day first: DD/MM/YYYY)."
+
+
+# -- dates of past events: never after today -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        (
+            "24/11/2026",
+            "en",
+            "24/11/2026 is after today (23/11/2026): this date records something that has "
+            "already happened; please check it.",
+        ),
+        (
+            "2026-11-29",
+            "fr",
+            "29/11/2026 est postérieure à aujourd'hui (23/11/2026) : cette date est celle d'un "
+            "événement déjà passé ; merci de vérifier.",
+        ),
+        # After the start too: the earlier bound (today) is the one to meet.
+        ("17/12/2026", "en", "17/12/2026 is after today (23/11/2026)"),
+    ],
+)
+def test_a_past_event_dated_after_today_is_refused(text: str, lang: str, expected: str) -> None:
+    assert error("drawn", text, lang).startswith(expected)
+
+
+def test_with_the_start_before_today_the_start_is_the_bound_named() -> None:
+    # A screening recorded after the fact: the planned start was 20/11, today is 23/11.
+    message = error("drawn", "21/11/2026", start=dt.date(2026, 11, 20))
+    assert message == "21/11/2026 is after the planned start date (20/11/2026): please check it."
+
+
+@pytest.mark.parametrize("text", ["23/11/2026", "today", "aujourd'hui", "22/11/2026"])
+def test_a_past_event_dated_today_or_before_is_accepted(text: str) -> None:
+    assert isinstance(parse("drawn", text, start=None), Answer)
+
+
+def test_without_the_flag_a_date_after_today_is_still_accepted() -> None:
+    # when_last is not declared not_after_today: only the planned start bounds it.
+    assert value("when_last", "29/11/2026") == dt.date(2026, 11, 29)
+
+
+# -- notations the parser refuses, and says why ------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["mai 2025", "févr. 2026", "12/05", "2025"])
+def test_a_date_without_a_day_is_not_blamed_on_its_year(text: str) -> None:
+    # 'mai 2025' also matches month-day-year as 20 May '25: the year is not the problem.
+    assert error("when_last", text, "fr").startswith("Merci de saisir une date au format")
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "lang", "expected"),
+    [
+        ("drawn", "12/05/25", "en", "12/05/25: the year needs four digits (DD/MM/YYYY)."),
+        ("drawn", "30/5/25", "fr", "30/5/25 : l'année doit comporter quatre chiffres"),
+        ("when_last", "12.05.25", "en", "12.05.25: the year needs four digits (DD/MM/YYYY)."),
+        ("when_last", "12 mai 25", "fr", "12 mai 25 : l'année doit comporter quatre chiffres"),
+    ],
+)
+def test_a_two_digit_year_is_refused_saying_the_year_needs_four_digits(
+    qid: str, text: str, lang: str, expected: str
+) -> None:
+    assert error(qid, text, lang).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "lang", "expected"),
+    [
+        (
+            "count",
+            "> 90 G/L",
+            "en",
+            "A value with '>' or '<' cannot be recorded: please type the number alone "
+            "(e.g. 90 G/L).",
+        ),
+        ("count", ">1500/mm3", "en", "(e.g. 1500/mm3)"),
+        ("ratio", "< 0,5", "fr", "Une valeur avec « > » ou « < » ne peut pas être enregistrée"),
+        ("ratio", "≤0,5 LSN", "fr", "(par ex. 0,5 LSN)"),
+        ("years", ">= 18", "en", "(e.g. 18)"),
+    ],
+)
+def test_a_value_with_a_comparison_sign_is_told_to_type_the_number_alone(
+    qid: str, text: str, lang: str, expected: str
+) -> None:
+    assert expected in error(qid, text, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        (
+            "80 µmol/L",
+            "en",
+            "80 µmol/L is a concentration, not a multiple of the ULN: please type the value "
+            "divided by the laboratory's upper limit of normal (e.g. 1.2).",
+        ),
+        (
+            "12 mg/L",
+            "fr",
+            "12 mg/L est une concentration, pas un multiple de la LSN : merci de saisir la "
+            "valeur divisée par la limite supérieure de la normale du laboratoire (par ex. 1,2).",
+        ),
+        ("0,9 mg/dl", "en", "0,9 mg/dl is a concentration"),
+        ("45 UI/L", "en", "45 UI/L is a concentration"),
+        ("80 umol", "en", "80 umol is a concentration"),
+    ],
+)
+def test_a_concentration_at_a_uln_question_says_a_multiple_is_expected(
+    text: str, lang: str, expected: str
+) -> None:
+    assert error("ratio", text, lang).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        (
+            "80",
+            "en",
+            "80 x ULN is not plausible (at most 20 x ULN): if it is the lab value itself, "
+            "please type it divided by the laboratory's upper limit of normal (e.g. 1.2).",
+        ),
+        ("106,5 LSN", "fr", "106,5 LSN n'est pas plausible (20 LSN au plus)"),
+    ],
+)
+def test_a_uln_multiple_above_its_maximum_is_refused(text: str, lang: str, expected: str) -> None:
+    assert error("ratio", text, lang).startswith(expected)
+
+
+def test_a_uln_multiple_at_its_maximum_is_accepted() -> None:
+    assert value("ratio", "20 x ULN") == 20
+
+
+# -- powers of ten in cell counts -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["1,5 10³/mm³", "1,5 x10^3/mm3", "1.5 ×10³/µL", "1,5 10^3/µL"])
+def test_a_count_in_thousands_per_mm3_is_read_as_10_9_per_litre(text: str) -> None:
+    parsed = value("count", text)
+    assert isinstance(parsed, Quantity)
+    assert parsed == pytest.approx(1.5) and parsed.input_unit == "×10⁹/L"
+
+
+def test_a_number_that_reads_two_ways_is_refused_never_guessed() -> None:
+    # '2 103/mm3': 2103/mm³ with a thousands space, or 2 ×10³/mm³?
+    message = error("count", "2 103/mm3")
+    assert message.startswith("2 103/mm3 can be read as 2103 /mm³ or as 2 ×10⁹/L")

@@ -172,6 +172,38 @@ def test_a_missing_required_answer_names_the_question(
     assert "question 'cohort'" in err and "required" in err
 
 
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [
+        ("2026-11-30", 2),  # the test is dated the planned start, the day after --today
+        ("2026-12-01", 0),  # replayed on the start day itself: the test was done that morning
+    ],
+)
+def test_evaluate_refuses_a_test_dated_after_the_today_option(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any, today: str, status: int
+) -> None:
+    record = {**eligible_record, "pregnancy_test_date": "2026-12-01"}
+    path = write(tmp_path, "record.json", record)
+    assert main(["evaluate", str(path), "--json", "--today", today]) == status
+    captured = capsys.readouterr()
+    if status:
+        assert "question 'pregnancy_test_date'" in captured.err
+        assert "01/12/2026 is after today (30/11/2026)" in captured.err
+    else:
+        assert json.loads(captured.out)["criteria"]["I16"] == "pass"
+
+
+def test_evaluate_refuses_future_labs_that_would_have_counted_as_fresh(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    # The QA record: labs and pregnancy test dated after --today gave "eligible".
+    record = {**eligible_record, "lab_date": "2026-12-15", "pregnancy_test_date": "2026-12-18"}
+    record["planned_start_date"] = "2026-12-20"
+    path = write(tmp_path, "record.json", record)
+    assert main(["evaluate", str(path), "--json", "--today", TODAY]) == 2
+    assert "question 'pregnancy_test_date'" in capsys.readouterr().err
+
+
 def test_bad_json_exits_2(tmp_path: Path, capsys: Any) -> None:
     path = write(tmp_path, "record.json", '{"age": 54,')
     assert main(["evaluate", str(path), "--today", TODAY]) == 2

@@ -9,7 +9,7 @@ the spec's Rules table and Interpretations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from dialogs.expressions import ckd_epi_2021
 START = dt.date(2026, 12, 1)  # eligible_record's planned_start_date
 DROP = object()  # remove the answer from the record (absent = unknown)
 
-Evaluate = Callable[[Mapping[str, Any]], Any]
+Evaluate = Callable[..., Any]
 Case = tuple[dict[str, Any], str, dict[str, Any]]
 
 
@@ -54,7 +54,8 @@ def check(
 
     ``extra`` may hold: ``others`` {criterion: status} for criteria the change also moves,
     ``earliest`` (date or None), ``reason`` (substring), ``flagged`` (bool),
-    ``computed`` {id: value (approx)}, ``verdict`` (override).
+    ``computed`` {id: value (approx)}, ``verdict`` (override), ``today`` (the day to
+    evaluate on: a lab drawn on the planned start day is typed on that day, not before).
     """
     extra = extra or {}
     record = dict(base)
@@ -63,7 +64,7 @@ def check(
             record.pop(key, None)
         else:
             record[key] = value
-    result = evaluate(record)
+    result = evaluate(record, **({"today": extra["today"]} if "today" in extra else {}))
     ev = result.evaluation
     res = ev.results[cid]
     assert res.status == status, (cid, res.status, res.reason)
@@ -325,6 +326,7 @@ def test_I05_germ_cell_markers_not_asked_when_recist_measurable(
             {"last_systemic_therapy_date": ago(0, fr=True)},
             "fail",
             earliest=after(21),
+            today=START,
         ),
         case("I07-unknown", {"last_systemic_therapy_date": "ne sais pas"}, "unknown"),
     ],
@@ -379,7 +381,7 @@ ALL_LABS_UNKNOWN = {"I10": "unknown", "I11": "unknown", "I12": "unknown"}
         case("I09-unknown-anc", {"anc": "inconnu"}, "unknown"),
         case("I09-fail-despite-unknown-platelets", {"anc": "0.5 G/L", "platelets": None}, "fail"),
         case("I09-pass-labs-14-days", {"lab_date": ago(14)}, "pass"),
-        case("I09-pass-labs-today", {"lab_date": ago(0)}, "pass"),
+        case("I09-pass-labs-today", {"lab_date": ago(0)}, "pass", today=START),
         case(
             "I09-unknown-labs-15-days",
             {"lab_date": ago(15)},
@@ -635,7 +637,7 @@ def test_I15(
     [
         case("I16-pass-2-days", {}, "pass"),
         case("I16-pass-3-days", {"pregnancy_test_date": ago(3)}, "pass"),
-        case("I16-pass-same-day", {"pregnancy_test_date": ago(0, fr=True)}, "pass"),
+        case("I16-pass-same-day", {"pregnancy_test_date": ago(0, fr=True)}, "pass", today=START),
         case(
             "I16-unknown-4-days",
             {"pregnancy_test_date": ago(4)},
@@ -1159,6 +1161,15 @@ def test_unknown_answer_makes_the_screening_incomplete(
         ("consent_signed", "peut-être"),
         ("cohort", "melanoma"),
         ("lab_date", "2026-12-02"),  # after the planned start
+        ("lab_date", "2026-12-01"),  # the planned start, but after today (30/11/2026)
+        ("pregnancy_test_date", "2026-12-01"),
+        ("last_systemic_therapy_date", "2026-12-01"),
+        ("last_radiotherapy_date", "2026-12-01"),
+        ("last_investigational_date", "2026-12-01"),
+        ("last_live_vaccine_date", "2026-12-01"),
+        ("creatinine_uln", 80),  # a creatinine in µmol/L, not a multiple of the ULN
+        ("bilirubin_uln", "12 µmol/L"),
+        ("asat_uln", "45 UI/L"),
         ("lab_date", "11/31/2026"),  # never MM/DD
         ("last_investigational_date", "2026-02-30"),
         ("steroid_dose_mg", 0),

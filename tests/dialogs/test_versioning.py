@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,9 @@ from dialogs.checker import check_protocol
 from dialogs.protocol import default_protocol_path
 from dialogs.record import evaluate_record
 from dialogs.registry import ProtocolRegistry
+from tests.fixtures import ACSE_TODAY
 
-TODAY = dt.date(2026, 11, 23)
+TODAY = ACSE_TODAY  # the day the records are written for: their labs are not after it
 
 
 def _amended(v1: dict[str, Any]) -> dict[str, Any]:
