@@ -42,6 +42,7 @@ import logging
 import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -101,6 +102,7 @@ from storage import (
     DuplicatePatientCode,
     Role,
     Screening,
+    ScreeningNotFound,
     ScreeningTx,
     Status,
     Store,
@@ -1144,13 +1146,17 @@ async def pending_command(update: Update, context: Ctx) -> None:
         await context.bot.send_message(chat.id, tr("no_pending", lang))
         raise ApplicationHandlerStop
     lines = [tr("pending", lang, n=len(items))]
+    # Two investigators may use one code for two patients: /review CODE opens one of
+    # them, so a code listed twice points at each screening by its number.
+    codes = Counter(s.patient_code for s in items)
     for s in items:
         when = when_text(s.completed_at) if s.completed_at else ""
         verdict = s.verdict or "—"
         if f"coord_{verdict}" in CATALOGUE:
             verdict = tr(verdict, lang)
+        target = f"#{s.id}" if codes[s.patient_code] > 1 else s.patient_code
         lines.append(
-            f"• <b>{_e(s.patient_code)}</b> · {_e(verdict)} · {when} · /review {_e(s.patient_code)}"
+            f"• <b>{_e(s.patient_code)}</b> · {_e(verdict)} · {when} · /review {_e(target)}"
         )
     await _send_long(context, chat.id, lines)
     raise ApplicationHandlerStop
@@ -1322,7 +1328,15 @@ async def review_command(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     services = _services(context)
     code = normalise_patient_code(" ".join(context.args))  # stored in this form
-    screening = await asyncio.to_thread(find_by_code, services.store, code)
+    number = re.fullmatch(r"#\s*([0-9]{1,12})", code)
+    screening: Screening | None
+    if number is not None:  # /review #12: one screening, by its number in /pending
+        try:
+            screening = await asyncio.to_thread(services.store.get_screening, int(number[1]))
+        except ScreeningNotFound:
+            screening = None
+    else:
+        screening = await asyncio.to_thread(find_by_code, services.store, code)
     if screening is None or screening.id is None:
         await context.bot.send_message(chat.id, tr("not_found", lang, code=code))
         raise ApplicationHandlerStop

@@ -585,8 +585,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Terminés, pas encore revus ({n}) :",
     },
     "coord_review_usage": {
-        "en": "Usage: /review PATIENT_CODE",
-        "fr": "Usage : /review CODE_PATIENT",
+        "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",
+        "fr": "Usage : /review CODE_PATIENT (ou /review #NUMÉRO, comme /pending l'indique)",
     },
     "coord_not_found": {
         "en": "No screening with code {code}.",

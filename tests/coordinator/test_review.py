@@ -12,6 +12,7 @@ from storage.coordination import MessageKind, messages, pending_review, reviews
 from tests.coordinator.conftest import (
     COORDINATOR,
     COORDINATOR_CHAT,
+    ELIGIBLE,
     INVESTIGATOR,
     OTHER_INVESTIGATOR,
     answer,
@@ -198,3 +199,22 @@ async def test_review_of_a_code_screened_again_opens_the_completed_one(
     assert coordinator.sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
         f"c|confirm|{done}|1"
     )
+
+
+async def test_one_code_from_two_investigators_is_reviewed_by_number(
+    store: Store, engine: Engine, make_bot: Callable[..., Any]
+) -> None:
+    """Two investigators' P-0001: /pending listed « /review P-0001 » twice and /review
+    P-0001 opened only the later one; the other could not be reviewed at all."""
+    first = complete(store, engine, "P-0001", age="16")
+    second = start_screening(store, engine, "P-0001", OTHER_INVESTIGATOR)
+    assert answer(store, engine, second, ELIGIBLE) == "complete"
+    bot = await make_bot()
+    coordinator = bot.chat(COORDINATOR)
+    await coordinator.send("/pending")
+    assert f"/review #{first}" in coordinator.last_text
+    assert f"/review #{second}" in coordinator.last_text
+    await coordinator.send(f"/review #{first}")
+    assert "NOT ELIGIBLE" in coordinator.texts[-1] or "NOT ELIGIBLE" in coordinator.texts[-2]
+    await coordinator.send("/review #999")
+    assert coordinator.last_text == "No screening with code #999."
