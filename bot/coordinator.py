@@ -781,6 +781,28 @@ def _pointing(services: CoordinatorServices, sid: int, text: str) -> Pointing:
     return point_at(text, numbered, engine.protocol.question_by_id)
 
 
+async def _reply_about(
+    update: Update, context: Ctx, services: CoordinatorServices, delivered: OutboxMessage
+) -> None:
+    """Let a reply to a message about one screening through only if that screening is
+    the one in progress; otherwise say so and record nothing."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and user is not None
+
+    def about() -> tuple[str, bool]:
+        screening = services.store.get_screening(delivered.screening_id)
+        current = services.store.find_open_screening(user.id)
+        return screening.patient_code, current is not None and current.id == screening.id
+
+    code, in_progress = await asyncio.to_thread(about)
+    if in_progress:
+        return
+    actor = await _actor(services, update)
+    await message.reply_text(tr("reply_other_screening", actor.lang, code=code))
+    raise ApplicationHandlerStop
+
+
 async def on_query_reply(update: Update, context: Ctx) -> None:
     """A text reply to one of the bot's messages that is part of a query.
 
@@ -809,6 +831,13 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
         if delivered is not None and delivered.kind == MessageKind.QUERY:
             await _query_response(update, context, services, delivered)
             raise ApplicationHandlerStop
+        if delivered is not None and delivered.kind in (
+            MessageKind.REMINDER,
+            MessageKind.REOPENED,
+        ):
+            # A reply to a reminder about P-0007 would go to the current question, which
+            # may be P-0008's: only when it is that patient's screening does it go on.
+            await _reply_about(update, context, services, delivered)
     mark = _QUERY_MARK.search(prompt.text or "")
     if mark is None:
         if (prompt.text or "").startswith(_QUERY_STARTS):

@@ -584,6 +584,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Completed, not yet reviewed ({n}):",
         "fr": "Terminés, pas encore revus ({n}) :",
     },
+    "coord_reply_other_screening": {
+        "en": "This replies to a message about {code}, which is not the screening in "
+        "progress: nothing was recorded. /resume {code}, then type the answer.",
+        "fr": "Ce message répond à un message sur {code}, qui n'est pas le screening en "
+        "cours : rien n'a été enregistré. /resume {code}, puis tapez la réponse.",
+    },
     "coord_review_usage": {
         "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",
         "fr": "Usage : /review CODE_PATIENT (ou /review #NUMÉRO, comme /pending l'indique)",

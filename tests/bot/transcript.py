@@ -169,7 +169,9 @@ class TelegramChat:
 
     # -- acting -------------------------------------------------------------------------
 
-    async def send(self, text: str, *, reply_to_last: bool = False) -> None:
+    async def send(
+        self, text: str, *, reply_to_last: bool = False, reply_to: dict[str, Any] | None = None
+    ) -> None:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -182,6 +184,8 @@ class TelegramChat:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         if reply_to_last:
             message["reply_to_message"] = self.sent[-1]
+        if reply_to is not None:  # a Telegram reply to one of the bot's messages
+            message["reply_to_message"] = reply_to
         await self._process({"update_id": next(_update_ids), "message": message})
 
     async def press(self, label: str) -> None:

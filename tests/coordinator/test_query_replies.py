@@ -11,6 +11,7 @@ the bundled protocol, as an investigator and a coordinator would use it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from telegram.ext import CallbackContext
 
 from bot.coordinator import outbox_job
+from bot.reminders import enqueue_due_reminders
 from bot.settings import Settings
 from storage.coordination import DELIVERIES, MessageKind, messages
 from tests.bot.conftest import ELIGIBLE, INVESTIGATOR, Bot, answer_until_done
@@ -196,3 +198,31 @@ async def test_the_reply_goes_to_every_coordinator_once_the_asker_is_deactivated
     assert chat.last_text.startswith("💬 Your reply on <b>P-0001</b> was sent to the coordinators.")
     rows = messages(bot.store, sid, MessageKind.QUERY_RESPONSE)
     assert sorted(m.recipient for m in rows) == [COORDINATOR_CHAT, SECOND_COORDINATOR]
+
+
+async def test_a_reply_to_a_reminder_about_another_patient_records_nothing(bot: Bot) -> None:
+    """A reply (« 54 ») to the reminder about P-0007 went to the current question, which
+    was P-0008's age."""
+    chat = bot.chat()
+    await chat.send("/new P-0007")
+    await chat.send("today")
+    await chat.send("/new P-0008")
+    await chat.send("today")
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+    assert enqueue_due_reminders(bot.store, bot.services.registry, 3, now) == 2
+    await deliver(bot)
+    [reminder] = [m for m in chat.sent if "⏰" in m["text"] and "P-0007" in m["text"]]
+    before = bot.store.find_open_screening(INVESTIGATOR)
+    assert before is not None and before.patient_code == "P-0008"
+    await chat.send("sarcoma", reply_to=reminder)
+    assert chat.last_text == (
+        "This replies to a message about P-0007, which is not the screening in progress: "
+        "nothing was recorded. /resume P-0007, then type the answer."
+    )
+    after = bot.store.find_open_screening(INVESTIGATOR)
+    assert after is not None and after.answer_count == before.answer_count
+    await chat.send("/resume P-0007")
+    await chat.send("sarcoma", reply_to=reminder)  # now it is P-0007's question
+    current = bot.store.find_open_screening(INVESTIGATOR)
+    assert current is not None and current.patient_code == "P-0007"
+    assert "cohort" in bot.store.current_answers(current.id)
