@@ -53,6 +53,10 @@ SPECIAL_WORDS: dict[str, frozenset[str]] = {
     "ongoing": frozenset({"ongoing", "en cours", "current", "currently"}),
 }
 
+_YESTERDAY = frozenset({"yesterday", "hier"})
+# 'J-3', 'j - 3', 'D-3': days before day 1 (the planned start), the trial team's count.
+_DAY_BEFORE_START_RE = re.compile(r"[jd]\s*-\s*(?P<days>[0-9]{1,3})")
+
 # Longer answers are refused before any parsing (a question may allow more text).
 MAX_ANSWER_LENGTH = 200
 # More digits than any count or dose: int() refuses over 4300 digits, float() overflows.
@@ -561,6 +565,14 @@ class AnswerParser:
         if norm in SPECIAL_WORDS["today"]:
             # Any date may be typed as "today"; only the words listed in specials differ.
             return self._check_date(q, ctx.today, ctx)
+        if norm in _YESTERDAY:
+            return self._check_date(q, ctx.today - dt.timedelta(days=1), ctx)
+        relative = _DAY_BEFORE_START_RE.fullmatch(norm)
+        if relative is not None and ctx.planned_start is not None and q.not_after_today:
+            # 'J-3' / 'D-3': how French teams count days, from day 1 of treatment (the
+            # planned start); only for dates of past events, counted back from it.
+            back = dt.timedelta(days=int(relative["days"]))
+            return self._check_date(q, ctx.planned_start - back, ctx)
         for special in q.specials:
             if special != "today" and _word(norm) in SPECIAL_WORDS[special]:
                 return special

@@ -408,3 +408,24 @@ def test_a_number_that_reads_two_ways_is_refused_never_guessed() -> None:
     # '2 103/mm3': 2103/mm³ with a thousands space, or 2 ×10³/mm³?
     message = error("count", "2 103/mm3")
     assert message.startswith("2 103/mm3 can be read as 2103 /mm³ or as 2 ×10⁹/L")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hier", dt.date(2026, 11, 22)),
+        ("yesterday", dt.date(2026, 11, 22)),
+        ("J-10", dt.date(2026, 11, 20)),  # ten days before day 1, the planned start
+        ("j - 8", dt.date(2026, 11, 22)),
+        ("D-30", dt.date(2026, 10, 31)),
+    ],
+)
+def test_yesterday_and_days_before_day_1(text: str, expected: dt.date) -> None:
+    """« J-3 » is how a French trial team dates an exam (3 days before the first dose)."""
+    assert value("drawn", text) == expected
+
+
+def test_a_day_count_before_day_1_is_only_for_past_events() -> None:
+    # 'J-3' of the planned start itself, or of a question not dated back from it: refused.
+    assert isinstance(parse("when_last", "J-3"), AnswerError)
+    assert isinstance(parse("drawn", "J-3"), AnswerError)  # 27/11: after today (23/11)
