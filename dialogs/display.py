@@ -29,7 +29,21 @@ def number(x: float, lang: str = "en") -> str:
         return str(int(x))
     if abs(x) < 0.01:
         return plain_number(float(f"{float(x):.2g}"), lang, decimals=12)
-    return plain_number(round(float(x), 3), lang, decimals=3)
+    return plain_number(_unhidden(float(x)), lang, decimals=_MAX_DECIMALS)
+
+
+_MAX_DECIMALS = 6
+
+
+def _unhidden(x: float) -> float:
+    """``x`` to three decimals, or more where three would round it onto a rounder number:
+    an eGFR of 49.9998 failing '≥ 50' must not read '50'.  Float noise (10.0000000001)
+    still reads as the round number it is."""
+    for decimals in range(3, _MAX_DECIMALS + 1):
+        shown = round(x, decimals)
+        if abs(shown - x) < 1e-9 or not f"{shown:.{decimals}f}".endswith("0"):
+            return shown
+    return round(x, _MAX_DECIMALS)
 
 
 def plain_number(x: float, lang: str = "en", decimals: int = 6) -> str:

@@ -850,6 +850,12 @@ def test_N03(
         pytest.param({"bilirubin_uln": "1,51", "gilbert": "no"}, "I11", "1.51", id="I11"),
         pytest.param({"asat_uln": "3,01", "liver_metastases": "no"}, "I11", "3.01", id="I11-asat"),
         pytest.param(steroid("prednisone", "10,04"), "N03", "10.04 mg/day", id="N03"),
+        pytest.param(  # CKD-EPI 2021 gives 49.9998: three decimals would show 50
+            {"age": 70, "sex": "male", "creatinine_clearance": "132,1 µmol/L"},
+            "I10",
+            "49.9998",
+            id="I10-egfr",
+        ),
     ],
 )
 def test_a_failing_value_is_never_quoted_rounded_onto_its_limit(
