@@ -161,12 +161,17 @@ def run_fhir(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         from bot.cli_export import OutputError, refuse_database
+        from storage.errors import StorageError
 
         try:
             refuse_database(args.output)  # one typo would replace every screening
         except OutputError as exc:
             print(f"screenbot protocol fhir: {exc}", file=sys.stderr)
             return EXIT_FINDINGS
+        except (StorageError, ValueError):
+            # No usable database configured (this command never opens one): there is
+            # none this file could overwrite.
+            pass
         try:
             args.output.write_text(text, encoding="utf-8")
         except OSError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,28 @@ def require_existing_sqlite(url: URL) -> None:
         raise MissingDatabase(_absolute(path)) from None
     if size == 0 and path.is_file():
         raise MissingDatabase(_absolute(path))
+    if path.is_file() and not _holds_screenbot_schema(path):
+        # Another program's SQLite file: refused before the store opens it, which would
+        # switch it to WAL and make it owner-only.
+        raise MissingDatabase(_absolute(path))
+
+
+def _holds_screenbot_schema(path: Path) -> bool:
+    """Whether the file has Alembic's version table, read without writing anything
+    (read-only URI: no journal, no WAL switch, no permission change)."""
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+    except sqlite3.Error:  # not a database at all
+        return False
+    finally:
+        db.close()
+    return row is not None
 
 
 # Files SQLite keeps beside a database named NAME: NAME-wal and NAME-shm in WAL mode,

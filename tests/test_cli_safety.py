@@ -209,6 +209,7 @@ def test_an_empty_file_or_another_programs_database_is_not_made_screenbots(
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE notes (text TEXT)")
     conn.close()
+    db.chmod(0o644)
     assert main(["export", "--format", "csv"]) == 1
     assert _one_line(capsys.readouterr().err) == (
         f"error: no database at {db}; check DATA_DIR or DATABASE_URL"
@@ -217,6 +218,11 @@ def test_an_empty_file_or_another_programs_database_is_not_made_screenbots(
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert tables == {"notes"}  # no migration ran on it
+    # Nor was it opened as a store, which makes it owner-only and switches it to WAL.
+    assert db.stat().st_mode & 0o777 == 0o644
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
 
 
 @pytest.mark.parametrize(
@@ -230,3 +236,13 @@ def test_the_commands_meant_to_create_the_database_still_do(
     capsys.readouterr()
     assert main(["export", "--format", "csv"]) == 0
     assert "0 screening(s) exported as csv" in capsys.readouterr().err
+
+
+def test_protocol_fhir_needs_no_database(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It never opens one: an unusable DATABASE_URL made its --output fail (exit 1)."""
+    monkeypatch.setenv("DATABASE_URL", "nonsense://x")
+    out = env / "questionnaire.json"
+    assert main(["protocol", "fhir", "--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("{")
