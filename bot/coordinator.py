@@ -44,7 +44,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from telegram import (
@@ -127,6 +127,7 @@ from storage.coordination import (
     revision_of,
     user_is_active,
 )
+from storage.exports import ProtocolKey
 from storage.models import utcnow
 from storage.screening_log import (
     NO_COHORT,
@@ -1548,6 +1549,8 @@ class ExportFile:
     filename: str
     count: int
     size: int
+    # Screenings exported without their protocol file (not loaded), per file.
+    unloaded: Mapping[ProtocolKey, int] = field(default_factory=dict)
 
 
 def prepare_export(
@@ -1561,14 +1564,17 @@ def prepare_export(
     with tempfile.TemporaryFile() as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         # A document a coordinator opens, most often in a spreadsheet.
-        count = export_to(store, registry, fmt, text, since, for_spreadsheet=True)
+        unloaded: Counter[ProtocolKey] = Counter()
+        count = export_to(
+            store, registry, fmt, text, since, for_spreadsheet=True, unloaded=unloaded
+        )
         text.flush()
         text.detach()  # closing the wrapper would close the file
         size = raw.tell()
         raw.seek(0)
         filename = f"{basename}.{SUFFIX[fmt]}"
         if size <= min(COMPRESS_ABOVE, UPLOAD_LIMIT):
-            return ExportFile(raw.read(), filename, count, size)
+            return ExportFile(raw.read(), filename, count, size, unloaded)
         with tempfile.TemporaryFile() as packed:
             # mtime=0: the same export gives the same bytes.
             with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0) as gz:
@@ -1576,7 +1582,7 @@ def prepare_export(
             size = packed.tell()
             packed.seek(0)
             data = packed.read() if size <= UPLOAD_LIMIT else None
-            return ExportFile(data, f"{filename}.gz", count, size)
+            return ExportFile(data, f"{filename}.gz", count, size, unloaded)
 
 
 def _export_caption(n: int, fmt: str, since: dt.datetime | None, lang: str) -> str:
@@ -1629,6 +1635,14 @@ async def export_command(update: Update, context: Ctx) -> None:
             filename=export.filename,
             caption=_export_caption(export.count, fmt, since, lang),
         )
+        if export.unloaded and fmt != "json":
+            # As the CLI warns: silence would pass a file missing data off as complete.
+            for (pid, version, sha), n in sorted(export.unloaded.items()):
+                warning = tr(
+                    f"export_unloaded_{fmt}", lang, n=n, protocol=f"{pid} v{version}",
+                    sha=sha[:12],
+                )  # fmt: skip
+                await context.bot.send_message(chat.id, warning)
     raise ApplicationHandlerStop
 
 

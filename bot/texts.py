@@ -590,6 +590,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Ce message répond à un message sur {code}, qui n'est pas le screening en "
         "cours : rien n'a été enregistré. /resume {code}, puis tapez la réponse.",
     },
+    "coord_export_unloaded_csv": {
+        "en": "⚠️ {n} screening(s) in this export were begun on protocol {protocol} "
+        "(sha256 {sha}…), a file this bot no longer has loaded: the criterion columns of "
+        "those not completed are empty.",
+        "fr": "⚠️ {n} screening(s) de cet export ont été commencés sur le protocole "
+        "{protocol} (sha256 {sha}…), un fichier que ce bot n'a plus chargé : les colonnes "
+        "de critères de ceux non terminés sont vides.",
+    },
+    "coord_export_unloaded_fhir": {
+        "en": "⚠️ {n} screening(s) in this export were begun on protocol {protocol} "
+        "(sha256 {sha}…), a file this bot no longer has loaded: their answers are typed "
+        "from the stored values and carry no question text.",
+        "fr": "⚠️ {n} screening(s) de cet export ont été commencés sur le protocole "
+        "{protocol} (sha256 {sha}…), un fichier que ce bot n'a plus chargé : leurs "
+        "réponses sont typées d'après les valeurs enregistrées, sans texte de question.",
+    },
     "coord_review_usage": {
         "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",
         "fr": "Usage : /review CODE_PATIENT (ou /review #NUMÉRO, comme /pending l'indique)",

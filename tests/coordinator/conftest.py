@@ -220,7 +220,7 @@ async def make_bot(
         )
         services = CoordinatorServices(
             store=store_ or store,
-            registry=registry,
+            registry=overrides.pop("registry", registry),
             coordinator_chat_id=COORDINATOR_CHAT,
             reminder_days=3,
             clock=clock,

@@ -512,3 +512,18 @@ def test_since_selects_changes_on_postgres_too(engine: Engine) -> None:
             with store.screening_tx(old) as tx:
                 tx.log_event("confirmed", COORDINATOR)
             assert count_screenings(store, since) == 2
+
+
+async def test_export_in_telegram_warns_about_screenings_without_their_protocol_file(
+    store: Store, seeded: dict[str, int], make_bot: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Only the CLI warned: a coordinator got a FHIR file without question text, or a CSV
+    with empty criterion columns, and no word about it."""
+    bot = await make_bot(registry=ProtocolRegistry.from_directory(_edited_mini(tmp_path)))
+    coordinator = bot.chat(COORDINATOR)
+    await coordinator.send("/export fhir")
+    assert len(bot.request.uploads) == 1  # the file still goes
+    assert coordinator.last_text.startswith(
+        "⚠️ 6 screening(s) in this export were begun on protocol mini v1 (sha256 "
+    )
+    assert "their answers are typed from the stored values" in coordinator.last_text
