@@ -23,7 +23,6 @@ Coordinator features (issue 5) plug in without editing this file:
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -89,7 +88,7 @@ def quiet_transport_loggers() -> None:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Storage (migrated to the latest schema) and every protocol version, ready to serve."""
-    registry = ProtocolRegistry.from_directory(settings.protocol_dir, clock or dt.date.today)
+    registry = ProtocolRegistry.from_directory(settings.protocol_dir, clock or settings.today)
     store = Store(settings.effective_database_url)
     store.upgrade()
     completing: list[CompletingHook] = []

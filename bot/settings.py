@@ -5,9 +5,11 @@ Only the composition root reads settings; the engine and storage receive plain v
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +31,29 @@ class Settings(BaseSettings):
     webhook_port: int = 8443
     webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
+    # The site's time zone (IANA name, e.g. Europe/Paris): "today" for the dialog.  A
+    # server on UTC would refuse, from midnight to 1-2 am in France, a lab drawn today
+    # as "after today".  Unset: the server's local time.
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if not name:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (an IANA name, e.g. Europe/Paris)"
+            ) from None
+        return name
+
+    def today(self) -> dt.date:
+        """Today's date at the site."""
+        if self.timezone is None:
+            return dt.date.today()
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     @property
     def effective_database_url(self) -> str:
