@@ -875,12 +875,14 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     question_id, comment = pointing.question_id, pointing.comment
 
-    def work() -> tuple[str, str | None] | str:
+    def work() -> tuple[str, str | None] | str | None:
         screening = services.store.get_screening(sid)
         engine = engine_of(services.registry, screening)
         with services.store.screening_tx(sid) as tx:
             if not user_is_active(tx, tx.screening.investigator_id):
                 return _inactive_investigator(tx, lang)
+            if not tx.claim_update(update.update_id):
+                return None  # Telegram redelivered it: the query went once, and was said
             review = record_review(tx, user.telegram_id, ReviewAction.QUERY, comment, question_id)
             record = tx.current_answers().get(question_id) if question_id else None
 
@@ -910,6 +912,8 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
             return tx.screening.patient_code, about
 
     done = await asyncio.to_thread(work)
+    if done is None:
+        raise ApplicationHandlerStop
     if isinstance(done, str):
         await message.reply_text(done)
         raise ApplicationHandlerStop

@@ -72,6 +72,7 @@ async def test_query_reopen_change_and_new_summary(
     assert f"screening #{sid}" in coordinator.texts[-1]
     await coordinator.send("age: is 16 a typo?", reply_to_last=True)
     assert coordinator.texts[-1] == "❓ Query on P-012 about “Age” sent to the investigator."
+    await coordinator.replay()  # Telegram redelivers the update: one query, sent once
     [review] = reviews(store, sid)
     assert (review.action, review.question_id, review.comment) == (
         "query",
