@@ -42,7 +42,7 @@ from telegram.request import BaseRequest
 
 from bot.errors import ConfigurationError
 from bot.handlers import AnyApplication, CompletedHook, TelegramFrontEnd
-from bot.screening_flow import CompletingHook, ScreeningFlow
+from bot.screening_flow import AbandoningHook, CompletingHook, ScreeningFlow
 from bot.settings import Settings
 from bot.texts import COMMANDS
 from dialogs.engine import Clock
@@ -66,6 +66,7 @@ class Services:
     settings: Settings
     flow: ScreeningFlow
     on_completing: list[CompletingHook] = field(default_factory=list)
+    on_abandoning: list[AbandoningHook] = field(default_factory=list)
     on_completed: list[CompletedHook] = field(default_factory=list)
 
     def close(self) -> None:
@@ -92,14 +93,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = Store(settings.effective_database_url)
     store.upgrade()
     completing: list[CompletingHook] = []
+    abandoning: list[AbandoningHook] = []
     flow = ScreeningFlow(
         registry,
         store,
         stop_at_first_fail=settings.stop_at_first_fail,
         default_language=settings.default_language,
         completing=completing,
+        abandoning=abandoning,
     )
-    return Services(registry, store, settings, flow, on_completing=completing)
+    return Services(
+        registry, store, settings, flow, on_completing=completing, on_abandoning=abandoning
+    )
 
 
 def build_application(

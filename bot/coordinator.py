@@ -116,6 +116,7 @@ from storage.coordination import (
     coordinators_to_answer,
     delivered_message,
     display_names,
+    enqueue_abandoned_notice,
     enqueue_for,
     enqueue_for_investigator,
     enqueue_summary,
@@ -334,6 +335,24 @@ def completion_hook(
     return hook
 
 
+def abandon_hook(coordinator_chat_id: int | None) -> Callable[[ScreeningTx, str], int]:
+    """The in-transaction abandonment hook: a screening that had completed (its summary
+    went to the coordinators, a coordinator may have confirmed it) and is now abandoned
+    by its investigator is said to them; otherwise its verdict just vanished."""
+
+    def hook(tx: ScreeningTx, lang: str) -> int:
+        payload = {
+            "patient_code": tx.screening.patient_code,
+            "investigator": investigator_name(tx),
+            "investigator_id": tx.screening.investigator_id,
+            "verdict": tx.screening.verdict,
+            "lang": lang,
+        }
+        return enqueue_abandoned_notice(tx, payload, coordinator_chat_id)
+
+    return hook
+
+
 def summary_text(payload: Mapping[str, Any], lang: str | None = None) -> str:
     """The summary as HTML, in ``lang`` (the reader's; default: the payload's own).
 
@@ -424,6 +443,11 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
             return None if text is None else Outgoing(text)
         if message.kind == MessageKind.QUERY_RESPONSE:
             return Outgoing(*_response_text(store, message.screening_id, payload, lang))
+        if message.kind == MessageKind.ABANDONED:
+            name = person(payload["investigator"], payload.get("investigator_id"))
+            return Outgoing(
+                tr("abandoned_notice", lang, name=_e(name), code=_e(payload["patient_code"]))
+            )
         code = _e(payload["patient_code"])
         coordinator = _e(person(payload["coordinator"], payload.get("coordinator_id")))
         if message.kind == MessageKind.QUERY:
@@ -1764,6 +1788,7 @@ def register(application: App, services: AppServices | CoordinatorServices) -> C
             services.settings, services.store, services.registry
         )
         services.on_completing.append(completion_hook(coordinator.coordinator_chat_id))
+        services.on_abandoning.append(abandon_hook(coordinator.coordinator_chat_id))
         services.on_completed.append(kick_after_completion)
     application.bot_data[SERVICES_KEY] = coordinator
     group = HANDLER_GROUP

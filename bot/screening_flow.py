@@ -138,6 +138,8 @@ class Outcome:
 
 
 CompletingHook = Callable[[ScreeningTx, Engine, Evaluation], object]
+# Run inside the abandonment's transaction (the coordinators' notice).
+AbandoningHook = Callable[[ScreeningTx, str], object]
 """Runs inside the completion's transaction, after ``tx.complete``: what it writes (e.g. a
 coordinator summary queued in the outbox) exists if and only if the completion does.
 An exception rolls the completion back (the user gets the apology and can answer again)."""
@@ -240,11 +242,13 @@ class ScreeningFlow:
         stop_at_first_fail: bool = True,
         default_language: str = "en",
         completing: list[CompletingHook] | None = None,
+        abandoning: list[AbandoningHook] | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         # Shared with Services.on_completing: hooks added later are seen here.
         self.completing: list[CompletingHook] = completing if completing is not None else []
+        self.abandoning: list[AbandoningHook] = abandoning if abandoning is not None else []
         self.stop_at_first_fail = stop_at_first_fail
         self.default_language = default_language if default_language in LANGUAGES else "en"
 
@@ -775,6 +779,8 @@ class ScreeningFlow:
             return out
         with self._session(ctx, sid) as work:
             work.tx.abandon(ctx.user_id, "cancelled by the investigator")
+            for hook in self.abandoning:
+                hook(work.tx, ctx.lang)
             text = t("abandoned", ctx.lang, code=work.screening.patient_code)
         # Another open screening is now the one typed answers go to: say which.
         other = self.store.find_open_screening(ctx.user_id)

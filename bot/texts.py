@@ -606,6 +606,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "{protocol} (sha256 {sha}…), un fichier que ce bot n'a plus chargé : leurs "
         "réponses sont typées d'après les valeurs enregistrées, sans texte de question.",
     },
+    "coord_abandoned_notice": {
+        "en": "🗑 {name} abandoned screening <b>{code}</b>, which had been completed: its "
+        "verdict no longer counts (/review {code} shows its history).",
+        "fr": "🗑 {name} a abandonné le screening <b>{code}</b>, qui avait été terminé : son "
+        "verdict ne compte plus (/review {code} montre son historique).",
+    },
     "coord_review_usage": {
         "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",
         "fr": "Usage : /review CODE_PATIENT (ou /review #NUMÉRO, comme /pending l'indique)",

@@ -63,6 +63,7 @@ class MessageKind(StrEnum):
     QUERY = "query"  # a coordinator's question, to the investigator
     REOPENED = "reopened"  # a coordinator reopened the screening, to the investigator
     QUERY_RESPONSE = "query_response"  # the investigator's written reply, to the coordinator
+    ABANDONED = "abandoned"  # a once-completed screening abandoned, to the coordinators
 
 
 class ReviewAction(StrEnum):
@@ -264,6 +265,21 @@ def enqueue_summary(tx: ScreeningTx, payload: Any, coordinator_chat_id: int | No
     revision = str(completion_number(conn, tx.screening_id))
     recipients = coordinator_recipients(conn, coordinator_chat_id)
     return enqueue(conn, tx.screening_id, recipients, MessageKind.SUMMARY, revision, payload)
+
+
+def enqueue_abandoned_notice(
+    tx: ScreeningTx, payload: Any, coordinator_chat_id: int | None = None
+) -> int:
+    """Tell every coordinator that a screening once completed (so summarised to them,
+    maybe confirmed) was abandoned: its verdict leaves /pending, the log and the export
+    without a word otherwise.  Nothing for a screening never completed (0)."""
+    conn = tx._live()
+    completions = completion_number(conn, tx.screening_id)
+    if completions == 0:
+        return 0
+    recipients = coordinator_recipients(conn, coordinator_chat_id)
+    revision = f"abandoned-{completions}"
+    return enqueue(conn, tx.screening_id, recipients, MessageKind.ABANDONED, revision, payload)
 
 
 def enqueue_for_investigator(tx: ScreeningTx, kind: str, revision: str, payload: Any) -> int:
