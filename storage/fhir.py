@@ -40,6 +40,8 @@ ENABLE_WHEN_EXPRESSION = (
 UNIT_OPTION = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
 VERDICT_EXTENSION = "urn:screenbot:fhir:verdict"
 PATIENT_CODE_SYSTEM = "urn:screenbot:patient-code"
+# The investigator's Telegram user id, as the bot's users table and audit trail hold it.
+INVESTIGATOR_SYSTEM = "urn:screenbot:telegram-user-id"
 
 _ITEM_TYPE = {
     AnswerType.yesno: "boolean",
@@ -342,6 +344,11 @@ def questionnaire_response(
         "questionnaire": f"{questionnaire_url(s.protocol_id)}|{s.protocol_version}",
         "status": _RESPONSE_STATUS.get(s.status, "in-progress"),
         "authored": _fhir_instant(s.completed_at or s.updated_at),
+        # Who screened: a monitor compares the responses with the site's delegation log.
+        "author": {
+            "identifier": {"system": INVESTIGATOR_SYSTEM, "value": str(s.investigator_id)},
+            "display": item.investigator,
+        },
         "item": items,
     }
     if s.verdict:

@@ -119,6 +119,10 @@ def test_fhir_bundle_parses_as_r4_questionnaire_responses(
     young = responses["P-101"]
     assert young.status == "completed"
     assert young.questionnaire == "urn:screenbot:questionnaire:mini|1"
+    # Who screened, as the delegation log names them (the response had no author).
+    assert young.author.identifier.value == str(INVESTIGATOR)
+    assert young.author.display == "Dr A"
+    assert responses["P-104"].author.display == "Dr B"
     items = {i.linkId: i.answer[0] for i in young.item}
     assert items["age"].valueInteger == 16
     assert items["cohort"].valueCoding.code == "alpha"
