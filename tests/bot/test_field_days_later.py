@@ -165,9 +165,8 @@ async def test_a_planned_start_now_past_is_pointed_out_on_resume(
     assert current(bot).current_state == "anc", chat.last_text
 
 
-async def test_labs_too_old_for_the_start_are_typed_again_after_resume(
-    bot_on: Callable[..., Any], clock: Clock
-) -> None:
+async def labs_too_old(bot_on: Callable[..., Any]) -> tuple[Bot, TelegramChat]:
+    """P-0001 completed INCOMPLETE: its labs are 20 days before the planned start."""
     bot: Bot = await bot_on()
     start = TODAY + dt.timedelta(days=20)
     record = {
@@ -179,6 +178,13 @@ async def test_labs_too_old_for_the_start_are_typed_again_after_resume(
     chat = bot.chat()
     await chat.send("/new P-0001")
     await answer_up_to(bot, chat, record)
+    return bot, chat
+
+
+async def test_labs_too_old_for_the_start_are_typed_again_after_resume(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    bot, chat = await labs_too_old(bot_on)
     assert "labs older than 14 days before the planned start: repeat them" in chat.last_text
     clock.later(12)  # the labs were repeated today
     await chat.send("/resume P-0001")
@@ -212,17 +218,7 @@ async def test_summary_and_status_do_not_count_the_old_labs_while_new_ones_are_a
 ) -> None:
     """/summary said « verdict à ce stade : ÉLIGIBLE » on the old values while the bot was
     asking for the new ANC with a Keep button, and /status counted nothing pending."""
-    bot: Bot = await bot_on()
-    start = TODAY + dt.timedelta(days=20)
-    record = {
-        **eligible_on(TODAY),
-        "planned_start_date": dmy(start),
-        "lab_date": dmy(TODAY),  # 20 days before the start: too old
-        "childbearing_potential": "no",  # a pregnancy test dated on the start is refused
-    }
-    chat = bot.chat()
-    await chat.send("/new P-0001")
-    await answer_up_to(bot, chat, record)
+    bot, chat = await labs_too_old(bot_on)
     clock.later(12)
     await chat.send("/resume P-0001")
     await chat.send("today")
