@@ -25,7 +25,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.errors import screening_of
-from bot.keyboards import code_prompt_markup, to_markup
+from bot.keyboards import code_prompt_markup, parse_data, to_markup
 from bot.screening_flow import Incoming, Outcome, Reply, ScreeningCompleted, ScreeningFlow
 from bot.texts import LANGUAGES, language_of, t
 from storage.errors import StorageError
@@ -74,6 +74,26 @@ def _is_code_prompt(message: Message | None) -> bool:
     return bool(author and author.is_bot and replied.text in _CODE_PROMPTS)
 
 
+def _replied_question(message: Message) -> tuple[int, str] | None:
+    """The (screening, question) of the bot's question message this one replies to, read
+    from its answer or Keep buttons; None when it replies to nothing of the kind."""
+    replied = message.reply_to_message
+    if replied is None or replied.reply_markup is None:
+        return None
+    author = replied.from_user
+    if author is None or not author.is_bot:
+        return None
+    for row in replied.reply_markup.inline_keyboard:
+        for button in row:
+            raw = button.callback_data if isinstance(button.callback_data, str) else None
+            data = parse_data(raw)
+            if data is None or data.kind not in ("a", "k"):
+                continue
+            if data.screening_id is not None and data.question_id:
+                return data.screening_id, data.question_id
+    return None
+
+
 class TelegramFrontEnd:
     """The investigator's handlers; ``completed_hooks`` is shared with Services.on_completed."""
 
@@ -99,7 +119,11 @@ class TelegramFrontEnd:
         if message is None or user is None or message.text is None:
             return
         incoming = _incoming(
-            update, user, text=message.text, reply_to_code_prompt=_is_code_prompt(message)
+            update,
+            user,
+            text=message.text,
+            reply_to_code_prompt=_is_code_prompt(message),
+            replied_question=_replied_question(message),
         )
         outcome = await self._run(incoming)
         await self._send(context, message.chat_id, outcome)

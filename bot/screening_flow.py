@@ -57,6 +57,7 @@ from storage import (
     ScreeningNotFound,
     ScreeningTx,
     Status,
+    StorageError,
     Store,
     UpdateAlreadyProcessed,
     User,
@@ -103,6 +104,10 @@ class Incoming:
     # The front end numbers a choice question's options ([1] Sarcoma…), so a typed number
     # names one; Telegram's buttons carry none.
     choices_numbered: bool = False
+    # A Telegram reply to one of the bot's question messages: (screening id, question id)
+    # read from that message's buttons.  Replying to an earlier question is not answering
+    # the current one, which may be another patient's.
+    replied_question: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +304,7 @@ class ScreeningFlow:
             elif ctx.awaiting_code or msg.reply_to_code_prompt:
                 out = self._new(ctx, text)
             else:
-                out = self._typed(ctx, text)
+                out = self._typed(ctx, text, msg.replied_question)
         except _Redelivered as redelivered:
             out = redelivered.outcome
         except _Refused as refusal:
@@ -538,10 +543,28 @@ class ScreeningFlow:
 
     # -- answering -----------------------------------------------------------------------------
 
-    def _typed(self, ctx: _Ctx, text: str) -> Outcome:
+    def _typed(self, ctx: _Ctx, text: str, replied: tuple[int, str] | None = None) -> Outcome:
         s = self._current(ctx)
         assert s.id is not None
+        if replied is not None and replied != (s.id, s.current_state):
+            # A reply to A's old "Age?" recorded the age on B, the current patient; a
+            # correction replied to the ANC question landed on the platelets.
+            return Outcome(
+                [Reply(self._replied_elsewhere(ctx, *replied)), self._current_view(ctx, s)],
+                screening_id=s.id,
+            )
         return self._answer(ctx, s.id, None, text)
+
+    def _replied_elsewhere(self, ctx: _Ctx, sid: int, question_id: str) -> str:
+        try:
+            other = self.store.get_screening(sid)
+            engine = self._engine_of(other)
+            label = engine.question(question_id).label.get(ctx.lang)
+        except (StorageError, ProtocolError, KeyError):
+            return t("reply_earlier_unknown", ctx.lang)
+        if other.investigator_id != ctx.user_id:
+            return t("reply_earlier_unknown", ctx.lang)
+        return t("reply_earlier", ctx.lang, code=other.patient_code, label=label)
 
     def _answer(self, ctx: _Ctx, sid: int, question_id: str | None, value: str) -> Outcome:
         with self._session(ctx, sid, question_id) as work:
@@ -596,9 +619,10 @@ class ScreeningFlow:
             )
             work.tx.set_state(step.state)
             lines = [t("resumed", ctx.lang, code=work.screening.patient_code)] if switched else []
-            if typed_choice:
+            if typed_choice and not ctx.choices_numbered:
                 # A pressed button's message shows the choice; a typed one ('dexa') is
-                # read back, so a name read as another choice is seen at once.
+                # read back, so a name read as another choice is seen at once.  (The
+                # terminal shows every recorded answer itself.)
                 lines.append(t("recorded", ctx.lang, answer=step.display or ""))
             lines += [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
@@ -659,9 +683,10 @@ class ScreeningFlow:
             reply = self._offer(sid, ctx.lang, lines)
         else:
             reply = self._prompt(work.engine, work.conv, sid, ctx.lang, lines)
-        if any(r.earliest_start is not None for r in newly_failed or offer):
+        if offer and any(r.earliest_start is not None for r in offer):
             # A washout a day short: moving the start is the fix, and without this button
             # it was 26 /back away (or "end screening", which only a coordinator undoes).
+            # Only on the offer: under a question's own buttons it read as one more choice.
             reply = _with_start_button(reply, sid, ctx.lang)
         return Outcome([reply], screening_id=sid)
 
@@ -966,13 +991,17 @@ class ScreeningFlow:
         evaluation = _so_far(engine, s, answers, ctx.lang)
         in_progress = s.status == Status.IN_PROGRESS.value
         title = "summary_title" if in_progress else "summary_title_closed"
+        verdict_key = f"verdict_{evaluation.verdict}"
+        if in_progress and evaluation.verdict == "incomplete" and evaluation.pending:
+            # Not "unknown items" when nothing was answered unknown: questions remain.
+            verdict_key = "verdict_incomplete_so_far"
         lines = [
             t(
                 title,
                 ctx.lang,
                 code=s.patient_code,
                 status=t(f"status_{s.status}", ctx.lang),
-                verdict=t(f"verdict_{evaluation.verdict}", ctx.lang),
+                verdict=t(verdict_key, ctx.lang),
             )
         ]
         # Mid-screening, criteria that only wait for questions still to come are one line:
@@ -1111,10 +1140,17 @@ class ScreeningFlow:
         (everything between is answered), asking again what the new date makes invalid."""
         with self._session(ctx, sid) as work:
             was = work.conv.state
+            # An older message's button, of a patient no longer current: say whose start
+            # date is asked, since the date typed next goes to that patient.
+            switched = (
+                []
+                if work.tx.is_current()
+                else [t("resumed", ctx.lang, code=work.screening.patient_code)]
+            )
             work.engine.goto(work.conv, START_QUESTION)
             work.tx.set_state(START_QUESTION)
             work.tx.log_event("back", ctx.user_id, {"from": was, "to": START_QUESTION})
-            reply = self._prompt(work.engine, work.conv, sid, ctx.lang)
+            reply = self._prompt(work.engine, work.conv, sid, ctx.lang, switched)
         return Outcome([reply], recorded=t("button_change_start", ctx.lang), screening_id=sid)
 
     def _offered_failures(self, work: _Work, offer: EventRecord, lang: str) -> list[str]:

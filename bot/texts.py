@@ -171,6 +171,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "button_unknown": {"en": "Unknown", "fr": "Inconnu"},
     "button_keep": {"en": "Keep: {answer}", "fr": "Garder : {answer}"},
     "recorded": {"en": "→ {answer}", "fr": "→ {answer}"},
+    "reply_earlier": {
+        "en": "That replies to an earlier question ({code}: “{label}”): nothing was recorded. "
+        "Answer the question below, or /back to change an earlier answer.",
+        "fr": "Ce message répond à une question précédente ({code} : « {label} ») : rien n'a "
+        "été enregistré. Répondez à la question ci-dessous, ou /back pour modifier une "
+        "réponse précédente.",
+    },
+    "reply_earlier_unknown": {
+        "en": "That replies to an earlier message: nothing was recorded. Answer the question "
+        "below.",
+        "fr": "Ce message répond à un message précédent : rien n'a été enregistré. Répondez "
+        "à la question ci-dessous.",
+    },
     "choice_not_numbered": {
         "en": "The buttons are not numbered: press one, or type its name (e.g. {example}).",
         "fr": "Les boutons ne sont pas numérotés : appuyez sur l'un d'eux, ou tapez son nom "
@@ -267,6 +280,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "verdict_incomplete": {
         "en": "INCOMPLETE (unknown items)",
         "fr": "INCOMPLET (éléments inconnus)",
+    },
+    "verdict_incomplete_so_far": {
+        "en": "INCOMPLETE (questions still to answer)",
+        "fr": "INCOMPLET (questions encore à poser)",
     },
     "complete": {
         "en": "🏁 Screening {code} complete — verdict: {verdict}",

@@ -246,6 +246,7 @@ async def test_summary_early_in_a_screening_fits_one_phone_message(bot: Bot) -> 
     assert len(summary) < 600, summary
     assert "? ? mg/jour" not in summary
     assert "critère(s) en attente des questions à venir : I01, I02" in summary
+    assert "verdict à ce stade : INCOMPLET (questions encore à poser)" in summary
 
 
 async def test_back_and_keep_after_a_reopening_returns_to_the_reopened_question(
@@ -277,6 +278,27 @@ async def two_patients(bot: Bot) -> tuple[TelegramChat, dict[str, Any]]:
     await chat.send("/new B-0002")
     await chat.send("today")
     return chat, a_question
+
+
+async def test_a_reply_to_patient_a_s_question_is_never_recorded_on_b(
+    bot_on: Callable[..., Any],
+) -> None:
+    """Telegram's Reply on A's old question, then « Sarcoma »: it was recorded as B's
+    cohort (the current question), the bot naming no patient."""
+    bot: Bot = await bot_on()
+    chat, a_question = await two_patients(bot)
+    await chat.send("Sarcoma", reply_to=a_question)
+    assert chat.texts[-2] == (
+        "That replies to an earlier question (A-0001: “Does histology confirm a cancer of "
+        "this cohort?”): nothing was recorded. Answer the question below, or /back to "
+        "change an earlier answer."
+    )
+    b = bot.store.find_open_screening(INVESTIGATOR, "B-0002")
+    assert b is not None and b.current_state == "cohort"
+    assert "cohort" not in bot.store.current_answers(b.id)
+    # A reply to the current question itself is an answer, as typed.
+    await chat.send("Sarcoma", reply_to=chat.sent[-1])
+    assert "cohort" in bot.store.current_answers(b.id)
 
 
 async def test_an_old_button_of_patient_a_is_applied_to_a_never_to_b(

@@ -161,6 +161,27 @@ async def test_a_washout_a_day_short_offers_to_move_the_start_in_one_tap(
     assert "❌" not in chat.last_text
 
 
+async def test_patient_a_s_old_start_date_button_says_it_is_a_s(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """Pressed while B was current, A's « Modifier la date de début prévue » asked for a
+    start date without naming A, and the date typed next went to A."""
+    record = {**eligible, "last_systemic_therapy_date": "14/05/2025"}
+    chat = await screening_at(bot, "last_systemic_therapy_date", record, code="A-0001")
+    await chat.send(record["last_systemic_therapy_date"])
+    offer = chat.sent[-1]
+    await chat.send("/new B-0002")
+    await chat.send("aujourd'hui")
+    [data] = [
+        b["callback_data"]
+        for row in offer["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == "Modifier la date de début prévue"
+    ]
+    await chat.press_data(data, offer)
+    assert chat.last_text.startswith("Reprise du screening A-0001.\n"), chat.last_text
+
+
 async def test_a_later_start_says_the_labs_are_now_too_old(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
