@@ -1040,13 +1040,19 @@ async def _query_response(
     )
 
 
+class ProtocolNotLoaded(LookupError):
+    """The screening's protocol file (id, version, sha256) is not loaded: it cannot be
+    reopened (nothing could ask its questions); raised out of the transaction, so the
+    review recorded before it is rolled back too."""
+
+
 def _reopen(
     services: CoordinatorServices, tx: ScreeningTx, preferred: str | None, user_id: int, reason: str
 ) -> tuple[Engine, str]:
     """Reopen (or, if already open, move) the screening at the right question."""
     engine = engine_of(services.registry, tx.screening)
     if engine is None:
-        raise LookupError(f"protocol of screening {tx.screening_id} is not loaded")
+        raise ProtocolNotLoaded(f"protocol of screening {tx.screening_id} is not loaded")
     state, _ = reopen_at_open_items(tx, engine, preferred, user_id, reason)
     return engine, state
 
@@ -1091,6 +1097,8 @@ async def _coordinator_reopen(
         notice = await asyncio.to_thread(work)
     except DuplicatePatientCode:
         return tr("other_open", lang)
+    except ProtocolNotLoaded:
+        return tr("protocol_not_loaded", lang)
     kick_sender(context.application)
     chat = update.effective_chat
     if chat is not None:
@@ -1152,6 +1160,8 @@ async def _investigator_reopen(
         notice, label = await asyncio.to_thread(work)
     except DuplicatePatientCode:
         return tr("other_open", lang)
+    except ProtocolNotLoaded:
+        return tr("protocol_not_loaded", lang)
     if label is None:
         return notice
     screening = await asyncio.to_thread(services.store.get_screening, review.screening_id)

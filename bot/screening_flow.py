@@ -1046,7 +1046,12 @@ class ScreeningFlow:
         lines = [t("list_title", ctx.lang)]
         buttons: list[Button] = []
         for s in mine[:LIST_LIMIT]:
-            engine, answers = self._snapshot(s, ctx.lang)
+            try:
+                engine, answers = self._snapshot(s, ctx.lang)
+            except ProtocolError:
+                # One screening on a protocol file no longer loaded: the others still list.
+                lines.append(t("list_unloaded", ctx.lang, code=s.patient_code))
+                continue
             if s.status == Status.IN_PROGRESS.value:
                 to_confirm = s.to_confirm or ()
                 with engine.attached(s.current_state, answers, ctx.lang, None, to_confirm) as conv:

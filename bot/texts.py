@@ -171,6 +171,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "button_unknown": {"en": "Unknown", "fr": "Inconnu"},
     "button_keep": {"en": "Keep: {answer}", "fr": "Garder : {answer}"},
     "recorded": {"en": "→ {answer}", "fr": "→ {answer}"},
+    "list_unloaded": {
+        "en": "• {code} — its protocol version is not loaded on this server: ask your "
+        "coordinator",
+        "fr": "• {code} — sa version du protocole n'est pas chargée sur ce serveur : "
+        "voyez avec votre coordinateur",
+    },
     "reply_earlier": {
         "en": "That replies to an earlier question ({code}: “{label}”): nothing was recorded. "
         "Answer the question below, or /back to change an earlier answer.",
@@ -628,6 +634,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "verdict no longer counts (/review {code} shows its history).",
         "fr": "🗑 {name} a abandonné le screening <b>{code}</b>, qui avait été terminé : son "
         "verdict ne compte plus (/review {code} montre son historique).",
+    },
+    "coord_protocol_not_loaded": {
+        "en": "This screening's protocol file is not loaded on this server (changed without "
+        "a new version?): it cannot be reopened. Nothing changed; tell the administrator.",
+        "fr": "Le fichier de protocole de ce screening n'est pas chargé sur ce serveur "
+        "(modifié sans nouvelle version ?) : il ne peut pas être rouvert. Rien n'a changé ; "
+        "prévenez l'administrateur.",
     },
     "coord_review_usage": {
         "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",

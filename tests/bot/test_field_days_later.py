@@ -22,7 +22,7 @@ from bot.chat import LOCAL_USER_ID, ChatSession, ensure_local_user
 from bot.outbox_sender import worded_in
 from bot.reminders import reminder_payload, render_reminder
 from bot.settings import Settings
-from dialogs.protocol import AnswerType
+from dialogs.protocol import PROTOCOL_DIR, AnswerType
 from storage.coordination import IdleScreening
 from tests.bot.conftest import INVESTIGATOR, TODAY, Bot, eligible_on
 from tests.bot.transcript import TelegramChat
@@ -570,3 +570,24 @@ async def test_a_second_reopening_keeps_the_lab_values_still_to_confirm(
         reopen_at_open_items(tx, engine, "anc", INVESTIGATOR, "query 2")
     left = set(bot.store.get_screening(s.id).to_confirm)
     assert {"anc", "platelets", "hemoglobin", "magnesium_normal"} <= left, left
+
+
+async def test_list_shows_a_screening_on_an_unloaded_protocol_among_the_others(
+    bot_on: Callable[..., Any], tmp_path: Path
+) -> None:
+    """One screening begun on a protocol file since edited without a new version made
+    the whole /list fail (« protocol version is not loaded »)."""
+    first: Bot = await bot_on()
+    chat = first.chat()
+    await chat.send("/new P-0001")
+    await chat.send("today")
+    edited = tmp_path / "edited-protocols"
+    edited.mkdir()
+    source = PROTOCOL_DIR / "acse-pembrolizumab-v1.yaml"
+    text = source.read_text(encoding="utf-8").replace('en: "Cohort?"', 'en: "Cohort ?"', 1)
+    assert text != source.read_text(encoding="utf-8")
+    (edited / source.name).write_text(text, encoding="utf-8")
+    second: Bot = await restart(first, lambda: bot_on(protocol_dir=edited))
+    chat = second.chat()
+    await chat.send("/list")
+    assert "P-0001 — its protocol version is not loaded on this server" in chat.last_text

@@ -235,3 +235,15 @@ async def make_bot(
     yield make
     for process in made:
         await process.app.shutdown()
+
+
+def edited_mini(tmp_path: Path, *, protocol_id: str = "mini") -> Path:
+    """mini.yaml with one label changed and still version 1: another sha256."""
+    text = MINI.read_text(encoding="utf-8")
+    edited = text.replace("{en: Cohort, fr: Cohorte}", "{en: Cohort (edited), fr: Cohorte}")
+    edited = edited.replace("id: mini\n", f"id: {protocol_id}\n", 1)
+    assert edited != text
+    directory = tmp_path / f"edited-{protocol_id}"
+    directory.mkdir()
+    (directory / "mini.yaml").write_text(edited, encoding="utf-8")
+    return directory

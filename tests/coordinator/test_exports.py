@@ -38,6 +38,7 @@ from tests.coordinator.conftest import (
     OTHER_INVESTIGATOR,
     answer,
     complete,
+    edited_mini,
     start_screening,
 )
 
@@ -275,18 +276,6 @@ def test_cli_export_and_log(
 # -- a screening's protocol file is not loaded (edited without a new version) -----------------
 
 
-def _edited_mini(tmp_path: Path, *, protocol_id: str = "mini") -> Path:
-    """mini.yaml with one label changed and still version 1: another sha256."""
-    text = MINI.read_text(encoding="utf-8")
-    edited = text.replace("{en: Cohort, fr: Cohorte}", "{en: Cohort (edited), fr: Cohorte}")
-    edited = edited.replace("id: mini\n", f"id: {protocol_id}\n", 1)
-    assert edited != text
-    directory = tmp_path / f"edited-{protocol_id}"
-    directory.mkdir()
-    (directory / "mini.yaml").write_text(edited, encoding="utf-8")
-    return directory
-
-
 def _answers(response: QuestionnaireResponse) -> dict[str, Any]:
     return {i.linkId: i.answer[0] for i in response.item or []}
 
@@ -294,7 +283,7 @@ def _answers(response: QuestionnaireResponse) -> dict[str, Any]:
 def test_fhir_keeps_the_answers_of_a_protocol_edited_without_a_new_version(
     store: Store, seeded: dict[str, int], tmp_path: Path
 ) -> None:
-    edited = ProtocolRegistry.from_directory(_edited_mini(tmp_path))
+    edited = ProtocolRegistry.from_directory(edited_mini(tmp_path))
     unloaded: Counter[ProtocolKey] = Counter()
     out = io.StringIO()
     assert export_to(store, edited, "fhir", out, unloaded=unloaded) == 6
@@ -318,7 +307,7 @@ def test_fhir_keeps_the_answers_of_a_protocol_edited_without_a_new_version(
 def test_fhir_types_the_answers_from_the_stored_values_without_any_such_protocol(
     store: Store, seeded: dict[str, int], tmp_path: Path
 ) -> None:
-    other = ProtocolRegistry.from_directory(_edited_mini(tmp_path, protocol_id="other"))
+    other = ProtocolRegistry.from_directory(edited_mini(tmp_path, protocol_id="other"))
     out = io.StringIO()
     export_to(store, other, "fhir", out)
 
@@ -346,7 +335,7 @@ def test_cli_warns_about_screenings_exported_without_their_protocol_file(
 ) -> None:
     sha = store.get_screening(seeded["young"]).protocol_sha256
     monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("PROTOCOL_DIR", str(_edited_mini(tmp_path)))
+    monkeypatch.setenv("PROTOCOL_DIR", str(edited_mini(tmp_path)))
     parser = argparse.ArgumentParser()
     cli_export.register(parser.add_subparsers())
 
@@ -523,7 +512,7 @@ async def test_export_in_telegram_warns_about_screenings_without_their_protocol_
 ) -> None:
     """Only the CLI warned: a coordinator got a FHIR file without question text, or a CSV
     with empty criterion columns, and no word about it."""
-    bot = await make_bot(registry=ProtocolRegistry.from_directory(_edited_mini(tmp_path)))
+    bot = await make_bot(registry=ProtocolRegistry.from_directory(edited_mini(tmp_path)))
     coordinator = bot.chat(COORDINATOR)
     await coordinator.send("/export fhir")
     assert len(bot.request.uploads) == 1  # the file still goes
