@@ -856,6 +856,15 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
         if delivered is not None and delivered.kind == MessageKind.QUERY:
             await _query_response(update, context, services, delivered)
             raise ApplicationHandlerStop
+        if delivered is not None and delivered.kind == MessageKind.QUERY_RESPONSE:
+            # A coordinator answering the investigator's reply: not a screening answer
+            # ("No screening in progress" lost it); a new query is how to ask again.
+            code = await asyncio.to_thread(
+                lambda: services.store.get_screening(delivered.screening_id).patient_code
+            )
+            actor = await _actor(services, update)
+            await message.reply_text(tr("response_reply_how", actor.lang, code=code))
+            raise ApplicationHandlerStop
         if delivered is not None and delivered.kind in (
             MessageKind.REMINDER,
             MessageKind.REOPENED,
@@ -1215,14 +1224,21 @@ async def pending_command(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     lines = [tr("pending", lang, n=len(items))]
     # Two investigators may use one code for two patients: /review CODE opens one of
-    # them, so a code listed twice points at each screening by its number.
-    codes = Counter(s.patient_code for s in items)
+    # them (the latest completed), so a screening it would not open is pointed at by its
+    # number, whether the other is still pending or already reviewed.
+    store = _services(context).store
+
+    def opened_by_code() -> set[int]:
+        found = (find_by_code(store, code) for code in {s.patient_code for s in items})
+        return {f.id for f in found if f is not None and f.id is not None}
+
+    by_code = await asyncio.to_thread(opened_by_code)
     for s in items:
         when = when_text(s.completed_at) if s.completed_at else ""
         verdict = s.verdict or "—"
         if f"coord_{verdict}" in CATALOGUE:
             verdict = tr(verdict, lang)
-        target = f"#{s.id}" if codes[s.patient_code] > 1 else s.patient_code
+        target = s.patient_code if s.id in by_code else f"#{s.id}"
         lines.append(
             f"• <b>{_e(s.patient_code)}</b> · {_e(verdict)} · {when} · /review {_e(target)}"
         )
@@ -1466,14 +1482,25 @@ class Period:
         return tr("period_range", lang, start=start, end=_moment_text(self.end))
 
 
-def period_of(dates: Sequence[str]) -> Period | str:
+@dataclass(frozen=True, slots=True)
+class PeriodProblem:
+    """Why a command's dates give no period: a catalogue key and its fields."""
+
+    key: str
+    fields: Mapping[str, str]
+
+
+def period_of(dates: Sequence[str]) -> Period | PeriodProblem:
     """The period of a command's date arguments (start, then an optional end: a day
-    counts whole), or the first argument that is no date (or an end before the start)."""
+    counts whole), or what is wrong with them: an argument that is no date, an end
+    before the start, more than two dates."""
+    if len(dates) > 2:
+        return PeriodProblem("too_many_dates", {})
     moments: list[dt.datetime] = []
     for arg in dates:
         moment = chat_moment(arg)
         if moment is None:
-            return arg
+            return PeriodProblem("not_a_date", {"arg": arg})
         moments.append(moment)
     if not moments:
         return Period()
@@ -1483,7 +1510,7 @@ def period_of(dates: Sequence[str]) -> Period | str:
     end = moments[1]
     until = end + dt.timedelta(days=1) if _is_day(end) else end
     if until <= since:
-        return dates[1]
+        return PeriodProblem("end_before_start", {"start": dates[0], "end": dates[1]})
     return Period(since, until, end)
 
 
@@ -1493,6 +1520,8 @@ def cohort_names(registry: ProtocolRegistry, codes: Iterable[str], lang: str) ->
     names: dict[str, str] = {NO_COHORT: tr("log_no_cohort", lang)}
     engines = [e for e in registry.engines() if "cohort" in e.protocol.question_by_id]
     for code in codes:
+        if code == NO_COHORT:  # display() would hand it back unchanged, in English
+            continue
         for engine in engines:
             try:
                 names[code] = engine.display("cohort", code, lang)
@@ -1554,9 +1583,10 @@ async def log_command(update: Update, context: Ctx) -> None:
     chat = update.effective_chat
     assert chat is not None
     args = list(context.args or [])
-    period = period_of(args[:2]) if len(args) <= 2 else args[2]
-    if isinstance(period, str):
-        await context.bot.send_message(chat.id, tr("log_usage", lang, arg=period))
+    period = period_of(args)
+    if isinstance(period, PeriodProblem):
+        why = tr(period.key, lang, **period.fields)
+        await context.bot.send_message(chat.id, f"{tr('log_usage', lang)} {why}")
         raise ApplicationHandlerStop
     services = _services(context)
 
@@ -1645,8 +1675,8 @@ async def export_command(update: Update, context: Ctx) -> None:
     args = [a.lower() for a in context.args or []]
     formats: list[Format] = [f for f in FORMATS if f in args] or list(FORMATS)
     dates = [a for a in args if a not in FORMATS]
-    period = period_of(dates) if len(dates) <= 1 else dates[1]
-    if isinstance(period, str):
+    period = period_of(dates) if len(dates) <= 1 else PeriodProblem("too_many_dates", {})
+    if isinstance(period, PeriodProblem):
         await context.bot.send_message(chat.id, tr("export_usage", lang))
         raise ApplicationHandlerStop
     since = period.since

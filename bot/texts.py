@@ -172,8 +172,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "button_keep": {"en": "Keep: {answer}", "fr": "Garder : {answer}"},
     "recorded": {"en": "→ {answer}", "fr": "→ {answer}"},
     "list_unloaded": {
-        "en": "• {code} — its protocol version is not loaded on this server: ask your "
-        "coordinator",
+        "en": "• {code} — its protocol version is not loaded on this server: ask your coordinator",
         "fr": "• {code} — sa version du protocole n'est pas chargée sur ce serveur : "
         "voyez avec votre coordinateur",
     },
@@ -642,6 +641,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "(modifié sans nouvelle version ?) : il ne peut pas être rouvert. Rien n'a changé ; "
         "prévenez l'administrateur.",
     },
+    "coord_response_reply_how": {
+        "en": "Nothing was sent: to ask {code}'s investigator again, press Query under "
+        "/review {code} (or under its summary).",
+        "fr": "Rien n'a été envoyé : pour interroger à nouveau l'investigateur de {code}, "
+        "appuyez sur Question sous /review {code} (ou sous son résumé).",
+    },
     "coord_review_usage": {
         "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",
         "fr": "Usage : /review CODE_PATIENT (ou /review #NUMÉRO, comme /pending l'indique)",
@@ -704,11 +709,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "coord_log_usage": {
         "en": "Usage: /log [DD/MM/YYYY [DD/MM/YYYY]]: the screenings started from the first "
-        "date (to the second, included; UTC), all by default. Nothing was shown: “{arg}” is "
-        "not a date.",
+        "date (to the second, included; UTC), all by default. Nothing was shown:",
         "fr": "Usage : /log [JJ/MM/AAAA [JJ/MM/AAAA]] : les screenings commencés à partir de "
         "la première date (jusqu'à la seconde incluse ; UTC), tous par défaut. Rien n'a été "
-        "affiché : « {arg} » n'est pas une date.",
+        "affiché :",
+    },
+    "coord_not_a_date": {
+        "en": "“{arg}” is not a date.",
+        "fr": "« {arg} » n'est pas une date.",
+    },
+    "coord_end_before_start": {
+        "en": "the end date {end} is before the start date {start}.",
+        "fr": "la date de fin {end} est antérieure à la date de début {start}.",
+    },
+    "coord_too_many_dates": {
+        "en": "at most two dates (from, to).",
+        "fr": "deux dates au plus (du, au).",
     },
     # The period a /log or /export covers, by the screenings' start (creation) date.
     "coord_period_all": {

@@ -43,8 +43,13 @@ async def test_log_refuses_a_date_it_cannot_read_and_shows_nothing(
             "(to the second, included; UTC), all by default. Nothing was shown: "
             f"“{bad}” is not a date."
         )
-    await coordinator.send("/log 01/06/2030 01/05/2030")  # ends before it starts
-    assert coordinator.texts[-1].endswith("“01/05/2030” is not a date.")
+    # Valid dates in a wrong order, or too many: said as such, not "not a date".
+    await coordinator.send("/log 01/06/2030 01/05/2030")
+    assert coordinator.texts[-1].endswith(
+        "the end date 01/05/2030 is before the start date 01/06/2030."
+    )
+    await coordinator.send("/log 01/05/2030 01/06/2030 02/06/2030")
+    assert coordinator.texts[-1].endswith("at most two dates (from, to).")
     assert bot.request.of("sendPhoto") == []
 
 
@@ -112,21 +117,21 @@ async def test_a_french_coordinator_reads_log_review_and_export_in_french(
     monkeypatch.setattr(coordinator_module, "render_png", spy)
     bot = await make_bot()
     complete(store, engine, "P-074", age="16")
+    start_screening(store, engine, "P-075")  # no cohort yet: « (sans cohorte) », not English
     french = bot.chat(FRENCH_COORDINATOR)
 
     await french.send("/log")
     table = french.texts[-1]
+    assert "(sans cohorte)" in table and "(no cohort)" not in table
     assert table.startswith("📊 Journal de screening, tous les screenings :")
-    assert "Cohorte  Screenés  Éligibles  Non éligibles  Incomplets  En cours  Abandonnés" in (
-        table
-    )
+    assert re.search(r"Cohorte +Screenés  Éligibles  Non éligibles  Incomplets  En cours", table)
     assert "Alpha " in table and "alpha" not in table  # the cohort's label, not its code
     assert _captions(bot, "sendPhoto")[-1] == (
-        "Journal de screening : 1 patient (tous les screenings)"
+        "Journal de screening : 2 patients (tous les screenings)"
     )
     [words] = drawn
     assert words is not None
-    assert words.heading == "Journal de screening : 1 patient"
+    assert words.heading == "Journal de screening : 2 patients"
     assert words.outcomes["not_eligible"] == "Non éligibles"
     assert words.failing == "Critères non remplis les plus fréquents"
     assert words.cohorts["alpha"] == "Alpha"
@@ -136,7 +141,7 @@ async def test_a_french_coordinator_reads_log_review_and_export_in_french(
     assert "Statut : terminé" in text and "completed" not in text
 
     await french.send("/export json")
-    assert _captions(bot, "sendDocument")[-1] == "1 screening, json : tous les screenings"
+    assert _captions(bot, "sendDocument")[-1] == "2 screenings, json : tous les screenings"
 
 
 async def test_pending_and_review_times_carry_the_year_and_the_zone(

@@ -161,6 +161,16 @@ async def test_a_reply_with_no_screening_open_reaches_the_coordinator(bot: Bot) 
     assert len(messages(bot.store, sid, MessageKind.QUERY_RESPONSE)) == 1
     assert "Checked: the lab date is correct (27/05)." in bot.chat(COORDINATOR).last_text
 
+    # The coordinator replying to that reply: told how to ask again, nothing recorded
+    # (it read « No screening in progress »).
+    coordinator = bot.chat(COORDINATOR)
+    await coordinator.send("Thanks, noted.", reply_to_last=True)
+    assert coordinator.last_text == (
+        "Nothing was sent: to ask P-0001's investigator again, press Query under "
+        "/review P-0001 (or under its summary)."
+    )
+    assert len(responses(bot, sid)) == 1
+
 
 async def test_an_old_reopen_button_of_a_query_pointing_nowhere_changes_nothing(
     bot: Bot,

@@ -213,8 +213,16 @@ async def test_one_code_from_two_investigators_is_reviewed_by_number(
     bot = await make_bot()
     coordinator = bot.chat(COORDINATOR)
     await coordinator.send("/pending")
+    # /review P-0001 opens the later one; the other is pointed at by its number.
     assert f"/review #{first}" in coordinator.last_text
-    assert f"/review #{second}" in coordinator.last_text
+    assert "/review P-0001" in coordinator.last_text
+    # Once the later one is confirmed, the pending one still gets its number: its code
+    # would open the confirmed screening.
+    await outbox_job(bot.context())
+    await coordinator.press_data(f"c|confirm|{second}", _summary_message(bot, COORDINATOR))
+    await coordinator.send("/pending")
+    assert f"/review #{first}" in coordinator.last_text
+    assert "/review P-0001" not in coordinator.last_text
     await coordinator.send(f"/review #{first}")
     assert "NOT ELIGIBLE" in coordinator.texts[-1] or "NOT ELIGIBLE" in coordinator.texts[-2]
     await coordinator.send("/review #999")
