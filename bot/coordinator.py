@@ -1177,9 +1177,12 @@ async def _investigator_reopen(
     chat = update.effective_chat
     if chat is not None:
         assert screening.id is not None
+        # Reopened, it is the screening typed answers go to, though the question on
+        # screen may be another patient's: say so (a "oui" meant for that one would land
+        # on this one).
         await context.bot.send_message(
             chat.id,
-            tr("reopened", lang, code=_e(screening.patient_code), label=_e(label)),
+            tr("reopened_typed_here", lang, code=_e(screening.patient_code), label=_e(label)),
             parse_mode=ParseMode.HTML,
             reply_markup=_continue_markup(screening.id, screening.patient_code, lang),
         )

@@ -313,8 +313,22 @@ class ScreeningFlow:
         except ProtocolError:
             log.exception("protocol version unavailable for user %s", msg.user_id)
             out = Outcome([Reply(t("protocol_unavailable", lang))])
+        if out.completed is not None:
+            self._then_continuing(ctx, out)
         out.lang = out.lang or lang  # /lang sets the new one itself
         return out
+
+    def _then_continuing(self, ctx: _Ctx, out: Outcome) -> None:
+        """After a verdict, another patient still open is the one typed answers go to now:
+        say which and show its question, as after /cancel (nothing said it before)."""
+        assert out.completed is not None
+        other = self.store.find_open_screening(ctx.user_id)
+        if other is None or other.id == out.completed.screening_id:
+            return
+        out.replies += [
+            Reply(t("resumed", ctx.lang, code=other.patient_code)),
+            self._current_view(ctx, other),
+        ]
 
     def _unreadable(self, ctx: _Ctx) -> Outcome:
         """Say only text is read, then what is awaited: the code, or the open question."""

@@ -563,6 +563,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "↩️ {code} reopened at “{label}”.",
         "fr": "↩️ {code} rouvert à « {label} ».",
     },
+    "coord_reopened_typed_here": {
+        "en": "↩️ {code} reopened at “{label}”: typed answers now go to {code} (▶ shows "
+        "its question).",
+        "fr": "↩️ {code} rouvert à « {label} » : les réponses tapées vont maintenant à {code} "
+        "(▶ affiche sa question).",
+    },
     "coord_continue": {
         "en": "▶ Continue {code}",
         "fr": "▶ Continuer {code}",

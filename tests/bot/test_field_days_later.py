@@ -136,8 +136,11 @@ async def test_labs_typed_days_later_after_a_restart(
     assert answers["lab_date"].value_json == {"date": clock.day.isoformat()}
     assert answers["planned_start_date"].value_json == {"date": start.isoformat()}
     await answer_up_to(bot, chat, record)
-    assert "verdict: ELIGIBLE" in chat.last_text
+    assert "verdict: ELIGIBLE" in chat.texts[-3]
     assert current(bot).patient_code == "P-0002"  # the other patient is still open
+    # ...and the bot says so, with its question: typed answers now go to P-0002.
+    assert chat.texts[-2] == "Continuing screening P-0002."
+    assert chat.last_text == "Q 2/41 · Cohort?"
 
 
 async def test_a_planned_start_now_past_is_pointed_out_on_resume(

@@ -97,7 +97,9 @@ async def test_query_reopen_change_and_new_summary(
     assert (screening.status, screening.current_state) == ("in_progress", "age")
     [reopened] = store.events(sid, "reopened")
     assert reopened.user_id == INVESTIGATOR
-    assert "reopened at “Age”" in investigator.texts[-1]
+    assert investigator.texts[-1] == (
+        "↩️ P-012 reopened at “Age”: typed answers now go to P-012 (▶ shows its question)."
+    )
     [[cont]] = investigator.sent[-1]["reply_markup"]["inline_keyboard"]
     assert cont["callback_data"] == f"r|{sid}"  # the investigator flow's resume button
 
