@@ -49,6 +49,7 @@ from storage.coordination import (
     mark_failed,
     mark_sent,
     mark_skipped,
+    skip_for_deactivated,
 )
 from storage.models import utcnow
 
@@ -151,7 +152,7 @@ async def deliver_due(
         if message.recipient > 0 and await asyncio.to_thread(
             is_deactivated, store, message.recipient
         ):
-            await asyncio.to_thread(mark_skipped, store, message.id, "recipient deactivated")
+            await asyncio.to_thread(skip_for_deactivated, store, message)
             report.skipped.append(message.id)
             log.info("outbox: message %s skipped: recipient deactivated", message.id)
             continue

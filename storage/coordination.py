@@ -425,6 +425,25 @@ def mark_skipped(store: Store, message_id: int, why: str) -> None:
         )
 
 
+def skip_for_deactivated(store: Store, message: OutboxMessage) -> int:
+    """Skip a message whose recipient was deactivated after it was queued.  An
+    investigator's reply to a query is not dropped with it: it goes to every active
+    coordinator instead (the investigator was told it was sent).  Returns how many
+    messages were queued in its place."""
+    assert message.id is not None
+    with store._write() as conn:
+        conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == message.id)
+            .values(status=OutboxStatus.SKIPPED.value, last_error="recipient deactivated")
+        )
+        if message.kind != MessageKind.QUERY_RESPONSE:
+            return 0
+        others = [r for r in coordinator_recipients(conn, None) if r != message.recipient]
+        revision = f"{message.revision}:rerouted"
+        return enqueue(conn, message.screening_id, others, message.kind, revision, message.payload)
+
+
 def _error_text(error: str) -> str:
     """The error as a text column can hold it on both backends.
 

@@ -210,6 +210,25 @@ async def test_the_reply_goes_to_every_coordinator_once_the_asker_is_deactivated
     assert sorted(m.recipient for m in rows) == [COORDINATOR_CHAT, SECOND_COORDINATOR]
 
 
+async def test_the_reply_is_rerouted_when_the_asker_is_deactivated_before_delivery(
+    bot: Bot,
+) -> None:
+    """Queued to the coordinator who asked, deactivated before it went: it was skipped,
+    delivered to no one, though the investigator had been told it was sent."""
+    chat = bot.chat(INVESTIGATOR)
+    sid = await completed_and_queried(bot, chat, "ecog: is ECOG really 1?")
+    await chat.send("Yes, 1 on 20/05.", reply_to_last=True)
+    bot.store.set_active(COORDINATOR, False)
+    await deliver(bot)  # skipped, and queued for the others
+    await deliver(bot)
+    rows = messages(bot.store, sid, MessageKind.QUERY_RESPONSE)
+    assert {(m.recipient, m.status) for m in rows} == {
+        (COORDINATOR, "skipped"),
+        (SECOND_COORDINATOR, "sent"),
+    }
+    assert "Yes, 1 on 20/05." in bot.chat(SECOND_COORDINATOR).last_text
+
+
 async def test_a_reply_to_a_reminder_about_another_patient_records_nothing(bot: Bot) -> None:
     """A reply (« 54 ») to the reminder about P-0007 went to the current question, which
     was P-0008's age."""
