@@ -121,8 +121,8 @@ def render_reminder(
             lines.append(t(f"reminder_{key}", lang))
             lines.extend(f"• {html.escape(i['label'])} <code>{i['id']}</code>" for i in items)
     if not payload.get("pending") and not payload.get("unknown"):
-        lines.append(t("reminder_nothing", lang))
+        lines.append(t("reminder_nothing", lang, code=code))
     else:
         lines.append("")
-        lines.append(t("reminder_resume", lang))
+        lines.append(t("reminder_resume", lang, code=code))
     return "\n".join(lines)

@@ -874,16 +874,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     # /resume alone offers only screenings in progress, not one that ended incomplete,
     # and asks which when several are open: the code is what reaches this one.
+    # The command itself, to copy: "followed by its patient code" had to be worked out.
     "reminder_resume": {
-        "en": "To continue it, send /resume followed by its patient code.",
-        "fr": "Pour le poursuivre, envoyez /resume suivi de son code patient.",
+        "en": "To continue it, send /resume {code}",
+        "fr": "Pour le poursuivre, envoyez /resume {code}",
     },
     # Every question answered, yet unsettled: e.g. labs too old for the planned start.
     "reminder_nothing": {
         "en": "Every question has an answer, but the screening is not settled. To check "
-        "and complete it, send /resume followed by its patient code.",
+        "and complete it, send /resume {code}",
         "fr": "Toutes les questions ont une réponse, mais le screening n'est pas conclu. "
-        "Pour le vérifier et le terminer, envoyez /resume suivi de son code patient.",
+        "Pour le vérifier et le terminer, envoyez /resume {code}",
     },
 }
 

@@ -54,6 +54,9 @@ SPECIAL_WORDS: dict[str, frozenset[str]] = {
 }
 
 _YESTERDAY = frozenset({"yesterday", "hier"})
+_DAY_BEFORE_YESTERDAY = frozenset(
+    {"the day before yesterday", "day before yesterday", "avant-hier", "avant hier"}
+)
 # 'J-3', 'j - 3', 'D-3': days before day 1 (the planned start), the trial team's count.
 _DAY_BEFORE_START_RE = re.compile(r"[jd]\s*-\s*(?P<days>[0-9]{1,3})")
 
@@ -567,6 +570,8 @@ class AnswerParser:
             return self._check_date(q, ctx.today, ctx)
         if norm in _YESTERDAY:
             return self._check_date(q, ctx.today - dt.timedelta(days=1), ctx)
+        if norm in _DAY_BEFORE_YESTERDAY:
+            return self._check_date(q, ctx.today - dt.timedelta(days=2), ctx)
         relative = _DAY_BEFORE_START_RE.fullmatch(norm)
         if relative is not None and ctx.planned_start is not None and q.not_after_today:
             # 'J-3' / 'D-3': how French teams count days, from day 1 of treatment (the

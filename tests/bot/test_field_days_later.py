@@ -404,9 +404,9 @@ async def test_the_reminder_of_an_incomplete_screening_names_a_command_that_reac
 
     ffpe, labs = reminder("P-0032"), reminder("P-0031")
     assert "FFPE" in ffpe
-    for text in (ffpe, labs):
+    for text, code in ((ffpe, "P-0032"), (labs, "P-0031")):
         assert "Nothing is missing" not in text
-        assert text.splitlines()[-1].endswith("send /resume followed by its patient code."), text
+        assert text.splitlines()[-1].endswith(f"send /resume {code}"), text  # to copy
     await chat.send("/resume")  # what the reminder used to say: no use here
     assert chat.last_text.startswith("No screening in progress.")
     await chat.send("/resume P-0032")  # what it says now

@@ -415,6 +415,8 @@ def test_a_number_that_reads_two_ways_is_refused_never_guessed() -> None:
     [
         ("hier", dt.date(2026, 11, 22)),
         ("yesterday", dt.date(2026, 11, 22)),
+        ("avant-hier", dt.date(2026, 11, 21)),
+        ("day before yesterday", dt.date(2026, 11, 21)),
         ("J-10", dt.date(2026, 11, 20)),  # ten days before day 1, the planned start
         ("j - 8", dt.date(2026, 11, 22)),
         ("D-30", dt.date(2026, 10, 31)),
