@@ -125,6 +125,7 @@ from storage.coordination import (
     investigator_name,
     pending_review,
     record_review,
+    reviews,
     revision_of,
     user_is_active,
 )
@@ -770,6 +771,14 @@ def query_prompt(
     listed = _questioned(engine, records)[:SUGGESTED] if engine is not None else []
     example = listed[0].seq if listed else max((r.seq for r in records.values()), default=1)
     lines = [notice, ""] if notice else []
+    confirmed = [r for r in reviews(store, sid) if r.action == ReviewAction.CONFIRM]
+    if confirmed and screening.completed_at and confirmed[-1].at >= screening.completed_at:
+        # Asked by a second coordinator after a first confirmed: the investigator's
+        # answer may reopen a verdict someone signed off; the asker should know.
+        last = confirmed[-1]
+        who = display_names(store, [last.coordinator_id]).get(last.coordinator_id, "")
+        name = _e(person(who, last.coordinator_id))
+        lines += [tr("query_on_confirmed", lang, name=name, when=when_text(last.at)), ""]
     lines.append(tr("query_prompt", lang, sid=sid, code=_e(screening.patient_code), n=example))
     if listed:
         lines += ["", tr("query_answers", lang)]

@@ -653,6 +653,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Rien n'a été envoyé : pour interroger à nouveau l'investigateur de {code}, "
         "appuyez sur Question sous /review {code} (ou sous son résumé).",
     },
+    "coord_query_on_confirmed": {
+        "en": "⚠️ Already confirmed by {name} ({when}): if the investigator changes an "
+        "answer, the screening is reopened and its verdict comes back for review.",
+        "fr": "⚠️ Déjà validé par {name} ({when}) : si l'investigateur modifie une réponse, "
+        "le screening est rouvert et son verdict revient en revue.",
+    },
     "coord_review_usage": {
         "en": "Usage: /review PATIENT_CODE (or /review #NUMBER, as /pending lists it)",
         "fr": "Usage : /review CODE_PATIENT (ou /review #NUMÉRO, comme /pending l'indique)",

@@ -229,3 +229,19 @@ async def test_one_code_from_two_investigators_is_reviewed_by_number(
     assert "NOT ELIGIBLE" in coordinator.texts[-1] or "NOT ELIGIBLE" in coordinator.texts[-2]
     await coordinator.send("/review #999")
     assert coordinator.last_text == "No screening with code #999."
+
+
+async def test_a_query_after_a_confirmation_warns_the_asker(
+    store: Store, engine: Engine, make_bot: Callable[..., Any]
+) -> None:
+    """A second coordinator's query on a confirmed screening gave no sign that it could
+    reopen a verdict someone had signed off."""
+    store.add_user(7002, "coordinator", "Coord F", language="en")
+    bot = await make_bot()
+    sid = complete(store, engine, "P-090")
+    await outbox_job(bot.context())
+    await bot.chat(COORDINATOR).press_data(f"c|confirm|{sid}", _summary_message(bot, COORDINATOR))
+    second = bot.chat(7002)
+    await second.press_data(f"c|query|{sid}", _summary_message(bot, 7002))
+    assert second.texts[-1].startswith(f"⚠️ Already confirmed by Coord C ({COORDINATOR}) (")
+    assert "if the investigator changes an answer, the screening is reopened" in second.texts[-1]
