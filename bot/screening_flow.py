@@ -652,7 +652,8 @@ class ScreeningFlow:
                     t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
                     for reason, ids in by_reason.items()
                 ]
-            out = self._advance(ctx, work, lines, step.newly_failed, step.failing)
+            changed = previous is not None and previous.value != parsed
+            out = self._advance(ctx, work, lines, step.newly_failed, step.failing, changed)
             if step.question_id == START_QUESTION and out.replies and self._past(work, parsed):
                 # The warning says to check it: the way back to it, one tap away.
                 out.replies[-1] = _with_start_button(out.replies[-1], sid, ctx.lang)
@@ -666,6 +667,7 @@ class ScreeningFlow:
         lines: list[str],
         newly_failed: Sequence[CriterionResult],
         failing: frozenset[str] = frozenset(),
+        changed: bool = False,
     ) -> Outcome:
         """After the state moved (inside the transaction): verdict, stop offer or next prompt.
 
@@ -690,6 +692,15 @@ class ScreeningFlow:
             if {r.id for r in evaluation.failed} <= failing:  # still the first failure
                 offer = evaluation.failed
                 lines += [self._failure_line(work.engine, r, ctx.lang) for r in offer]
+        elif failing and changed:
+            # A changed answer that still fails (a washout date corrected, still short):
+            # said again with its new reason and earliest start, not passed over.
+            evaluation = work.engine.evaluate(work.conv)
+            lines += [
+                self._failure_line(work.engine, r, ctx.lang)
+                for r in evaluation.failed
+                if r.id in failing
+            ]
         if offer and self.stop_at_first_fail:
             # The answer count dates the offer: an answer recorded later settles it.
             detail = {"criteria": [r.id for r in offer], "answers": work.screening.answer_count}

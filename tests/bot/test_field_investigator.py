@@ -161,6 +161,23 @@ async def test_a_washout_a_day_short_offers_to_move_the_start_in_one_tap(
     assert "❌" not in chat.last_text
 
 
+async def test_a_corrected_washout_date_still_short_is_said_again(
+    make_bot: Any, eligible: dict[str, str]
+) -> None:
+    """Corrected after /back to another date still too recent, the failure passed
+    without a word: no ❌, no new earliest start."""
+    bot: Bot = await make_bot(stop_at_first_fail=False)
+    record = {**eligible, "last_systemic_therapy_date": "14/05/2025"}
+    chat = await screening_at(bot, "last_systemic_therapy_date", record)
+    await chat.send("14/05/2025")
+    assert "serait respecté pour un début prévu le 04/06/2025" in chat.last_text
+    await chat.send("/back")
+    assert current(bot) == "last_systemic_therapy_date"
+    await chat.send("15/05/2025")
+    assert "❌ Critère I07" in chat.last_text, chat.last_text
+    assert "serait respecté pour un début prévu le 05/06/2025" in chat.last_text
+
+
 async def test_patient_a_s_old_start_date_button_says_it_is_a_s(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
