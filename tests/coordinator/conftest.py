@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,30 @@ def edited_mini(tmp_path: Path, *, protocol_id: str = "mini") -> Path:
     directory.mkdir()
     (directory / "mini.yaml").write_text(edited, encoding="utf-8")
     return directory
+
+
+def app_settings(tmp_path: Path, **settings: Any) -> Any:
+    """Settings of a whole application on a SQLite file in ``tmp_path``."""
+    from bot.settings import Settings
+
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_token="123456:TEST-TOKEN",
+        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        data_dir=tmp_path,
+        **settings,
+    )
+
+
+@asynccontextmanager
+async def running_app(tmp_path: Path, **settings: Any) -> AsyncIterator[Any]:
+    """The whole application (investigator flow and coordinator features) on a fresh
+    SQLite file, offline; users are the caller's to add."""
+    from tests.bot.conftest import Bot
+
+    made = Bot(app_settings(tmp_path, **settings))
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.stop()

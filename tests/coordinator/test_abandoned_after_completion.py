@@ -10,29 +10,19 @@ import pytest
 from telegram.ext import CallbackContext
 
 from bot.coordinator import outbox_job
-from bot.settings import Settings
 from storage.coordination import MessageKind, messages
 from tests.bot.conftest import ELIGIBLE, INVESTIGATOR, Bot, answer_until_done
+from tests.coordinator.conftest import running_app
 
 COORDINATOR = 7001
 
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_token="123456:TEST-TOKEN",
-        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-        data_dir=tmp_path,
-    )
-    made = Bot(settings)
-    await made.start()
-    made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller")
-    made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="fr")
-    try:
+    async with running_app(tmp_path) as made:
+        made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller")
+        made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="fr")
         yield made
-    finally:
-        await made.stop()
 
 
 async def test_abandoning_a_reopened_completed_screening_tells_the_coordinators(

@@ -14,9 +14,9 @@ import pytest
 from telegram.ext import CallbackContext, CommandHandler
 
 from bot.coordinator import HANDLER_GROUP, MENU_JOB, MENU_REFRESH, menu_job
-from bot.settings import Settings
 from bot.texts import COMMANDS, COORDINATOR_COMMANDS, t
 from tests.bot.conftest import INVESTIGATOR, Bot
+from tests.coordinator.conftest import running_app
 
 COORDINATOR = 7001
 FRENCH_COORDINATOR = 7002
@@ -27,23 +27,15 @@ FORMER_COORDINATOR = 7005
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_token="123456:TEST-TOKEN",
-        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-        data_dir=tmp_path,
-    )
-    made = Bot(settings)
-    await made.start()
-    store = made.store
-    store.add_user(INVESTIGATOR, "investigator", "Dr A")
-    store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
-    store.add_user(ADMIN, "admin", "Admin E")
-    store.add_user(UNNAMED_COORDINATOR, "coordinator")
-    store.add_user(FORMER_COORDINATOR, "coordinator", "Coord X", active=False)
-    yield made
-    await made.stop()
+    async with running_app(tmp_path) as made:
+        store = made.store
+        store.add_user(INVESTIGATOR, "investigator", "Dr A")
+        store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
+        store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+        store.add_user(ADMIN, "admin", "Admin E")
+        store.add_user(UNNAMED_COORDINATOR, "coordinator")
+        store.add_user(FORMER_COORDINATOR, "coordinator", "Coord X", active=False)
+        yield made
 
 
 def registered_commands(bot: Bot) -> set[str]:

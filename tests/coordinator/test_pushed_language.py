@@ -21,11 +21,10 @@ import pytest
 from telegram.ext import CallbackContext
 
 from bot.coordinator import outbox_job, reminder_job
-from bot.settings import Settings
 from dialogs.engine import Engine
 from storage import Store
 from tests.bot.conftest import INVESTIGATOR, Bot
-from tests.coordinator.conftest import Clock, start_screening
+from tests.coordinator.conftest import Clock, app_settings, start_screening
 
 COORDINATOR = 7101
 NEVER_SEEN = 7102
@@ -40,15 +39,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     made: list[Bot] = []
 
     async def make(**settings: Any) -> Bot:
-        bot = Bot(
-            Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                telegram_token="123456:TEST-TOKEN",
-                database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-                data_dir=tmp_path,
-                **settings,
-            )
-        )
+        bot = Bot(app_settings(tmp_path, **settings))
         await bot.start()
         made.append(bot)
         bot.store.add_user(INVESTIGATOR, "investigator", "Dr A")

@@ -22,10 +22,10 @@ from telegram.ext import CallbackContext
 
 from bot.coordinator import outbox_job
 from bot.reminders import enqueue_due_reminders
-from bot.settings import Settings
 from storage.coordination import DELIVERIES, MessageKind, messages
 from tests.bot.conftest import ELIGIBLE, INVESTIGATOR, Bot, answer_until_done
 from tests.bot.transcript import TelegramChat
+from tests.coordinator.conftest import running_app
 
 COORDINATOR = 7001
 SECOND_COORDINATOR = 7002
@@ -34,22 +34,11 @@ COORDINATOR_CHAT = -1007001
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_token="123456:TEST-TOKEN",
-        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-        data_dir=tmp_path,
-        coordinator_chat_id=COORDINATOR_CHAT,
-    )
-    made = Bot(settings)
-    await made.start()
-    made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller")
-    made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
-    made.store.add_user(SECOND_COORDINATOR, "coordinator", "Coord F", language="fr")
-    try:
+    async with running_app(tmp_path, coordinator_chat_id=COORDINATOR_CHAT) as made:
+        made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller")
+        made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
+        made.store.add_user(SECOND_COORDINATOR, "coordinator", "Coord F", language="fr")
         yield made
-    finally:
-        await made.stop()
 
 
 async def deliver(bot: Bot) -> None:
