@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from tests.conftest import one_line
 
 
 def test_a_broken_protocol_file_is_named(
@@ -51,21 +51,8 @@ CREATING_IDS = ["db-upgrade", "users-add", "chat"]
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean environment (no .env, no DATABASE_URL); the chat reads /quit if it starts."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "TELEGRAM_TOKEN", "PROTOCOL_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("sys.stdin", io.StringIO("/quit\n"))
-    return tmp_path
-
-
-def _one_line(err: str) -> str:
-    """The whole of stderr, which must be a single line (rich must not wrap it either)."""
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+def env(clean_env: Path) -> Path:
+    return clean_env
 
 
 @pytest.mark.parametrize(
@@ -88,7 +75,7 @@ def test_a_data_dir_that_cannot_be_one_is_named(
     (env / "afile").write_text("", encoding="utf-8")
     monkeypatch.setenv("DATA_DIR", str(env / data_dir))
     assert main(argv) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert line.endswith("error: " + expected.format(env=env))
 
 
@@ -114,7 +101,7 @@ def test_a_read_only_copy_of_a_database_is_named(
     try:
         capsys.readouterr()
         assert main(argv) == 1
-        line = _one_line(capsys.readouterr().err)
+        line = one_line(capsys.readouterr().err)
         assert line.endswith(f"error: cannot write the database {db}: Permission denied")
         assert db.read_bytes() == before
     finally:
@@ -145,7 +132,7 @@ def test_an_unsupported_database_url_is_refused_without_its_password(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(argv) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert line.endswith(f"error: DATABASE_URL: {problem} (use sqlite:/// or postgresql://)")
     assert "s3cret" not in line
 
@@ -156,7 +143,7 @@ def test_a_setting_that_does_not_parse_is_named_without_its_value(
     monkeypatch.setenv("DATA_DIR", str(env / "data"))
     monkeypatch.setenv("REMINDER_DAYS", "s3cret")
     assert main(["users", "list"]) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert line.startswith("screenbot: error: REMINDER_DAYS: Input should be a valid integer")
     assert "s3cret" not in line
 
@@ -186,7 +173,7 @@ def test_an_output_file_in_a_missing_directory_is_named(
     capsys.readouterr()
     out = env / "nonexistent" / "dir" / ("a-rather-long-file-name-for-wrapping-" * 2 + "q.out")
     assert main([part.replace("{out}", str(out)) for part in argv]) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert line == f"{prefix}cannot write {out}: No such file or directory"
 
 

@@ -9,7 +9,6 @@ screening(s)" would pass for a real answer.
 
 from __future__ import annotations
 
-import io
 import os
 import sqlite3
 from collections.abc import Callable
@@ -18,24 +17,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.conftest import one_line
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean environment (no .env, no DATABASE_URL) with DATA_DIR=tmp/data, not created."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "TELEGRAM_TOKEN", "PROTOCOL_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr("sys.stdin", io.StringIO("/quit\n"))
-    return tmp_path
-
-
-def _one_line(err: str) -> str:
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+def env(data_dir: Path) -> Path:
+    """The test's folder, with DATA_DIR=<it>/data, not created."""
+    return data_dir.parent
 
 
 def _database(env: Path, capsys: pytest.CaptureFixture[str]) -> Path:
@@ -112,7 +100,7 @@ def test_an_output_file_that_is_the_database_is_refused(
     out, named = target(db)
     before = _files(db.parent)
     assert main([part.replace("{out}", str(out)) for part in argv]) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     companion = named.name.rpartition("-")[2] if named != db else ""
     what = f"database's {companion} file" if companion else "database file"
     prefix = "screenbot protocol fhir" if argv[0] == "protocol" else "error"
@@ -131,7 +119,7 @@ def test_the_database_named_by_database_url_is_refused_too(
     capsys.readouterr()
     before = db.read_bytes()
     assert main(["export", "--format", "csv", "--output", str(db)]) == 1
-    assert _one_line(capsys.readouterr().err).endswith(f"it is the database file {db}")
+    assert one_line(capsys.readouterr().err).endswith(f"it is the database file {db}")
     assert db.read_bytes() == before
 
 
@@ -175,9 +163,7 @@ def test_a_mistyped_data_dir_is_refused_and_nothing_is_created(
     assert main(argv) == 1
     captured = capsys.readouterr()
     db = env / "data" / "screenbot.sqlite3"
-    assert _one_line(captured.err) == (
-        f"error: no database at {db}; check DATA_DIR or DATABASE_URL"
-    )
+    assert one_line(captured.err) == (f"error: no database at {db}; check DATA_DIR or DATABASE_URL")
     assert captured.out == ""
     assert not (env / "data").exists()
 
@@ -189,7 +175,7 @@ def test_a_mistyped_sqlite_url_is_refused_and_nothing_is_created(
     db = env / "typo" / "bot.sqlite3"
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
     assert main(argv) == 1
-    assert _one_line(capsys.readouterr().err) == (
+    assert one_line(capsys.readouterr().err) == (
         f"error: no database at {db}; check DATA_DIR or DATABASE_URL"
     )
     assert not (env / "typo").exists()
@@ -203,7 +189,7 @@ def test_an_empty_file_or_another_programs_database_is_not_made_screenbots(
     db = data / "screenbot.sqlite3"
     db.touch()
     assert main(["users", "list"]) == 1
-    assert "error: no database at" in _one_line(capsys.readouterr().err)
+    assert "error: no database at" in one_line(capsys.readouterr().err)
     assert db.stat().st_size == 0
 
     with sqlite3.connect(db) as conn:
@@ -211,7 +197,7 @@ def test_an_empty_file_or_another_programs_database_is_not_made_screenbots(
     conn.close()
     db.chmod(0o644)
     assert main(["export", "--format", "csv"]) == 1
-    assert _one_line(capsys.readouterr().err) == (
+    assert one_line(capsys.readouterr().err) == (
         f"error: no database at {db}; check DATA_DIR or DATABASE_URL"
     )
     with sqlite3.connect(db) as conn:
