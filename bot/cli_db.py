@@ -44,6 +44,15 @@ def telegram_id(text: str) -> int:
     return value
 
 
+def display_name(text: str) -> str:
+    """A display name with its spaces tidied; a blank one is refused: summaries and the
+    audit trail would name the person by a blank ("Dr  " or nothing at all)."""
+    name = " ".join(text.split())
+    if not name:
+        raise argparse.ArgumentTypeError("a display name must not be blank")
+    return name
+
+
 def register(subparsers: Any) -> None:
     db = subparsers.add_parser(
         "db", help="database schema", description="Manage the database schema."
@@ -70,7 +79,7 @@ def register(subparsers: Any) -> None:
     )
     add.add_argument("telegram_id", type=telegram_id, metavar="TELEGRAM_ID")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--name", type=display_name, default=None, help="display name")
     add.add_argument(
         "--lang", choices=_LANGUAGES, default=None, help="default: the Telegram client's"
     )
@@ -85,7 +94,7 @@ def register(subparsers: Any) -> None:
     )
     change.add_argument("telegram_id", type=telegram_id, metavar="TELEGRAM_ID")
     change.add_argument("--role", choices=[r.value for r in Role], default=None)
-    change.add_argument("--name", default=None, help="display name")
+    change.add_argument("--name", type=display_name, default=None, help="display name")
     change.add_argument("--lang", choices=[*_LANGUAGES, _AUTO_LANGUAGE], default=None)
     change.set_defaults(func=_users_set, parser=change)
 
@@ -165,7 +174,7 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     def add(store: Store) -> str:
         try:
-            user = store.add_user(args.telegram_id, args.role, args.name, language=args.lang)
+            user = store.add_user(args.telegram_id, args.role, args.name or "", language=args.lang)
         except DuplicateUser as exc:
             # `add` again is what people try first to change a user: say what does it.
             raise StorageError(

@@ -79,6 +79,29 @@ def test_set_refuses_an_unknown_user_or_nothing_to_change(
     assert exit_info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "add", "101", "--role", "investigator", "--name", ""],
+        ["users", "add", "101", "--role", "investigator", "--name", "   "],
+        ["users", "set", "100", "--name", "  "],
+    ],
+)
+def test_a_blank_display_name_is_refused(
+    argv: list[str], data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A blank name was accepted: summaries and the audit trail then named the person by
+    their id only, or by spaces."""
+    assert main(["users", "add", "100", "--role", "investigator", "--name", "Dr  A "]) == 0
+    assert _user(data_dir, 100)[1] == "Dr A"  # spaces tidied
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "a display name must not be blank" in capsys.readouterr().err
+    assert _user(data_dir, 100)[1] == "Dr A"
+
+
 def test_adding_an_existing_user_says_how_to_change_it(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
