@@ -622,7 +622,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "⚠️ {n} screening(s) in this export were begun on protocol {protocol} "
         "(sha256 {sha}…), a file this bot no longer has loaded: the criterion columns of "
         "those not completed are empty.",
-        "fr": "⚠️ {n} screening(s) de cet export ont été commencés sur le protocole "
+        "fr": "⚠️ Dans cet export, {n} screening(s) commencé(s) sur le protocole "
         "{protocol} (sha256 {sha}…), un fichier que ce bot n'a plus chargé : les colonnes "
         "de critères de ceux non terminés sont vides.",
     },
@@ -630,7 +630,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "⚠️ {n} screening(s) in this export were begun on protocol {protocol} "
         "(sha256 {sha}…), a file this bot no longer has loaded: their answers are typed "
         "from the stored values and carry no question text.",
-        "fr": "⚠️ {n} screening(s) de cet export ont été commencés sur le protocole "
+        "fr": "⚠️ Dans cet export, {n} screening(s) commencé(s) sur le protocole "
         "{protocol} (sha256 {sha}…), un fichier que ce bot n'a plus chargé : leurs "
         "réponses sont typées d'après les valeurs enregistrées, sans texte de question.",
     },
