@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -644,13 +644,17 @@ class ScreeningFlow:
             if moving_start:
                 # A later start ages the labs and the pregnancy test: the dialog goes back
                 # to where it was with nothing left to ask, so say what it now lacks.
-                by_reason: dict[str, list[str]] = {}
-                for r in engine.evaluate(conv).unknown:
-                    if r.id not in unknown_before:
-                        by_reason.setdefault(r.reason, []).append(r.id)
+                # (Not what only waits for the answers an earlier start voided: those are
+                # asked again at once, with their own warning.)
+                after = engine.evaluate(conv)
+                lacking = (
+                    r
+                    for r in after.unknown
+                    if r.id not in unknown_before and not _waits_for_later(r, after)
+                )
                 lines += [
                     t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
-                    for reason, ids in by_reason.items()
+                    for reason, ids in _by_reason(lacking).items()
                 ]
             changed = previous is not None and previous.value != parsed
             out = self._advance(ctx, work, lines, step.newly_failed, step.failing, changed)
@@ -1031,11 +1035,10 @@ class ScreeningFlow:
         ]
         # Mid-screening, criteria that only wait for questions still to come are one line:
         # listed one by one they were two full phone screens of "not yet answered".
-        pending = set(evaluation.pending) if in_progress else set()
         later = [
             cid
             for cid, r in evaluation.results.items()
-            if r.status == "unknown" and r.open_questions and set(r.open_questions) <= pending
+            if in_progress and r.status == "unknown" and _waits_for_later(r, evaluation)
         ]
         for cid, r in evaluation.results.items():
             if cid in later:
@@ -1292,15 +1295,31 @@ def _earliest_lines(
         return lines
     moved = {**answers, START_QUESTION: Answer(START_QUESTION, day.isoformat(), day)}
     then = engine.evaluate_answers(moved, lang)
-    by_reason: dict[str, list[str]] = {}
-    for cid, r in then.results.items():
-        if r.status in ("unknown", "fail") and evaluation.results[cid].status == "pass":
-            by_reason.setdefault(r.reason, []).append(cid)
+    lost = (
+        r
+        for cid, r in then.results.items()
+        if r.status in ("unknown", "fail") and evaluation.results[cid].status == "pass"
+    )
     lines += [
         t("earliest_then", lang, ids=", ".join(ids), reason=reason)
-        for reason, ids in by_reason.items()
+        for reason, ids in _by_reason(lost).items()
     ]
     return lines
+
+
+def _by_reason(results: Iterable[CriterionResult]) -> dict[str, list[str]]:
+    """Criteria IDs grouped by their reason: "I09, I10, I11: labs older than 14 days"
+    once, not three times."""
+    grouped: dict[str, list[str]] = {}
+    for r in results:
+        grouped.setdefault(r.reason, []).append(r.id)
+    return grouped
+
+
+def _waits_for_later(r: CriterionResult, evaluation: Evaluation) -> bool:
+    """Whether an unknown criterion lacks only questions not answered yet (pending),
+    nothing answered "unknown" nor anything gone stale."""
+    return bool(r.open_questions) and set(r.open_questions) <= set(evaluation.pending)
 
 
 def _so_far(engine: Engine, s: Screening, answers: Mapping[str, Answer], lang: str) -> Evaluation:

@@ -304,6 +304,22 @@ async def test_a_reply_to_patient_a_s_question_is_never_recorded_on_b(
     assert "cohort" in bot.store.current_answers(b.id)
 
 
+async def test_a_reply_to_a_question_of_no_screening_of_theirs_records_nothing(
+    bot_on: Callable[..., Any],
+) -> None:
+    """A replied message whose buttons name a screening that is not theirs (or none)."""
+    bot: Bot = await bot_on()
+    chat, a_question = await two_patients(bot)
+    forged = {**a_question, "reply_markup": {"inline_keyboard": [[
+        {"text": "Yes", "callback_data": "a|999|histology_confirmed|yes"}]]}}  # fmt: skip
+    await chat.send("Sarcoma", reply_to=forged)
+    assert chat.texts[-2] == (
+        "That replies to an earlier message: nothing was recorded. Answer the question below."
+    )
+    b = bot.store.find_open_screening(INVESTIGATOR, "B-0002")
+    assert b is not None and "cohort" not in bot.store.current_answers(b.id)
+
+
 async def test_an_old_button_of_patient_a_is_applied_to_a_never_to_b(
     bot_on: Callable[..., Any],
 ) -> None:

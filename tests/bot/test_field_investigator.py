@@ -55,6 +55,15 @@ async def at_the_stop_offer(bot: Bot) -> TelegramChat:
     return chat
 
 
+async def back_to(bot: Bot, chat: TelegramChat, question: str) -> None:
+    """/back until ``question`` is asked (as an investigator on a phone would)."""
+    for _ in range(80):
+        if current(bot) == question:
+            return
+        await chat.send("/back")
+    raise AssertionError(f"{question} never reached by /back")
+
+
 def current(bot: Bot) -> str:
     s = bot.store.find_open_screening(INVESTIGATOR)
     assert s is not None
@@ -205,14 +214,24 @@ async def test_a_later_start_says_the_labs_are_now_too_old(
     """Moving the start 9 days later went straight back to the question it left, with no
     word that the labs (27/05) and the pregnancy test were now too old for it."""
     chat = await screening_at(bot, "calcium_normal", eligible)
-    for _ in range(60):
-        if current(bot) == "planned_start_date":
-            break
-        await chat.send("/back")
+    await back_to(bot, chat, "planned_start_date")
     await chat.send("12/06/2025")
     assert current(bot) == "calcium_normal", chat.last_text
     assert "⚠️ I09, I10, I11 : bilan biologique de plus de 14 jours" in chat.last_text
     assert "⚠️ I16 : test de grossesse de plus de 3 jours" in chat.last_text
+
+
+async def test_an_earlier_start_warns_once_about_the_answers_it_voids(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """Moved earlier, the start voids the pregnancy test (dated after it): the bot asks it
+    again with its own warning, and also said « ⚠️ I16 : … pas encore renseigné »."""
+    chat = await screening_at(bot, "calcium_normal", eligible)
+    await back_to(bot, chat, "planned_start_date")
+    await chat.send("31/05/2025")
+    assert current(bot) == "pregnancy_test_date", chat.last_text
+    assert "pas encore renseigné" not in chat.last_text, chat.last_text
+    assert "⚠️ I16" not in chat.last_text
 
 
 async def test_the_earliest_start_says_the_labs_would_then_be_too_old(
