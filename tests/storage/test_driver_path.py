@@ -118,3 +118,16 @@ def test_driver_errors_surface_as_storage_errors_and_roll_back(store: Store) -> 
     with store.screening_tx(s) as tx:
         tx.set_state("age")
     assert store.get_screening(s).current_state == "age"
+
+
+def test_per_update_reads_name_the_open_status_in_the_sql_not_as_a_parameter(
+    store: Store,
+) -> None:
+    """SQLite re-prepares, on every run, a statement whose bound value could decide
+    whether a partial index applies (the open patient code index is on status =
+    'in_progress'): bound, the lock read cost 40 us instead of 8 here."""
+    with store.engine.connect() as conn:
+        hot = store._hot_path(conn)
+    for statement in (hot.lock, hot.open_screening):
+        assert "status = 'in_progress'" in statement.sql
+        assert not any("status" in name for name in statement._names), statement.sql
