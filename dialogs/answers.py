@@ -57,6 +57,14 @@ _YESTERDAY = frozenset({"yesterday", "hier"})
 _DAY_BEFORE_YESTERDAY = frozenset(
     {"the day before yesterday", "day before yesterday", "avant-hier", "avant hier"}
 )
+# 'il y a 3 jours', '2 weeks ago': how an exam is dated from memory, counted back from
+# today.  Days and weeks only: 'il y a 2 mois' is a span of a month or so, and a lab
+# window of 28 days cannot be checked against that.
+_AGO_RE = re.compile(
+    r"il y a (?P<fr>[0-9]{1,3}|une?) ?(?P<fr_unit>jours?|j|semaines?|sem)"
+    r"|(?P<en>[0-9]{1,3}|an?|one) ?(?P<en_unit>days?|d|weeks?|wks?|w) ago"
+)
+_WEEK_UNITS = frozenset({"semaine", "semaines", "sem", "week", "weeks", "wk", "wks", "w"})
 # 'J-3', 'j - 3', 'D-3': days before day 1 (the planned start), the trial team's count.
 _DAY_BEFORE_START_RE = re.compile(r"[jd]\s*-\s*(?P<days>[0-9]{1,3})")
 
@@ -565,13 +573,17 @@ class AnswerParser:
         self, q: Question, raw: str, norm: str, ctx: ParseContext
     ) -> Value | AnswerError:
         lang = ctx.lang
-        if norm in SPECIAL_WORDS["today"]:
+        word = _word(norm)
+        if word in SPECIAL_WORDS["today"]:
             # Any date may be typed as "today"; only the words listed in specials differ.
             return self._check_date(q, ctx.today, ctx)
-        if norm in _YESTERDAY:
+        if word in _YESTERDAY:
             return self._check_date(q, ctx.today - dt.timedelta(days=1), ctx)
-        if norm in _DAY_BEFORE_YESTERDAY:
+        if word in _DAY_BEFORE_YESTERDAY:
             return self._check_date(q, ctx.today - dt.timedelta(days=2), ctx)
+        ago = _days_ago(word)
+        if ago is not None:
+            return self._check_date(q, ctx.today - dt.timedelta(days=ago), ctx)
         relative = _DAY_BEFORE_START_RE.fullmatch(norm)
         if relative is not None and ctx.planned_start is not None and q.not_after_today:
             # 'J-3' / 'D-3': how French teams count days, from day 1 of treatment (the
@@ -630,6 +642,16 @@ class AnswerParser:
             if reads_as_date(raw):
                 return AnswerError(q.id, message("pseudonym_date", lang))
         return raw
+
+
+def _days_ago(word: str) -> int | None:
+    """3 for 'il y a 3 jours' or '3 days ago', 14 for 'il y a 2 semaines'; None otherwise."""
+    m = _AGO_RE.fullmatch(word)
+    if m is None:
+        return None
+    count, unit = (m["fr"], m["fr_unit"]) if m["fr"] is not None else (m["en"], m["en_unit"])
+    n = int(count) if count.isdigit() else 1
+    return n * 7 if unit in _WEEK_UNITS else n
 
 
 def parse_date(text: str) -> dt.date | str | None:

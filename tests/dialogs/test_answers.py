@@ -427,6 +427,31 @@ def test_yesterday_and_days_before_day_1(text: str, expected: dt.date) -> None:
     assert value("drawn", text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("il y a 3 jours", dt.date(2026, 11, 20)),
+        ("Il y a 3 j", dt.date(2026, 11, 20)),
+        ("3 days ago", dt.date(2026, 11, 20)),
+        ("il y a un jour", dt.date(2026, 11, 22)),
+        ("il y a 2 semaines", dt.date(2026, 11, 9)),
+        ("Il y a une semaine.", dt.date(2026, 11, 16)),
+        ("a week ago", dt.date(2026, 11, 16)),
+        ("2 weeks ago", dt.date(2026, 11, 9)),
+        ("Hier.", dt.date(2026, 11, 22)),
+    ],
+)
+def test_days_and_weeks_ago_count_back_from_today(text: str, expected: dt.date) -> None:
+    """« il y a 3 jours »: an exam dated from memory, on a phone."""
+    assert value("drawn", text) == expected
+
+
+@pytest.mark.parametrize("text", ["il y a 2 mois", "3 months ago", "il y a quelques jours"])
+def test_a_span_that_is_no_day_is_refused(text: str) -> None:
+    # A month back is not one date: a 28-day lab window cannot be checked against it.
+    assert error("drawn", text).startswith("Please type a date as DD/MM/YYYY")
+
+
 def test_a_day_count_before_day_1_is_only_for_past_events() -> None:
     # 'J-3' of the planned start itself, or of a question not dated back from it: refused.
     assert isinstance(parse("when_last", "J-3"), AnswerError)
