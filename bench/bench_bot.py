@@ -258,7 +258,7 @@ async def measure_bot(
     engine = services.registry.latest()
     users = list(range(10_001, 10_001 + screenings))
     for uid in users:
-        services.store.add_user(uid, "investigator", f"inv {uid}")
+        services.store.add_user(uid, "investigator", f"inv {uid}", actor="bench")
     gc.collect()
     rss_before = rss_kib()
     opened = [await timed(app, message_update(uid, f"/new P-{uid}")) for uid in users]

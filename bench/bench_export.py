@@ -52,7 +52,7 @@ def seed(store: Store, registry: ProtocolRegistry, n: int) -> None:
     criteria = criteria_json(evaluation)
     failing = {**criteria, "I04": {**criteria["I04"], "status": "fail"}}
     now = dt.datetime.now(dt.UTC)
-    store.add_user(INVESTIGATOR, "investigator", "Dr Bench")
+    store.add_user(INVESTIGATOR, "investigator", "Dr Bench", actor="bench")
     screenings: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []

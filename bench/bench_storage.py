@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         store = Store(sqlite_url(data_dir))
         try:
             store.upgrade()
-            store.add_user(INVESTIGATOR, "investigator", "Bench")
+            store.add_user(INVESTIGATOR, "investigator", "Bench", actor="bench")
             bench_latency(store, data_dir, latency_answers)
             bench_memory(store, screenings, memory_answers)
         finally:

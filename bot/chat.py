@@ -19,6 +19,8 @@ from storage import Store
 
 LOCAL_USER_ID = -1  # Telegram user ids are positive: the terminal user cannot clash with one
 LOCAL_USER_NAME = "local investigator"
+# Who granted the terminal user its access, in the access history: the chat itself.
+LOCAL_USER_ACTOR = "screenbot chat (local user)"
 QUIT = frozenset({"/quit", "/exit", "/q"})
 # Commands that show something beside the question, or refuse an answer to it, and leave
 # the question itself as it was (typed lines that are refused do the same).
@@ -44,7 +46,9 @@ def ensure_local_user(store: Store, user_id: int, lang: str | None) -> None:
                 f"user {user_id} is not registered: "
                 f"screenbot users add {user_id} --role investigator"
             )
-        store.add_user(user_id, "investigator", LOCAL_USER_NAME, language=lang)
+        store.add_user(
+            user_id, "investigator", LOCAL_USER_NAME, language=lang, actor=LOCAL_USER_ACTOR
+        )
     elif not user.active and user_id != LOCAL_USER_ID:
         raise ConfigurationError(
             f"user {user_id} is deactivated: screenbot users activate {user_id}"

@@ -8,11 +8,16 @@ schema out of date), 2 bad usage (argparse).
 Only ``db upgrade`` and ``users add`` may create the database: every other command
 needs one to be there already, so a mistyped ``DATA_DIR`` is reported instead of
 answered from a new, empty database.
+
+Every change of access records who made it (``--by``, else the login running the
+command) so ``users history`` can tell an inspector who granted or revoked access.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +26,7 @@ from typing import Any
 from storage import DuplicateUser, Role, StorageError, Store, User, UserNotFound
 from storage.engine import MissingDatabase, is_sqlite, normalise_url, require_existing_sqlite
 from storage.errors import SchemaOutOfDate
+from storage.models import AccessAction, AccessEvent
 from storage.schema import current_revision
 
 _LANGUAGES = ("en", "fr")
@@ -47,10 +53,30 @@ def telegram_id(text: str) -> int:
 def display_name(text: str) -> str:
     """A display name with its spaces tidied; a blank one is refused: summaries and the
     audit trail would name the person by a blank ("Dr  " or nothing at all)."""
-    name = " ".join(text.split())
-    if not name:
-        raise argparse.ArgumentTypeError("a display name must not be blank")
-    return name
+    return _tidied(text, "a display name")
+
+
+def actor_name(text: str) -> str:
+    """``--by``: tidied like a display name, as a blank would answer "who granted it?"
+    with nothing, and a tab or newline would break the columns of ``users history``."""
+    return _tidied(text, "--by")
+
+
+def _tidied(text: str, what: str) -> str:
+    tidy = " ".join(text.split())
+    if not tidy:
+        raise argparse.ArgumentTypeError(f"{what} must not be blank")
+    return tidy
+
+
+def _add_by(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--by",
+        type=actor_name,
+        default=None,
+        metavar="NAME",
+        help="who makes this change, for `users history` (default: cli:LOGIN)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -70,7 +96,8 @@ def register(subparsers: Any) -> None:
     users = subparsers.add_parser(
         "users",
         help="who may use the bot",
-        description="Authorise, list, deactivate and reactivate the bot's users.",
+        description="Authorise, list, deactivate and reactivate the bot's users, and "
+        "show who changed their access.",
     )
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
 
@@ -83,6 +110,7 @@ def register(subparsers: Any) -> None:
     add.add_argument(
         "--lang", choices=_LANGUAGES, default=None, help="default: the Telegram client's"
     )
+    _add_by(add)
     add.set_defaults(func=_users_add)
 
     change = users_sub.add_parser(
@@ -96,6 +124,7 @@ def register(subparsers: Any) -> None:
     change.add_argument("--role", choices=[r.value for r in Role], default=None)
     change.add_argument("--name", type=display_name, default=None, help="display name")
     change.add_argument("--lang", choices=[*_LANGUAGES, _AUTO_LANGUAGE], default=None)
+    _add_by(change)
     change.set_defaults(func=_users_set, parser=change)
 
     listing = users_sub.add_parser("list", help="list users", description="List users.")
@@ -108,7 +137,27 @@ def register(subparsers: Any) -> None:
     ):
         action = users_sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         action.add_argument("telegram_id", type=telegram_id, metavar="TELEGRAM_ID")
+        _add_by(action)
         action.set_defaults(func=_set_active(active))
+
+    history = users_sub.add_parser(
+        "history",
+        help="who was granted, changed or revoked access, when, by whom",
+        description="List the changes of access (added, role changed, renamed, "
+        "deactivated, activated) oldest first, with who made each (`--by`, else "
+        "cli:LOGIN). Times are UTC. Language changes are the user's preference and are "
+        "not listed. The history starts with the screenbot upgrade that introduced it: "
+        "users added before have no rows, and their current access is in `users list`.",
+    )
+    history.add_argument(
+        "telegram_id",
+        type=telegram_id,
+        nargs="?",
+        default=None,
+        metavar="TELEGRAM_ID",
+        help="only this user's changes",
+    )
+    history.set_defaults(func=_users_history)
 
 
 def _database_url() -> str:
@@ -174,7 +223,9 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     def add(store: Store) -> str:
         try:
-            user = store.add_user(args.telegram_id, args.role, args.name or "", language=args.lang)
+            user = store.add_user(
+                args.telegram_id, args.role, args.name or "", language=args.lang, actor=_actor(args)
+            )
         except DuplicateUser as exc:
             # `add` again is what people try first to change a user: say what does it.
             raise StorageError(
@@ -210,7 +261,7 @@ def _set_active(active: bool) -> Callable[[argparse.Namespace], int]:
             if user.active == active:
                 state = "active" if active else "deactivated"
                 return f"{user.telegram_id} is already {state}; nothing changed"
-            user = store.set_active(args.telegram_id, active)
+            user = store.set_active(args.telegram_id, active, actor=_actor(args))
             return f"{'activated' if active else 'deactivated'} {user.telegram_id}"
 
         return _run(apply)
@@ -236,11 +287,11 @@ def _users_set(args: argparse.Namespace) -> int:
         user = before
         changes: list[str] = []
         if args.role is not None and args.role != before.role:
-            user = store.set_role(args.telegram_id, args.role)
-            changes.append(f"role {before.role} -> {user.role}")
+            user = store.set_role(args.telegram_id, args.role, actor=_actor(args))
+            changes.append(_role_change(before.role, user.role))
         if args.name is not None and args.name != before.display_name:
-            user = store.set_display_name(args.telegram_id, args.name)
-            changes.append(f"name {before.display_name!r} -> {user.display_name!r}")
+            user = store.set_display_name(args.telegram_id, args.name, actor=_actor(args))
+            changes.append(_name_change(before.display_name, user.display_name))
         if args.lang is not None and language != before.language:
             user = store.set_language(args.telegram_id, language)
             changes.append(f"language {_shown_language(before)} -> {_shown_language(user)}")
@@ -253,3 +304,70 @@ def _users_set(args: argparse.Namespace) -> int:
 
 def _shown_language(user: User) -> str:
     return user.language or _AUTO_LANGUAGE
+
+
+def _role_change(before: str, after: str) -> str:
+    return f"role {before} -> {after}"
+
+
+def _name_change(before: str, after: str) -> str:
+    return f"name {before!r} -> {after!r}"
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who the access history names for this command: ``--by``, else the login.
+
+    The login is what the server can vouch for; a shared account (root) says little,
+    hence ``--by``.  A process without a login name (a container's numeric uid) still
+    changes access, recorded as ``cli:unknown`` rather than refused.
+    """
+    if args.by is not None:
+        by: str = args.by
+        return by
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # KeyError before Python 3.13, OSError since
+        login = "unknown"
+    sudo = os.environ.get("SUDO_USER", "").strip()
+    if sudo and sudo != login:
+        # `sudo screenbot users …` runs as root: the person is the one sudo names.
+        return f"cli:{login} (sudo: {sudo})"
+    return f"cli:{login}"
+
+
+def _users_history(args: argparse.Namespace) -> int:
+    def history(store: Store) -> str:
+        if args.telegram_id is not None:
+            # Refused like `users set`: "nothing recorded" for a mistyped id would read as
+            # "this person never had access".
+            _existing_user(store, args.telegram_id)
+        events = store.access_history(args.telegram_id)
+        if not events:
+            return "no access changes recorded"
+        names = {user.telegram_id: user.display_name for user in store.list_users()}
+        rows = [
+            f"{event.created_at:%Y-%m-%d %H:%M}\t{event.telegram_id}\t"
+            f"{names.get(event.telegram_id, '')}\t{event.action}\t{_shown_change(event)}\t"
+            f"{event.actor}"
+            for event in events
+        ]
+        return "\n".join(["WHEN (UTC)\tTELEGRAM_ID\tNAME\tACTION\tCHANGE\tBY", *rows])
+
+    return _run(history)
+
+
+def _shown_change(event: AccessEvent) -> str:
+    """The CHANGE column, in the words `users set` prints for the same change."""
+    detail = event.detail or {}
+    if event.action == AccessAction.ADDED:
+        parts = [f"role {detail.get('role')}"]
+        if detail.get("name"):
+            parts.append(f"name {detail['name']!r}")
+        if detail.get("active") is False:
+            parts.append("inactive")
+        return ", ".join(parts)
+    if event.action == AccessAction.ROLE_CHANGED:
+        return _role_change(detail.get("from", "?"), detail.get("to", "?"))
+    if event.action == AccessAction.RENAMED:
+        return _name_change(detail.get("from", "?"), detail.get("to", "?"))
+    return "-"

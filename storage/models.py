@@ -1,8 +1,8 @@
 """Tables of the audit trail.
 
-Screenings are the only rows that change; answers and events are append-only (the
-migration also installs triggers refusing UPDATE/DELETE on them) so the history an
-inspector reads is the history that happened.  Keep this file and
+Screenings and users are the only rows that change; answers, events and access events
+are append-only (the migrations also install triggers refusing UPDATE/DELETE on them) so
+the history an inspector reads is the history that happened.  Keep this file and
 ``storage/migrations/versions`` in step: ``tests/storage/test_migrations.py`` fails when
 they drift.
 """
@@ -28,6 +28,19 @@ class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     ABANDONED = "abandoned"
+
+
+class AccessAction(StrEnum):
+    """What a row of ``access_events`` records: the changes that decide who may screen.
+
+    A language is a preference the user sets themselves (/lang): not an access change.
+    """
+
+    ADDED = "added"
+    ROLE_CHANGED = "role_changed"
+    RENAMED = "renamed"
+    DEACTIVATED = "deactivated"
+    ACTIVATED = "activated"
 
 
 LANGUAGES: frozenset[str] = frozenset({"en", "fr"})
@@ -89,6 +102,29 @@ class User(SQLModel, table=True):
     # The language of the user's Telegram client as last seen (``language`` is the one
     # chosen with /lang): messages pushed to them later (summaries, notices) use it.
     telegram_language: str | None = Field(default=None, sa_type=sa.String)
+
+
+class AccessEvent(SQLModel, table=True):
+    """One change of a user's access, so "who could screen on 12 March, and who granted
+    it?" has an answer: ``users`` holds only the state now.  Append-only."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        sa.CheckConstraint(_in("action", AccessAction), name="ck_access_events_action"),
+        sa.Index("ix_access_events_telegram_id", "telegram_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("users.telegram_id"), nullable=False)
+    )
+    action: str = Field(sa_type=sa.String)
+    # added: {"role", "name", "active"}; role_changed and renamed: {"from", "to"}.
+    detail: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    # Who made the change, in words (``cli:root``, ``--by "Dr Admin"``): the person with
+    # shell access, who has no Telegram id of their own in the database.
+    actor: str = Field(sa_type=sa.String)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Screening(SQLModel, table=True):

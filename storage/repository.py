@@ -37,6 +37,8 @@ from storage.errors import (
 from storage.locks import KeyedLocks
 from storage.models import (
     LANGUAGES,
+    AccessAction,
+    AccessEvent,
     AnswerRecord,
     EventRecord,
     ProcessedUpdate,
@@ -53,6 +55,7 @@ SCREENINGS = table(Screening)
 ANSWERS = table(AnswerRecord)
 EVENTS = table(EventRecord)
 PROCESSED = table(ProcessedUpdate)
+ACCESS_EVENTS = table(AccessEvent)
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -112,6 +115,8 @@ _OPEN_SCREENING = (
     .order_by(SCREENINGS.c.updated_at.desc(), SCREENINGS.c.id.desc())
     .limit(1)
 )
+# An access change reads the old value to record it, locked against a concurrent change.
+_LOCK_USER = _GET_USER.with_for_update()
 
 
 def _last_event_statement(kinds: tuple[str, ...]) -> sa.Select[Any]:
@@ -325,6 +330,13 @@ def _check_language(language: str | None) -> str | None:
         allowed = ", ".join(sorted(LANGUAGES))
         raise InvalidValue(f"unsupported language {language!r} (expected one of: {allowed})")
     return language
+
+
+def _check_actor(actor: str) -> str:
+    # "Who granted it?" answered by a blank is no answer: refused before any change.
+    if not actor.strip():
+        raise InvalidValue("an access change needs an actor: who made it")
+    return actor
 
 
 def _check_status(status: str) -> str:
@@ -900,7 +912,15 @@ class Store:
         display_name: str = "",
         language: str | None = None,
         active: bool = True,
+        *,
+        actor: str,
     ) -> User:
+        """Grant access, and record who granted it in the same transaction.
+
+        ``actor`` is keyword-only and required so that no caller can grant access
+        without saying who did.
+        """
+        actor = _check_actor(actor)
         user = User(
             telegram_id=telegram_id,
             role=_check_role(role),
@@ -916,6 +936,14 @@ class Store:
                 conn.execute(sa.insert(USERS).values(**user.model_dump()))
             except IntegrityError as exc:
                 raise DuplicateUser(telegram_id) from exc
+            _record_access(
+                conn,
+                telegram_id,
+                AccessAction.ADDED,
+                {"role": user.role, "name": user.display_name, "active": user.active},
+                actor,
+                user.created_at,
+            )
         return user
 
     def get_user(self, telegram_id: int) -> User | None:
@@ -933,8 +961,9 @@ class Store:
         with self._read() as conn:
             return [_model(User, row) for row in conn.execute(query.order_by(USERS.c.telegram_id))]
 
-    def set_active(self, telegram_id: int, active: bool) -> User:
-        return self._update_user(telegram_id, active=active)
+    def set_active(self, telegram_id: int, active: bool, *, actor: str) -> User:
+        """Revoke or restore access; recorded with ``actor`` unless it changes nothing."""
+        return self._change_access(telegram_id, "active", active, actor)
 
     def set_language(self, telegram_id: int, language: str | None) -> User:
         return self._update_user(telegram_id, language=_check_language(language))
@@ -959,11 +988,54 @@ class Store:
             return user
         return self.set_telegram_language(user.telegram_id, code)
 
-    def set_role(self, telegram_id: int, role: str) -> User:
-        return self._update_user(telegram_id, role=_check_role(role))
+    def set_role(self, telegram_id: int, role: str, *, actor: str) -> User:
+        """Change what the user may do; recorded with ``actor`` unless it changes nothing."""
+        return self._change_access(telegram_id, "role", _check_role(role), actor)
 
-    def set_display_name(self, telegram_id: int, display_name: str) -> User:
-        return self._update_user(telegram_id, display_name=display_name)
+    def set_display_name(self, telegram_id: int, display_name: str, *, actor: str) -> User:
+        """Rename; recorded, as summaries and the audit trail name people by it."""
+        return self._change_access(telegram_id, "display_name", display_name, actor)
+
+    def access_history(self, telegram_id: int | None = None) -> list[AccessEvent]:
+        """Access changes oldest first (one user's, or everyone's): what an inspector
+        reads to know who could screen on a given day and who granted it."""
+        query = sa.select(ACCESS_EVENTS)
+        if telegram_id is not None:
+            query = query.where(ACCESS_EVENTS.c.telegram_id == telegram_id)
+        query = query.order_by(ACCESS_EVENTS.c.created_at, ACCESS_EVENTS.c.id)
+        with self._read() as conn:
+            return [_model(AccessEvent, row) for row in conn.execute(query)]
+
+    def _change_access(self, telegram_id: int, column: str, value: Any, actor: str) -> User:
+        """Change one access column and record it, in one transaction.
+
+        The old value is read locked (FOR UPDATE on PostgreSQL; SQLite's write
+        transaction already excludes other writers): of two concurrent changes the
+        second records the first's value as "from", not a stale one.  Setting the value the
+        user already has writes nothing: the history lists changes, not commands.
+        """
+        actor = _check_actor(actor)
+        with self._write() as conn:
+            row = conn.execute(_LOCK_USER, {"telegram_id": telegram_id}).first()
+            if row is None:
+                raise UserNotFound(telegram_id)
+            before = _model(User, row)
+            old = getattr(before, column)
+            if old == value:
+                return before
+            conn.execute(
+                sa.update(USERS).where(USERS.c.telegram_id == telegram_id).values({column: value})
+            )
+            if column == "active":
+                action = AccessAction.ACTIVATED if value else AccessAction.DEACTIVATED
+                detail = None
+            else:
+                action = AccessAction.ROLE_CHANGED if column == "role" else AccessAction.RENAMED
+                detail = {"from": old, "to": value}
+            _record_access(conn, telegram_id, action, detail, actor, utcnow())
+            user = _get_user(conn, telegram_id)
+        assert user is not None
+        return user
 
     def _update_user(self, telegram_id: int, **fields: Any) -> User:
         with self._write() as conn:
@@ -975,6 +1047,25 @@ class Store:
             user = _get_user(conn, telegram_id)
         assert user is not None
         return user
+
+
+def _record_access(
+    conn: Connection,
+    telegram_id: int,
+    action: AccessAction,
+    detail: dict[str, Any] | None,
+    actor: str,
+    when: dt.datetime,
+) -> None:
+    conn.execute(
+        sa.insert(ACCESS_EVENTS).values(
+            telegram_id=telegram_id,
+            action=action.value,
+            detail=detail,
+            actor=actor,
+            created_at=when,
+        )
+    )
 
 
 def _get_user(conn: Connection, telegram_id: int) -> User | None:

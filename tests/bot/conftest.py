@@ -80,8 +80,8 @@ async def make_bot(
         bot = Bot(settings.model_copy(update=overrides))
         await bot.start()
         if not bots:
-            bot.store.add_user(INVESTIGATOR, "investigator", "Dr A")
-            bot.store.add_user(OTHER_INVESTIGATOR, "investigator", "Dr B")
+            bot.store.add_user(INVESTIGATOR, "investigator", "Dr A", actor="test")
+            bot.store.add_user(OTHER_INVESTIGATOR, "investigator", "Dr B", actor="test")
         bots.append(bot)
         return bot
 

@@ -175,7 +175,7 @@ async def test_unauthorised_user_is_refused_with_their_id(
 
 
 async def test_inactive_user_is_refused(bot: Bot) -> None:
-    bot.store.set_active(OTHER_INVESTIGATOR, False)
+    bot.store.set_active(OTHER_INVESTIGATOR, False, actor="test")
     chat = bot.chat(OTHER_INVESTIGATOR, language_code="fr")
     await chat.send("/new P-0003")
     assert "pas autorisé" in chat.last_text and str(OTHER_INVESTIGATOR) in chat.last_text

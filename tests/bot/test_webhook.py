@@ -204,7 +204,7 @@ async def workers(
         started.append(a)
         b = Worker("B", settings_b, first_message_id=100_000)
         started.append(b)
-        a.services.store.add_user(INVESTIGATOR, "investigator", "Dr A")
+        a.services.store.add_user(INVESTIGATOR, "investigator", "Dr A", actor="test")
         await a.start()
         await b.start()
         yield a, b

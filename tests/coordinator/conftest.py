@@ -111,10 +111,12 @@ def db_url(tmp_path: Path) -> str:
 def store(db_url: str) -> Iterator[Store]:
     s = Store(db_url)
     s.upgrade()
-    s.add_user(INVESTIGATOR, "investigator", "Dr A", language="en")
-    s.add_user(OTHER_INVESTIGATOR, "investigator", "Dr B", language="en")
-    s.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
-    s.add_user(SECOND_COORDINATOR, "coordinator", "Coord D", language="en", active=False)
+    s.add_user(INVESTIGATOR, "investigator", "Dr A", language="en", actor="test")
+    s.add_user(OTHER_INVESTIGATOR, "investigator", "Dr B", language="en", actor="test")
+    s.add_user(COORDINATOR, "coordinator", "Coord C", language="en", actor="test")
+    s.add_user(
+        SECOND_COORDINATOR, "coordinator", "Coord D", language="en", active=False, actor="test"
+    )
     yield s
     s.close()
 

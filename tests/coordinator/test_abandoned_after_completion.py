@@ -20,8 +20,8 @@ COORDINATOR = 7001
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     async with running_app(tmp_path) as made:
-        made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller")
-        made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="fr")
+        made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller", actor="test")
+        made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="fr", actor="test")
         yield made
 
 

@@ -36,8 +36,8 @@ async def test_completion_in_chat_reaches_coordinators_and_a_query_reopens_it(
     bot = Bot(_settings(tmp_path))
     await bot.start()
     try:
-        bot.store.add_user(INVESTIGATOR, "investigator", "Dr A")
-        bot.store.add_user(COORDINATOR, "coordinator", "Coord C")
+        bot.store.add_user(INVESTIGATOR, "investigator", "Dr A", actor="test")
+        bot.store.add_user(COORDINATOR, "coordinator", "Coord C", actor="test")
         chat = bot.chat(INVESTIGATOR)
         await chat.send("/new P-0100")
         await answer_until_done(bot, chat, dict(ELIGIBLE))

@@ -25,7 +25,7 @@ def _summary(bot: Any, chat: int) -> dict[str, Any]:
 async def test_review_lists_each_decision_with_name_and_id(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-050", age="16")
     await outbox_job(bot.context())
@@ -88,7 +88,7 @@ async def test_summary_query_and_reopen_name_people_with_their_id(
 async def test_someone_without_a_name_is_shown_by_id_once(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(UNNAMED_COORDINATOR, "coordinator")
+    store.add_user(UNNAMED_COORDINATOR, "coordinator", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-052")
     await outbox_job(bot.context())

@@ -494,8 +494,8 @@ def test_since_selects_changes_on_postgres_too(engine: Engine) -> None:
     for database in postgres_database():
         with Store(database.url) as store:
             store.upgrade()
-            store.add_user(INVESTIGATOR, "investigator", "Dr A", language="en")
-            store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
+            store.add_user(INVESTIGATOR, "investigator", "Dr A", language="en", actor="test")
+            store.add_user(COORDINATOR, "coordinator", "Coord C", language="en", actor="test")
             late, old = complete(store, engine, "P-200"), complete(store, engine, "P-201")
             _set_times(store, late, "2020-03-01T10:00:00+00:00", "2100-03-01T10:00:00+00:00")
             _set_times(store, old, "2020-03-01T10:00:00+00:00", "2020-03-02T10:00:00+00:00")

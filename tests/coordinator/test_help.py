@@ -29,12 +29,12 @@ FORMER_COORDINATOR = 7005
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     async with running_app(tmp_path) as made:
         store = made.store
-        store.add_user(INVESTIGATOR, "investigator", "Dr A")
-        store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
-        store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
-        store.add_user(ADMIN, "admin", "Admin E")
-        store.add_user(UNNAMED_COORDINATOR, "coordinator")
-        store.add_user(FORMER_COORDINATOR, "coordinator", "Coord X", active=False)
+        store.add_user(INVESTIGATOR, "investigator", "Dr A", actor="test")
+        store.add_user(COORDINATOR, "coordinator", "Coord C", language="en", actor="test")
+        store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
+        store.add_user(ADMIN, "admin", "Admin E", actor="test")
+        store.add_user(UNNAMED_COORDINATOR, "coordinator", actor="test")
+        store.add_user(FORMER_COORDINATOR, "coordinator", "Coord X", active=False, actor="test")
         yield made
 
 

@@ -34,7 +34,7 @@ def _summary(bot: Any, chat: int) -> dict[str, Any]:
 async def test_a_french_coordinator_reads_an_english_screening_in_french(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-060", age="16")
     await outbox_job(bot.context())
@@ -63,7 +63,7 @@ async def test_a_french_coordinator_reads_an_english_screening_in_french(
 async def test_the_group_chat_and_the_undecided_get_the_default_language(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(UNDECIDED_COORDINATOR, "coordinator", "Coord U")
+    store.add_user(UNDECIDED_COORDINATOR, "coordinator", "Coord U", actor="test")
     bot = await make_bot(default_language="fr")
     complete(store, engine, "P-061", age="16")
     await outbox_job(bot.context())
@@ -75,7 +75,7 @@ async def test_the_group_chat_and_the_undecided_get_the_default_language(
 async def test_replies_follow_the_coordinators_telegram_client(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(UNDECIDED_COORDINATOR, "coordinator", "Coord U")
+    store.add_user(UNDECIDED_COORDINATOR, "coordinator", "Coord U", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-062", age="16")
     await outbox_job(bot.context())
@@ -98,7 +98,7 @@ async def test_replies_follow_the_coordinators_telegram_client(
 async def test_a_query_reaches_the_investigator_in_the_investigators_language(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-063", age="16")
     await outbox_job(bot.context())
@@ -130,7 +130,7 @@ async def test_a_query_reaches_the_investigator_in_the_investigators_language(
 
 def test_a_summary_queued_before_translations_still_renders(store: Store) -> None:
     """Rows already in an outbox keep their words; the frame is in the reader's language."""
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     payload = {
         "screening_id": 1,
         "patient_code": "P-064",

@@ -106,7 +106,7 @@ async def test_export_reads_dd_mm_yyyy_and_refuses_an_unreadable_date(
 async def test_a_french_coordinator_reads_log_review_and_export_in_french(
     store: Store, engine: Engine, make_bot: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     drawn: list[ChartWords | None] = []
     render_png = coordinator_module.render_png
 

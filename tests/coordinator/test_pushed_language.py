@@ -42,9 +42,9 @@ async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         bot = Bot(app_settings(tmp_path, **settings))
         await bot.start()
         made.append(bot)
-        bot.store.add_user(INVESTIGATOR, "investigator", "Dr A")
-        bot.store.add_user(COORDINATOR, "coordinator", "Coord C")
-        bot.store.add_user(NEVER_SEEN, "coordinator", "Coord N")
+        bot.store.add_user(INVESTIGATOR, "investigator", "Dr A", actor="test")
+        bot.store.add_user(COORDINATOR, "coordinator", "Coord C", actor="test")
+        bot.store.add_user(NEVER_SEEN, "coordinator", "Coord N", actor="test")
         return bot
 
     yield make
@@ -138,7 +138,7 @@ async def test_a_reminder_follows_the_investigators_client_not_the_screenings(
 ) -> None:
     """A screening begun from an English client; the investigator's client is French by
     the time the reminder goes out (seen by the flow since)."""
-    store.add_user(FRENCH_INVESTIGATOR, "investigator", "Dr F")
+    store.add_user(FRENCH_INVESTIGATOR, "investigator", "Dr F", actor="test")
     sid = start_screening(store, engine, "P-0205", investigator=FRENCH_INVESTIGATOR)
     assert store.get_screening(sid).language == "en"
     store.set_telegram_language(FRENCH_INVESTIGATOR, "fr")

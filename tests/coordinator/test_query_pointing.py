@@ -202,7 +202,7 @@ async def test_a_number_that_is_no_answer_sends_nothing_and_asks_again_keeping_t
 async def test_a_french_coordinator_is_asked_again_in_french(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     bot, french, sid = await _prompted(
         make_bot, store, engine, "P-205", reader=FRENCH_COORDINATOR, age="16"
     )

@@ -35,9 +35,11 @@ COORDINATOR_CHAT = -1007001
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     async with running_app(tmp_path, coordinator_chat_id=COORDINATOR_CHAT) as made:
-        made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller")
-        made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="en")
-        made.store.add_user(SECOND_COORDINATOR, "coordinator", "Coord F", language="fr")
+        made.store.add_user(INVESTIGATOR, "investigator", "Dr Éloïse Müller", actor="test")
+        made.store.add_user(COORDINATOR, "coordinator", "Coord C", language="en", actor="test")
+        made.store.add_user(
+            SECOND_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test"
+        )
         yield made
 
 
@@ -192,7 +194,7 @@ async def test_the_reply_goes_to_every_coordinator_once_the_asker_is_deactivated
 ) -> None:
     chat = bot.chat(INVESTIGATOR)
     sid = await completed_and_queried(bot, chat, "ecog: is ECOG really 1?")
-    bot.store.set_active(COORDINATOR, False)
+    bot.store.set_active(COORDINATOR, False, actor="test")
     await chat.send("Yes, 1 on 20/05.", reply_to_last=True)
     assert chat.last_text.startswith("💬 Your reply on <b>P-0001</b> was sent to the coordinators.")
     rows = messages(bot.store, sid, MessageKind.QUERY_RESPONSE)
@@ -207,7 +209,7 @@ async def test_the_reply_is_rerouted_when_the_asker_is_deactivated_before_delive
     chat = bot.chat(INVESTIGATOR)
     sid = await completed_and_queried(bot, chat, "ecog: is ECOG really 1?")
     await chat.send("Yes, 1 on 20/05.", reply_to_last=True)
-    bot.store.set_active(COORDINATOR, False)
+    bot.store.set_active(COORDINATOR, False, actor="test")
     await deliver(bot)  # skipped, and queued for the others
     await deliver(bot)
     rows = messages(bot.store, sid, MessageKind.QUERY_RESPONSE)

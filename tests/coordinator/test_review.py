@@ -236,7 +236,7 @@ async def test_a_query_after_a_confirmation_warns_the_asker(
 ) -> None:
     """A second coordinator's query on a confirmed screening gave no sign that it could
     reopen a verdict someone had signed off."""
-    store.add_user(7002, "coordinator", "Coord F", language="en")
+    store.add_user(7002, "coordinator", "Coord F", language="en", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-090")
     await outbox_job(bot.context())

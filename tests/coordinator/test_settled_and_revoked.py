@@ -89,7 +89,7 @@ async def test_a_query_made_after_a_confirmation_can_still_reopen(
 async def test_review_of_an_abandoned_screening_says_abandoned_and_what_happened(
     store: Store, engine: Engine, make_bot: Callable[..., Any]
 ) -> None:
-    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr")
+    store.add_user(FRENCH_COORDINATOR, "coordinator", "Coord F", language="fr", actor="test")
     bot = await make_bot()
     sid = complete(store, engine, "P-062")
     await outbox_job(bot.context())
@@ -126,7 +126,7 @@ async def test_a_query_or_reopen_to_a_deactivated_investigator_is_not_sent(
     bot = await make_bot()
     sid = complete(store, engine, "P-063", age="16")
     await outbox_job(bot.context())
-    store.set_active(INVESTIGATOR, False)  # screenbot users deactivate 111
+    store.set_active(INVESTIGATOR, False, actor="test")  # screenbot users deactivate 111
     coordinator = bot.chat(COORDINATOR)
 
     await coordinator.press_data(f"c|query|{sid}|1", _summary(bot, COORDINATOR))
@@ -154,7 +154,7 @@ async def test_messages_queued_before_a_deactivation_are_not_delivered(
     coordinator = bot.chat(COORDINATOR)
     await coordinator.press_data(f"c|query|{sid}|1", _summary(bot, COORDINATOR))
     await coordinator.send("#3 is 16 a typo?", reply_to_last=True)
-    store.set_active(INVESTIGATOR, False)
+    store.set_active(INVESTIGATOR, False, actor="test")
 
     await outbox_job(bot.context())
     [query] = messages(store, sid, MessageKind.QUERY)
@@ -167,7 +167,7 @@ async def test_a_deactivated_investigators_query_button_does_nothing(
 ) -> None:
     bot = await make_bot()
     sid, _coordinator, investigator = await _queried(bot, store, engine, "P-065")
-    store.set_active(INVESTIGATOR, False)
+    store.set_active(INVESTIGATOR, False, actor="test")
     await investigator.press_data(_reopen_button(investigator), investigator.sent[-1])
     assert investigator.notices[-1] == f"Not authorised (your id: {INVESTIGATOR})."
     assert store.get_screening(sid).status == "completed"
@@ -179,7 +179,7 @@ async def test_no_reminder_for_a_deactivated_investigator(
 ) -> None:
     sid = start_screening(store, engine, "P-066")
     answer(store, engine, sid, ELIGIBLE, limit=2)
-    store.set_active(INVESTIGATOR, False)
+    store.set_active(INVESTIGATOR, False, actor="test")
     bot = await make_bot()
     clock.advance(days=3, seconds=1)
     await reminder_job(bot.context())

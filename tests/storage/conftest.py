@@ -74,8 +74,8 @@ def store(database: Database) -> Iterator[Store]:
     """A migrated store with one investigator (id 100) and one coordinator (id 200)."""
     s = Store(database.url)
     s.upgrade()
-    s.add_user(100, "investigator", "Dr Investigator")
-    s.add_user(200, "coordinator", "Coordinator")
+    s.add_user(100, "investigator", "Dr Investigator", actor="test")
+    s.add_user(200, "coordinator", "Coordinator", actor="test")
     try:
         yield s
     finally:
@@ -86,7 +86,7 @@ def store(database: Database) -> Iterator[Store]:
 def pg_store(pg_database: Database) -> Iterator[Store]:
     s = Store(pg_database.url)
     s.upgrade()
-    s.add_user(100, "investigator", "Dr Investigator")
+    s.add_user(100, "investigator", "Dr Investigator", actor="test")
     try:
         yield s
     finally:

@@ -6,7 +6,7 @@ from storage import Store
 
 
 def test_current_values_match_current_answers(store: Store) -> None:
-    store.add_user(7, "investigator", "Dr V")
+    store.add_user(7, "investigator", "Dr V", actor="test")
     sid = store.create_screening("CV-1", "acse", 1, "0" * 64, 7, "age").id
     assert sid is not None
     with store.screening_tx(sid) as tx:

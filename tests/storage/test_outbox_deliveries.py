@@ -51,7 +51,7 @@ def test_a_delivered_row_is_found_by_any_of_its_telegram_messages(store: Store) 
 
 def test_nothing_is_queued_for_a_deactivated_user_nor_are_they_reminded(store: Store) -> None:
     sid = _open(store)
-    store.set_active(INVESTIGATOR, False)
+    store.set_active(INVESTIGATOR, False, actor="test")
     assert is_deactivated(store, INVESTIGATOR)
     assert not is_deactivated(store, GROUP_CHAT) and not is_deactivated(store, 999)
     with store.screening_tx(sid) as tx:
@@ -60,5 +60,5 @@ def test_nothing_is_queued_for_a_deactivated_user_nor_are_they_reminded(store: S
     assert [m.recipient for m in messages(store, sid)] == [GROUP_CHAT]
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
     assert idle_screenings(store, later) == []
-    store.set_active(INVESTIGATOR, True)
+    store.set_active(INVESTIGATOR, True, actor="test")
     assert [i.screening.id for i in idle_screenings(store, later)] == [sid]

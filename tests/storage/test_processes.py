@@ -37,7 +37,7 @@ def worker(*args: str) -> subprocess.Popen[str]:
 def prepared(database: Database) -> int:
     with Store(database.url) as store:
         store.upgrade()
-        store.add_user(INVESTIGATOR, "investigator")
+        store.add_user(INVESTIGATOR, "investigator", actor="test")
         screening = store.create_screening("P-1", "acse", "1.0", "f" * 64, INVESTIGATOR, "q1")
         assert screening.id is not None
         return screening.id

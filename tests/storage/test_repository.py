@@ -49,12 +49,12 @@ def sid(screening: Screening) -> int:
 
 
 def test_users_are_added_listed_and_updated(store: Store) -> None:
-    store.add_user(300, "admin", "Admin", language="en")
+    store.add_user(300, "admin", "Admin", language="en", actor="test")
 
     assert [u.telegram_id for u in store.list_users()] == [100, 200, 300]
     assert [u.telegram_id for u in store.list_users(role="coordinator")] == [200]
 
-    store.set_active(100, False)
+    store.set_active(100, False, actor="test")
     store.set_language(200, "en")
     assert store.get_user(100) is not None and store.get_user(100).active is False  # type: ignore[union-attr]
     assert store.get_user(200).language == "en"  # type: ignore[union-attr]
@@ -63,20 +63,20 @@ def test_users_are_added_listed_and_updated(store: Store) -> None:
 
 def test_telegram_ids_beyond_32_bits_fit(store: Store) -> None:
     big = 7_000_000_000
-    store.add_user(big, "investigator")
+    store.add_user(big, "investigator", actor="test")
     assert store.get_user(big) is not None
 
 
 def test_user_errors_are_storage_errors(store: Store) -> None:
     assert store.get_user(999) is None
     with pytest.raises(DuplicateUser):
-        store.add_user(100, "investigator")
+        store.add_user(100, "investigator", actor="test")
     with pytest.raises(InvalidValue, match="unknown role"):
-        store.add_user(301, "surgeon")
+        store.add_user(301, "surgeon", actor="test")
     with pytest.raises(InvalidValue, match="language"):
-        store.add_user(301, "admin", language="de")
+        store.add_user(301, "admin", language="de", actor="test")
     with pytest.raises(UserNotFound):
-        store.set_active(999, False)
+        store.set_active(999, False, actor="test")
 
 
 # -- screenings ----------------------------------------------------------------------------
@@ -341,7 +341,7 @@ def test_tx_cannot_be_used_after_it_ended(store: Store) -> None:
 
 
 def test_list_and_find_screenings(store: Store) -> None:
-    store.add_user(101, "investigator")
+    store.add_user(101, "investigator", actor="test")
     a = sid(open_screening(store, "A"))
     b = sid(open_screening(store, "B"))
     c = sid(open_screening(store, "C", investigator_id=101))
