@@ -47,7 +47,7 @@ from dialogs.evaluation import CriterionResult, Evaluation
 from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType
 from dialogs.registry import ProtocolRegistry
-from dialogs.reopening import reopen_state
+from dialogs.reopening import reopen_items
 from dialogs.resolution import START_QUESTION
 from dialogs.values import Answer, from_json, to_json, unit_of
 from storage import (
@@ -208,18 +208,19 @@ def reopen_at_open_items(
     coordinator's Reopen and query buttons all go through here.  Returns the state and
     the current answers (to render its prompt)."""
     answers = answers_from_values(tx.current_values())
-    state = reopen_state(engine, answers, preferred)
+    items = reopen_items(engine, answers, preferred)
+    state = items[0]
     if tx.screening.status == Status.COMPLETED.value:
         tx.reopen(state, user_id=user_id, reason=reason)
     else:
         tx.set_state(state)
         tx.log_event("moved", user_id, {"state": state, "reason": reason})
-    # Reopened at an answer: it waits until answered again or kept, so /back and Keep
-    # on the question before it come back here instead of completing again at once.
-    # Added to what an open screening still has to confirm (new labs' values), never
-    # instead of it.
+    # Every answer to work on waits until answered again or kept: reopened for unknown
+    # labs, the dialog walks through each of them (not the first only, then the verdict
+    # again), and /back and Keep on the question before come back here.  Added to what an
+    # open screening still has to confirm (new labs' values), never instead of it.
     still = set(tx.screening.to_confirm or ())
-    tx.set_to_confirm(sorted(still | ({state} & answers.keys())))
+    tx.set_to_confirm(sorted(still | (set(items) & answers.keys())))
     return state, answers
 
 

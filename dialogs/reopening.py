@@ -23,10 +23,13 @@ def criterion_inputs(protocol: Protocol, criterion_id: str) -> set[str]:
     return {q for e in exprs for q in questions_read(protocol, e, protocol.computed_deps)}
 
 
-def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str | None) -> str:
-    """The question to reopen at: the one queried, else the first one behind a failing
-    criterion or still open for an unknown one, else the first question; always one that
-    applies."""
+def reopen_items(
+    engine: Engine, answers: Mapping[str, Answer], preferred: str | None
+) -> tuple[str, ...]:
+    """The questions a reopened screening walks through, in question order: the one
+    queried alone; else every one behind a failing criterion or still open for an unknown
+    one (labs back days later: each value that was unknown, not the first only); else the
+    first question.  Never empty, and all apply."""
     protocol = engine.protocol
     evaluation = engine.evaluate_answers(answers)
     with engine.attached(COMPLETE, answers, "en") as conv:
@@ -36,7 +39,7 @@ def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str |
             return q is not None and not q.chat_only and conv.applies(qid) is True
 
         if preferred and usable(preferred):
-            return preferred
+            return (preferred,)
         behind: set[str] = set()
         for result in evaluation.failed:
             behind |= criterion_inputs(protocol, result.id)
@@ -44,7 +47,5 @@ def reopen_state(engine: Engine, answers: Mapping[str, Answer], preferred: str |
             # What the criterion still lacks, when the evaluation says (labs too old: the
             # lab date, not the age its eGFR also reads); else everything it reads.
             behind |= set(result.open_questions) or criterion_inputs(protocol, result.id)
-        for qid in protocol.order:
-            if qid in behind and usable(qid):
-                return qid
-        return next(qid for qid in protocol.order if usable(qid))
+        items = tuple(qid for qid in protocol.order if qid in behind and usable(qid))
+        return items or (next(qid for qid in protocol.order if usable(qid)),)

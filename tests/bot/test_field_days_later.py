@@ -430,6 +430,38 @@ async def test_the_reminder_of_an_incomplete_screening_names_a_command_that_reac
     assert "FFPE" in chat.last_text
 
 
+async def test_resuming_an_incomplete_screening_walks_through_every_unknown_answer(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """Labs back days later: /resume asked the first unknown answer (FFPE), took it, and
+    closed the screening again, still incomplete for the two lab values, one /resume per
+    unknown answer, each sending the coordinators a new summary."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    pending = {**eligible_on(TODAY), "ffpe_available": "?", "anc": "?", "platelets": "?"}
+    await chat.send("/new P-0041")
+    await answer_up_to(bot, chat, pending)
+    assert "INCOMPLETE" in chat.last_text
+    clock.later(3)
+
+    await chat.send("/resume P-0041")
+    assert "reopened to document what was unknown" in chat.texts[-2]
+    assert "FFPE" in chat.last_text
+    await chat.press("Yes")
+    asked = chat.last_text  # the next unknown answer, not the verdict again
+    assert asked.startswith("Q ") and "neutrophil" in asked and "Current answer: unknown" in asked
+    await chat.send("2.1 G/L")
+    asked = chat.last_text
+    assert asked.startswith("Q ") and "Platelet" in asked and "Current answer: unknown" in asked
+    await chat.send("210 G/L")
+    assert "ELIGIBLE" in chat.last_text
+    assert "INCOMPLETE" not in chat.last_text
+    (s,) = (s for s in bot.store.list_screenings(INVESTIGATOR) if s.patient_code == "P-0041")
+    assert s.verdict == "eligible"
+    completions = [e for e in bot.store.events(s.id) if e.kind == "completed"]
+    assert len(completions) == 2  # the first verdict and this one, no step in between
+
+
 # -- the terminal chat ---------------------------------------------------------------------------
 
 
