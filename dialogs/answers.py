@@ -398,6 +398,11 @@ class AnswerParser:
             # '> 90 mL/min' is how labs print an eGFR above their range: a bound, and the
             # record holds values.  Recording 90 is the investigator's call, not ours.
             example = _COMPARISON_RE.sub("", normalise_spaces(raw))
+            if q.type is AnswerType.quantity and not q.default_unit and _is_bare(example):
+                # '>90' at a clearance: "type 90" would be refused next for its missing
+                # unit.  Which unit is the investigator's to say (1500 is /mm³, 1,5 G/L).
+                units = self._unit_list(q)
+                return AnswerError(q.id, message("comparison_sign_unit", lang, units=units))
             return AnswerError(q.id, message("comparison_sign", lang, example=example))
         if q.type is AnswerType.yesno:
             if _word(norm) in YES_WORDS:
@@ -642,6 +647,11 @@ class AnswerParser:
             if reads_as_date(raw):
                 return AnswerError(q.id, message("pseudonym_date", lang))
         return raw
+
+
+def _is_bare(text: str) -> bool:
+    """A number with nothing after it ('90', '1,5')."""
+    return re.fullmatch(_NUMBER, text) is not None
 
 
 def _days_ago(word: str) -> int | None:

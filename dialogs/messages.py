@@ -85,6 +85,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
         "le nombre seul (par ex. {example}).",
     },
+    "comparison_sign_unit": {
+        "en": "A value with '>' or '<' cannot be recorded: please type the number alone, "
+        "with its unit, one of: {units}.",
+        "fr": "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
+        "le nombre seul, avec son unité, parmi : {units}.",
+    },
     "uln_concentration": {
         "en": "{value} is a concentration, not a multiple of the ULN: please type the value "
         "divided by the laboratory's upper limit of normal (e.g. 1.2).",

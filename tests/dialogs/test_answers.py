@@ -340,6 +340,8 @@ def test_a_two_digit_year_is_refused_saying_the_year_needs_four_digits(
         ("ratio", "< 0,5", "fr", "Une valeur avec « > » ou « < » ne peut pas être enregistrée"),
         ("ratio", "≤0,5 LSN", "fr", "(par ex. 0,5 LSN)"),
         ("years", ">= 18", "en", "(e.g. 18)"),
+        # The number alone would be refused next for its missing unit: the units are named.
+        ("count", ">1500", "fr", "merci de saisir le nombre seul, avec son unité, parmi : ×10⁹/L"),
     ],
 )
 def test_a_value_with_a_comparison_sign_is_told_to_type_the_number_alone(
