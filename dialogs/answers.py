@@ -130,6 +130,10 @@ _MONTH_DAY_YEAR_RE = re.compile(
     r"^([a-z]+)\.?[ ./-]*(\d{1,2})(?:st|nd|rd|th)?[ ./,-]*(\d{2}|\d{4})$"
 )
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# '12/11', '12 mars', '1er déc.', 'Nov 12': a day and a month, the year left out.
+_DAY_MONTH_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})\.?$")
+_DAY_NAMED_MONTH_RE = re.compile(r"^(\d{1,2})(?:er)?[ ./-]*([a-z]+)\.?$")
+_NAMED_MONTH_DAY_RE = re.compile(r"^([a-z]+)\.?[ ./-]*(\d{1,2})(?:st|nd|rd|th)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,6 +604,13 @@ class AnswerParser:
                 return special
         day = parse_date(norm)
         if day is None:
+            example = _with_likely_year(norm, ctx.today, q.not_after_today)
+            if example is not None:
+                # '12/11': on a phone the year is the part left out.  Guessing it is not
+                # ours (a December exam typed in January), but the example shows the
+                # likely one, to copy.
+                shown = example.strftime("%d/%m/%Y")
+                return AnswerError(q.id, message("date_no_year", lang, text=raw, example=shown))
             if _has_two_digit_year(norm):
                 # Refused by design (a century to guess), but the generic message would
                 # not say that the year is what is wrong.
@@ -682,6 +693,30 @@ def parse_date(text: str) -> dt.date | str | None:
         return dt.date(y, mo, d)
     except ValueError:
         return "invalid"
+
+
+def _with_likely_year(text: str, today: dt.date, past: bool) -> dt.date | None:
+    """A day and month typed without a year, dated in the year it most likely meant: the
+    last such day up to today for a past event, else the next one from today.  None for
+    anything else, or a day no year has (31/04)."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).strip()
+    if m := _DAY_MONTH_RE.match(plain):
+        day, month = int(m[1]), int(m[2])
+    elif m := _DAY_NAMED_MONTH_RE.match(plain):
+        day, month = int(m[1]), _MONTHS.get(m[2], 0)
+    elif m := _NAMED_MONTH_DAY_RE.match(plain):
+        day, month = int(m[2]), _MONTHS.get(m[1], 0)
+    else:
+        return None
+    for year in (today.year, today.year - 1 if past else today.year + 1):
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            continue  # no such day, or 29/02 of a common year: try the other year
+        if (candidate <= today) if past else (candidate >= today):
+            return candidate
+    return None
 
 
 def _has_two_digit_year(text: str) -> bool:

@@ -116,6 +116,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Please type a date as DD/MM/YYYY or YYYY-MM-DD{specials}.",
         "fr": "Merci de saisir une date au format JJ/MM/AAAA ou AAAA-MM-JJ{specials}.",
     },
+    "date_no_year": {
+        "en": "{text}: the year is missing. Please type the whole date, e.g. {example}.",
+        "fr": "{text} : l'année manque. Merci de saisir la date complète, par ex. {example}.",
+    },
     "date_invalid": {
         "en": "{text} is not a valid calendar date (day first: DD/MM/YYYY).",
         "fr": "{text} n'est pas une date valide (jour d'abord : JJ/MM/AAAA).",

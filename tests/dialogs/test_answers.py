@@ -305,10 +305,40 @@ def test_without_the_flag_a_date_after_today_is_still_accepted() -> None:
 # -- notations the parser refuses, and says why ------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["mai 2025", "févr. 2026", "12/05", "2025"])
+@pytest.mark.parametrize("text", ["mai 2025", "févr. 2026", "2025", "31/04", "31 avril"])
 def test_a_date_without_a_day_is_not_blamed_on_its_year(text: str) -> None:
     # 'mai 2025' also matches month-day-year as 20 May '25: the year is not the problem.
     assert error("when_last", text, "fr").startswith("Merci de saisir une date au format")
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "lang", "expected"),
+    [
+        # Today is 23/11/2026.  A past event: the last such day up to today.
+        (
+            "drawn",
+            "12/11",
+            "fr",
+            "12/11 : l'année manque. Merci de saisir la date complète, par ex. 12/11/2026.",
+        ),
+        (
+            "drawn",
+            "12 décembre",
+            "en",
+            "12 décembre: the year is missing. Please type the whole date, e.g. 12/12/2025.",
+        ),
+        ("drawn", "1er déc.", "fr", "par ex. 01/12/2025."),
+        # Otherwise the next one from today (a planned start is ahead).
+        ("planned_start_date", "5/12", "en", "e.g. 05/12/2026."),
+        ("when_last", "Nov 12", "en", "e.g. 12/11/2027."),
+    ],
+)
+def test_a_date_without_its_year_says_so_with_the_likely_one(
+    qid: str, text: str, lang: str, expected: str
+) -> None:
+    """« 12/11 » on a phone: the generic "type a date as DD/MM/YYYY" did not say that the
+    year was what was missing."""
+    assert expected in error(qid, text, lang)
 
 
 @pytest.mark.parametrize(

@@ -445,7 +445,8 @@ def test_a_count_that_reads_as_thousands_or_units_is_refused(say: Say) -> None:
             "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
             "le nombre seul (par ex. 90 mL/min/1,73m2).",
         ),
-        ("creatinine_clearance", ">90", "en", "(e.g. 90)."),
+        # "(e.g. 90)" was refused next for its missing unit: the units are named instead.
+        ("creatinine_clearance", ">90", "en", "the number alone, with its unit, one of: mL/min"),
         ("bilirubin_uln", "< 0,5", "fr", "(par ex. 0,5)."),
         ("age", "> 18", "en", "(e.g. 18)."),
     ],
