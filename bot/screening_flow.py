@@ -736,6 +736,9 @@ class ScreeningFlow:
         verdict = self._verdict_lines(
             work.engine, s, evaluation, ctx.lang, ended_early, work.conv.answers
         )
+        if evaluation.verdict == "incomplete":
+            # Pre-screening: labs pending.  The way back in, to copy days later.
+            verdict += ["", t("incomplete_next", ctx.lang, code=s.patient_code)]
         text = "\n".join([*lines, *verdict])
         completed = ScreeningCompleted(
             screening_id=work.tx.screening_id,

@@ -290,6 +290,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "INCOMPLETE (questions still to answer)",
         "fr": "INCOMPLET (questions encore à poser)",
     },
+    "incomplete_next": {
+        "en": "When the missing results are in: /resume {code} (it asks again only what "
+        "is still unknown).",
+        "fr": "Quand les résultats manquants seront là : /resume {code} (seul ce qui reste "
+        "inconnu sera redemandé).",
+    },
     "complete": {
         "en": "🏁 Screening {code} complete — verdict: {verdict}",
         "fr": "🏁 Screening {code} terminé — verdict : {verdict}",

@@ -442,6 +442,9 @@ async def test_resuming_an_incomplete_screening_walks_through_every_unknown_answ
     await chat.send("/new P-0041")
     await answer_up_to(bot, chat, pending)
     assert "INCOMPLETE" in chat.last_text
+    # The way back in, to copy when the labs come back.
+    assert chat.last_text.endswith("When the missing results are in: /resume P-0041 (it asks "
+                                   "again only what is still unknown).")  # fmt: skip
     clock.later(3)
 
     await chat.send("/resume P-0041")
