@@ -64,6 +64,10 @@ class ChatSession:
         self.buttons: tuple[Button, ...] = ()
         self.typed = True
         self.keep: Button | None = None
+        # Buttons pressed by typing their label only: under a typed question's refusal,
+        # or under a reply another one follows (/status, then the question), where a
+        # number is the question's.
+        self.by_label: dict[str, str] = {}
         self.lang = "en"  # the user's, as of the last reply
 
     def start(self) -> list[str]:
@@ -85,13 +89,13 @@ class ChatSession:
             # A refused answer (or /help, /summary, /list) leaves the question on screen
             # as it was: its numbered buttons and Enter-to-keep still work, as on
             # Telegram, where the question's buttons stay under it.
-            kept = (self.buttons, self.typed, self.keep)
+            kept = (self.buttons, self.typed, self.keep, self.by_label)
             lines = self._render(out, as_commands=as_commands)
-            self.buttons, self.typed, self.keep = kept
+            self.buttons, self.typed, self.keep, self.by_label = kept
             return lines
         if data is not None and out.recorded and not out.replies:
             # The press closed its message (an abandon): on Telegram its buttons are gone.
-            self.buttons, self.typed, self.keep = (), True, None
+            self.buttons, self.typed, self.keep, self.by_label = (), True, None, {}
         return self._render(out)
 
     @staticmethod
@@ -120,7 +124,7 @@ class ChatSession:
         for b in self.buttons:
             if b.label.casefold() == folded and (not self.typed or b is self.keep):
                 return b.data
-        return None
+        return self.by_label.get(folded)
 
     def _render(self, out: Outcome, *, as_commands: bool = False) -> list[str]:
         lines: list[str] = []
@@ -128,22 +132,31 @@ class ChatSession:
             lines.append(f"  {out.recorded}")
         if out.notice:
             lines.append(f"  ! {out.notice}")
+        by_label: dict[str, str] = {}
         for reply in out.replies:
             lines.append("")
             lines.extend(reply.text.split("\n"))
             flat = tuple(b for row in reply.keyboard for b in row)
             keep = next((b for b in flat if b.data.startswith("k|")), None)
-            if reply.keyboard or reply is out.replies[-1]:
+            last = reply is out.replies[-1]
+            if reply.keyboard or last:
                 self.buttons, self.typed, self.keep = flat, reply.typed, keep
             if flat and as_commands:
                 lines.append("   ".join(self._as_command(b) for b in flat))
-            elif flat:
-                enter = t("key_enter", self.lang)
-                shown = [
-                    f"[{enter}] {b.label}" if reply.typed and b is keep else f"[{i}] {b.label}"
-                    for i, b in enumerate(flat, 1)
-                ]
+                continue
+            shown: list[str] = []
+            for i, b in enumerate(flat, 1):
+                if reply.typed and b is keep:
+                    shown.append(f"[{t('key_enter', self.lang)}] {b.label}")
+                elif reply.typed or not last:
+                    # A number here is an answer to the question: the label presses it.
+                    by_label[b.label.casefold()] = b.data
+                    shown.append(f"[{t('key_type', self.lang)}: {b.label}]")
+                else:
+                    shown.append(f"[{i}] {b.label}")
+            if shown:
                 lines.append("   ".join(shown))
+        self.by_label = by_label
         return lines
 
     def _as_command(self, button: Button) -> str:

@@ -546,8 +546,11 @@ class ScreeningFlow:
                     engine, s, engine.evaluate(conv), ctx.lang, early, conv.answers
                 )
                 return Outcome([Reply("\n".join(lines))], screening_id=sid)
-            if _offer_pending(tx.last_event(_OFFER_EVENTS), s):
-                return Outcome([self._offer(sid, ctx.lang, ())], screening_id=sid)
+            last = tx.last_event(_OFFER_EVENTS)
+            if _offer_pending(last, s):
+                assert last is not None
+                reply = self._offer_again(engine, conv, last, sid, ctx.lang)
+                return Outcome([reply], screening_id=sid)
             return Outcome([self._prompt(engine, conv, sid, ctx.lang)], screening_id=sid)
 
     def _current(self, ctx: _Ctx) -> Screening:
@@ -587,10 +590,10 @@ class ScreeningFlow:
             if conv.state == COMPLETE:  # only after an interrupted completion
                 return self._finish(ctx, work, [])
             # A typed line while the offer waits is not an answer: show the choice again.
-            if question_id is None and _offer_pending(
-                work.tx.last_event(_OFFER_EVENTS), work.screening
-            ):
-                return Outcome([self._offer(sid, ctx.lang, ())], screening_id=sid)
+            last = work.tx.last_event(_OFFER_EVENTS) if question_id is None else None
+            if last is not None and _offer_pending(last, work.screening):
+                reply = self._offer_again(engine, conv, last, sid, ctx.lang)
+                return Outcome([reply], screening_id=sid)
             text = value
             question = engine.question(conv.state) if conv.state != COMPLETE else None
             typed_choice = (
@@ -622,7 +625,12 @@ class ScreeningFlow:
                 error = step.error or t("stale", ctx.lang)
                 if ctx.pressed:
                     return Outcome(notice=error[:200], screening_id=sid)
-                return Outcome([Reply(error, typed=True)], screening_id=sid)
+                reply = Reply(error, typed=True)
+                if step.after_start:
+                    # Labs dated after the start: the start may have moved, and the way
+                    # to it was a button on an older message, or 30 /back away.
+                    reply = _with_start_button(reply, sid, ctx.lang)
+                return Outcome([reply], screening_id=sid)
             parsed = step.answer.value
             work.tx.record_answer(
                 step.question_id,
@@ -903,7 +911,9 @@ class ScreeningFlow:
             if _offer_pending(last, work.screening):
                 # Days later: say again what failed, not only "choose first".
                 assert last is not None
-                reply = self._offer(sid, ctx.lang, self._offered_failures(work, last, ctx.lang))
+                reply = self._offer_again(
+                    work.engine, work.conv, last, sid, ctx.lang, with_reasons=True
+                )
             else:
                 prompt = self._prompt(work.engine, work.conv, sid, ctx.lang)
                 reply = self._with_past_start(work.engine, work.conv, sid, ctx.lang, prompt)
@@ -1002,15 +1012,22 @@ class ScreeningFlow:
                 failed=len(evaluation.failed),
                 unknown=len(evaluation.unknown),
             )
-        return Outcome([Reply(status), self._current_view(ctx, s)], screening_id=s.id)
+        reply = Reply(status)
+        if START_QUESTION in answers and s.current_state != START_QUESTION:
+            # The start moved (labs late, a bed free later): from here, one tap, not
+            # 30 /back.
+            reply = _with_start_button(reply, s.id, ctx.lang)
+        return Outcome([reply, self._current_view(ctx, s)], screening_id=s.id)
 
     def _current_view(self, ctx: _Ctx, s: Screening) -> Reply:
         """An open screening's question, or its stop offer while that waits (read-only)."""
         assert s.id is not None
-        if _offer_pending(self.store.last_event(s.id, _OFFER_EVENTS), s):
-            return self._offer(s.id, ctx.lang, ())
+        last = self.store.last_event(s.id, _OFFER_EVENTS)
         engine, answers = self._snapshot(s, ctx.lang)
         with engine.attached(s.current_state, answers, ctx.lang) as conv:
+            if _offer_pending(last, s):
+                assert last is not None
+                return self._offer_again(engine, conv, last, s.id, ctx.lang)
             return self._prompt(engine, conv, s.id, ctx.lang)
 
     def _summary(self, ctx: _Ctx) -> Outcome:
@@ -1190,12 +1207,28 @@ class ScreeningFlow:
             reply = self._prompt(work.engine, work.conv, sid, ctx.lang, switched)
         return Outcome([reply], recorded=t("button_change_start", ctx.lang), screening_id=sid)
 
-    def _offered_failures(self, work: _Work, offer: EventRecord, lang: str) -> list[str]:
-        """The failure lines of the criteria a pending offer was made for (still failing)."""
+    def _offer_again(
+        self,
+        engine: Engine,
+        conv: Conversation,
+        offer: EventRecord,
+        sid: int,
+        lang: str,
+        *,
+        with_reasons: bool = False,
+    ) -> Reply:
+        """A pending stop offer shown again (typed text, /status, /resume days later), with
+        the start date button when it was made with one: a washout short of the start
+        is fixed by moving the start, and the button went missing at the first re-show.
+        ``with_reasons``: say again what failed (days later), not only "choose first"."""
         detail = offer.detail if isinstance(offer.detail, dict) else {}
         ids = set(detail.get("criteria") or ())
-        failed = work.engine.evaluate(work.conv).failed
-        return [self._failure_line(work.engine, r, lang) for r in failed if r.id in ids]
+        failed = [r for r in engine.evaluate(conv).failed if r.id in ids]
+        before = [self._failure_line(engine, r, lang) for r in failed] if with_reasons else []
+        reply = self._offer(sid, lang, before)
+        if any(r.earliest_start is not None for r in failed):
+            reply = _with_start_button(reply, sid, lang)
+        return reply
 
     def _offer(self, sid: int, lang: str, before: Sequence[str]) -> Reply:
         keyboard = (

@@ -142,6 +142,9 @@ class AnswerError:
 
     question_id: str
     message: str
+    # Set when the date is after the planned start: the fix may be the start itself
+    # (it moved), which a front end can offer to change.
+    after_start: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -639,6 +642,7 @@ class AnswerParser:
         return AnswerError(
             q.id,
             message(key, ctx.lang, date=day.strftime("%d/%m/%Y"), start=shown, today=shown),
+            after_start=key == "date_after_start",
         )
 
     def _parse_text(self, q: Question, raw: str, lang: str) -> Value | AnswerError:

@@ -70,6 +70,8 @@ class Step:
     # the dialog asks them again, and ``warnings`` names them for the investigator.
     invalidated: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Refused as after the planned start date: the start may be what has to change.
+    after_start: bool = False
 
     @property
     def complete(self) -> bool:
@@ -221,7 +223,9 @@ class Engine:
             raise ConversationError("the screening is complete: go back to change an answer")
         parsed = self.parse(conv, qid, text)
         if isinstance(parsed, AnswerError):
-            return Step(qid, qid, accepted=False, error=parsed.message)
+            return Step(
+                qid, qid, accepted=False, error=parsed.message, after_start=parsed.after_start
+            )
         # Resolutions are never changed in place (an answer settles a new one), so the one
         # before the answer can still be checked afterwards, and only when needed: most
         # answers fail nothing, and then nothing newly fails either.

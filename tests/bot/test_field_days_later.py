@@ -168,6 +168,26 @@ async def test_a_planned_start_now_past_is_pointed_out_on_resume(
     assert current(bot).current_state == "anc", chat.last_text
 
 
+async def test_a_lab_date_after_the_start_offers_to_change_the_start(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """« … est postérieure à la date de début prévue » came without the button: it was
+    only under an older message, to scroll up to."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new P-0001")
+    await answer_up_to(bot, chat, eligible_on(TODAY), "lab_date")  # start: tomorrow
+    clock.later(10)
+    await chat.send("today")
+    assert "is after the planned start date" in chat.last_text, chat.last_text
+    assert chat.buttons == ["Change the planned start date"]
+    await chat.press("Change the planned start date")
+    await chat.send(dmy(clock.day + dt.timedelta(days=7)))
+    assert current(bot).current_state == "lab_date", chat.last_text
+    await chat.send("today")
+    assert current(bot).current_state == "anc", chat.last_text
+
+
 async def labs_too_old(bot_on: Callable[..., Any]) -> tuple[Bot, TelegramChat]:
     """P-0001 completed INCOMPLETE: its labs are 20 days before the planned start."""
     bot: Bot = await bot_on()
@@ -523,6 +543,24 @@ def test_terminal_list_leaves_the_question_to_answer_by_number(terminal: Any) ->
     session.feed("/list")
     session.feed("/resume A-0001")
     assert open_code(services) == "A-0001"
+
+
+def test_terminal_status_offers_the_start_date_by_its_label_not_a_number(
+    terminal: Any,
+) -> None:
+    """/status shows a start date button beside the question: numbered [1], it read as
+    the question's first choice, while a typed 1 answers the question."""
+    services, session = terminal
+    session.feed("/new A-0001")
+    session.feed("today")
+    out = session.feed("/status")
+    assert "[type: Change the planned start date]" in out
+    assert any(line.startswith("[1] Sarcoma") for line in out)  # the question's numbers
+    session.feed("change the planned start date")
+    assert services.store.find_open_screening(LOCAL_USER_ID).current_state == ("planned_start_date")
+    session.feed(dmy(TODAY + dt.timedelta(days=3)))
+    out = session.feed("1")
+    assert "  → Sarcoma" in out
 
 
 def test_terminal_days_later_and_a_restart(tmp_path: Path, clock: Clock) -> None:

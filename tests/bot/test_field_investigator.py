@@ -170,6 +170,39 @@ async def test_a_washout_a_day_short_offers_to_move_the_start_in_one_tap(
     assert "❌" not in chat.last_text
 
 
+async def test_the_offer_shown_again_keeps_its_start_date_button(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """Text typed at the I07 offer showed it again with « Terminer » and « Documenter »
+    only: the start date button, the fix for a washout a day short, was gone."""
+    record = {**eligible, "last_systemic_therapy_date": "14/05/2025"}
+    chat = await screening_at(bot, "last_systemic_therapy_date", record)
+    await chat.send(record["last_systemic_therapy_date"])
+    await chat.send("1")  # meant for the next question: not an answer to the offer
+    assert "Modifier la date de début prévue" in chat.buttons, chat.buttons
+    await chat.send("/status")
+    assert "Modifier la date de début prévue" in chat.buttons, chat.buttons
+    await chat.press("Modifier la date de début prévue")
+    assert current(bot) == "planned_start_date"
+
+
+async def test_status_offers_to_change_the_planned_start_date(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """The start moved while labs were awaited: /back about 35 times was the only way
+    to the start date question."""
+    chat = await screening_at(bot, "ecog", eligible)
+    await chat.send("/status")
+    status = chat.sent[-2]  # then the question, typed: no buttons of its own
+    assert status["text"].startswith("Screening P-0001 :"), status["text"]
+    (button,) = (b for row in status["reply_markup"]["inline_keyboard"] for b in row)
+    assert button["text"] == "Modifier la date de début prévue"
+    await chat.press_data(button["callback_data"], status)
+    assert current(bot) == "planned_start_date"
+    await chat.send("10/06/2025")
+    assert current(bot) == "ecog", chat.last_text  # back where it was
+
+
 async def test_a_corrected_washout_date_still_short_is_said_again(
     make_bot: Any, eligible: dict[str, str]
 ) -> None:
