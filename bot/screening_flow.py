@@ -651,20 +651,22 @@ class ScreeningFlow:
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
             if moving_start:
-                # A later start ages the labs and the pregnancy test: the dialog goes back
-                # to where it was with nothing left to ask, so say what it now lacks.
+                # A later start ages the labs and the pregnancy test: say what it now
+                # lacks, and ask again (with Keep) the dates behind it, so new labs are
+                # typed now rather than after every value measured on the old ones.
                 # (Not what only waits for the answers an earlier start voided: those are
                 # asked again at once, with their own warning.)
                 after = engine.evaluate(conv)
-                lacking = (
+                lacking = [
                     r
                     for r in after.unknown
                     if r.id not in unknown_before and not _waits_for_later(r, after)
-                )
+                ]
                 lines += [
                     t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
                     for reason, ids in _by_reason(lacking).items()
                 ]
+                self._ask_again(work, {q for r in lacking for q in r.open_questions})
             changed = previous is not None and previous.value != parsed
             out = self._advance(ctx, work, lines, step.newly_failed, step.failing, changed)
             if step.question_id == START_QUESTION and out.replies and self._past(work, parsed):
@@ -672,6 +674,24 @@ class ScreeningFlow:
                 out.replies[-1] = _with_start_button(out.replies[-1], sid, ctx.lang)
         out.recorded = t("recorded", ctx.lang, answer=step.display or "")
         return out
+
+    @staticmethod
+    def _ask_again(work: _Work, question_ids: set[str]) -> None:
+        """Put recorded answers back in the dialog's way, with Keep, and move to the first
+        of them if it comes before the current question."""
+        conv, order = work.conv, work.engine.protocol.order
+        redo = {
+            q
+            for q in question_ids
+            if q != START_QUESTION and q in conv.answers and conv.applies(q) is True
+        }
+        if not redo:
+            return
+        conv.to_confirm |= redo
+        first = next(q for q in order if q in redo)
+        if conv.state == COMPLETE or order.index(first) < order.index(conv.state):
+            work.engine.goto(conv, first)
+            work.tx.set_state(conv.state)
 
     def _advance(
         self,

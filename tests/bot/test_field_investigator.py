@@ -245,13 +245,19 @@ async def test_a_later_start_says_the_labs_are_now_too_old(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
     """Moving the start 9 days later went straight back to the question it left, with no
-    word that the labs (27/05) and the pregnancy test were now too old for it."""
+    word that the labs (27/05) and the pregnancy test were now too old for it; then it
+    said so, but went on asking values measured on the old lab date."""
     chat = await screening_at(bot, "calcium_normal", eligible)
     await back_to(bot, chat, "planned_start_date")
     await chat.send("12/06/2025")
-    assert current(bot) == "calcium_normal", chat.last_text
     assert "⚠️ I09, I10, I11 : bilan biologique de plus de 14 jours" in chat.last_text
     assert "⚠️ I16 : test de grossesse de plus de 3 jours" in chat.last_text
+    # The dates behind them are asked again at once, each with Keep.
+    assert current(bot) == "pregnancy_test_date", chat.last_text
+    await chat.press("Garder : 01/06/2025")  # no new test yet: I16 stays unknown
+    assert current(bot) == "lab_date", chat.last_text
+    await chat.send("02/06/2025")  # new labs today: their values are asked again
+    assert current(bot) == "anc", chat.last_text
 
 
 async def test_an_earlier_start_warns_once_about_the_answers_it_voids(
