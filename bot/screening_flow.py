@@ -650,6 +650,16 @@ class ScreeningFlow:
             lines += [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
             lines += [t("warning", ctx.lang, text=w) for w in step.warnings]
+            if question is not None and question.not_after_today and isinstance(parsed, dt.date):
+                # Labs already too old for the start when typed (pre-screening weeks
+                # ahead): a warning, not only the computed "15 days before (at most 14)"
+                # line, before a dozen values that will not count.
+                after = engine.evaluate(conv)
+                stale = [r for r in after.unknown if step.question_id in r.open_questions]
+                lines += [
+                    t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
+                    for reason, ids in _by_reason(stale).items()
+                ]
             if moving_start:
                 # A later start ages the labs and the pregnancy test: say what it now
                 # lacks, and ask again (with Keep) the dates behind it, so new labs are

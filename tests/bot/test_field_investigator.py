@@ -260,6 +260,26 @@ async def test_a_later_start_says_the_labs_are_now_too_old(
     assert current(bot) == "anc", chat.last_text
 
 
+async def test_a_lab_date_already_too_old_for_the_start_is_a_warning(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """Labs 15 days before the start got « ℹ️ Calculé : … (14 au plus) » and then twelve
+    lab questions whose values could not count."""
+    chat = await screening_at(bot, "lab_date", eligible)
+    await chat.send("19/05/2025")  # the start is 03/06/2025: 15 days
+    assert "⚠️ I09, I10, I11, I12" in chat.last_text, chat.last_text
+    assert "bilan biologique de plus de 14 jours" in chat.last_text
+    assert current(bot) == "anc"
+
+
+async def test_a_lab_date_within_the_window_warns_nothing(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    chat = await screening_at(bot, "lab_date", eligible)
+    await chat.send("20/05/2025")  # 14 days: still valid
+    assert "⚠️" not in chat.last_text, chat.last_text
+
+
 async def test_an_earlier_start_warns_once_about_the_answers_it_voids(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
