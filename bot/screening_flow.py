@@ -642,10 +642,12 @@ class ScreeningFlow:
             )
             work.tx.set_state(step.state)
             lines = [t("resumed", ctx.lang, code=work.screening.patient_code)] if switched else []
-            if typed_choice and not ctx.choices_numbered:
-                # A pressed button's message shows the choice; a typed one ('dexa') is
-                # read back, so a name read as another choice is seen at once.  (The
-                # terminal shows every recorded answer itself.)
+            typed = question_id is None and not ctx.choices_numbered
+            if typed and (typed_choice or _read_otherwise(step.answer.raw, step.display)):
+                # A pressed button's message shows the choice; a typed answer is read back
+                # when what was recorded is not what was typed ('dexa', 'NA' → unknown,
+                # 'il y a 2 semaines' → a date, 1500/mm3 → ×10⁹/L), so a misreading is
+                # seen at once.  (The terminal shows every recorded answer itself.)
                 lines.append(t("recorded", ctx.lang, answer=step.display or ""))
             lines += [t("computed", ctx.lang, text=n) for n in step.notices]
             # Last, just before the prompt they explain: it asks the first of them again.
@@ -1372,6 +1374,16 @@ def _earliest_lines(
         for reason, ids in _by_reason(lost).items()
     ]
     return lines
+
+
+def _read_otherwise(raw: str, display: str | None) -> bool:
+    """Whether the recorded answer reads otherwise than the text typed (case, spaces and a
+    final full stop aside): '54' recorded as 54 needs no read-back, 'NA' as unknown does."""
+
+    def plain(text: str) -> str:
+        return " ".join(text.casefold().split()).rstrip(".")
+
+    return display is not None and plain(raw) != plain(display)
 
 
 def _by_reason(results: Iterable[CriterionResult]) -> dict[str, list[str]]:

@@ -478,7 +478,8 @@ async def test_resuming_an_incomplete_screening_walks_through_every_unknown_answ
     asked = chat.last_text  # the next unknown answer, not the verdict again
     assert asked.startswith("Q ") and "neutrophil" in asked and "Current answer: unknown" in asked
     await chat.send("2.1 G/L")
-    asked = chat.last_text
+    read_back, asked = chat.last_text.split("\n", 1)
+    assert read_back == "→ 2.1 ×10⁹/L"
     assert asked.startswith("Q ") and "Platelet" in asked and "Current answer: unknown" in asked
     await chat.send("210 G/L")
     assert "ELIGIBLE" in chat.last_text

@@ -87,11 +87,28 @@ async def test_neutrophils_in_french_lab_notation_are_accepted(
     chat = await screening_at(bot, "anc", eligible)
     await chat.send("1,5.10^9/L")
     assert current(bot) == "platelets", chat.last_text
-    assert "ℹ" not in chat.last_text and chat.last_text.startswith("Q ")
+    assert "ℹ" not in chat.last_text
+    assert chat.last_text.startswith("→ 1,5 ×10⁹/L\nQ ")  # read back as recorded
     await chat.send("150·10⁹/L")
     assert current(bot) == "hemoglobin", chat.last_text
     assert answer(bot, "anc")["quantity"] == 1.5
     assert answer(bot, "platelets")["quantity"] == 150
+
+
+async def test_a_typed_answer_is_read_back_when_recorded_otherwise_than_typed(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """« NA » at the live vaccine date was recorded as unknown without a word (meant
+    « none »?), and « il y a 2 semaines » as a date never shown."""
+    chat = await screening_at(bot, "age", eligible)
+    await chat.send("54")
+    assert chat.last_text.startswith("Q "), chat.last_text  # as typed: nothing to read back
+    chat = await screening_at(bot, "last_live_vaccine_date", eligible, code="P-0002")
+    await chat.send("NA")
+    assert chat.last_text.startswith("→ inconnu\n"), chat.last_text
+    await chat.send("/back")
+    await chat.send("il y a 2 semaines")
+    assert chat.last_text.startswith("→ 19/05/2025\n"), chat.last_text
 
 
 async def test_a_daily_dose_typed_per_day_is_told_its_unit(

@@ -296,10 +296,12 @@ async def test_redelivered_update_sends_the_current_prompt_again(bot: Bot) -> No
     await chat.send("today")
     sid = open_screening(bot).id
     prompt, buttons, events = chat.last_text, chat.buttons, len(bot.store.events(sid))
+    read_back, question = prompt.split("\n", 1)
+    assert read_back == "→ 02/06/2025"  # "today", as the date it was recorded as
 
     await chat.replay()  # the reply to "today" never reached Telegram: it comes again
 
-    assert chat.last_text == prompt and chat.buttons == buttons
+    assert chat.last_text == question and chat.buttons == buttons
     assert bot.store.get_screening(sid).answer_count == 1
     assert len(bot.store.events(sid)) == events
     await chat.press("Sarcoma")
