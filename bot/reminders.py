@@ -20,6 +20,7 @@ from typing import Any
 from bot.outbox_sender import in_every_language
 from bot.screening_flow import answers_of, waiting
 from bot.texts import t
+from dialogs.display import question_label
 from dialogs.engine import Engine
 from dialogs.errors import ProtocolError
 from dialogs.protocol import Protocol
@@ -75,7 +76,7 @@ def reminder_payload(
     def labels(ids: Iterable[str], lang: str) -> list[dict[str, str]]:
         if protocol is None:
             return [{"id": i, "label": i} for i in ids]
-        return [{"id": i, "label": protocol.question_by_id[i].label.get(lang)} for i in ids]
+        return [{"id": i, "label": question_label(protocol, i, lang)} for i in ids]
 
     return {
         "screening_id": screening.id,
@@ -97,7 +98,10 @@ def enqueue_due_reminders(
     cutoff = now - dt.timedelta(days=reminder_days)
     queued = 0
     for idle in idle_screenings(store, cutoff):
-        payload = reminder_payload(registry, store, idle, reminder_days)
+        # The days it has really waited: more than reminder_days when the job ran late
+        # (the bot was down), and "waiting for 3 days" after ten misleads.
+        days = max(reminder_days, (now - idle.idle_since).days)
+        payload = reminder_payload(registry, store, idle, days)
         queued += enqueue_reminder(store, idle, payload)
     return queued
 
@@ -119,7 +123,8 @@ def render_reminder(
         if items:
             lines.append("")
             lines.append(t(f"reminder_{key}", lang))
-            lines.extend(f"• {html.escape(i['label'])} <code>{i['id']}</code>" for i in items)
+            # By label alone: an investigator knows no question IDs.
+            lines.extend(f"• {html.escape(i['label'])}" for i in items)
     if not payload.get("pending") and not payload.get("unknown"):
         lines.append(t("reminder_nothing", lang, code=code))
     else:

@@ -55,10 +55,10 @@ async def test_idle_screenings_are_reminded_once_across_restarts(
         assert len(mine) == 2
         text = next(t for t in mine if "P-030" in t)
         assert "waiting for 3 days" in text
-        assert "Age <code>age</code>" in text and "ANC <code>anc</code>" in text
+        assert "• Age\n" in text and "• ANC\n" in text  # by label: no IDs
         assert "Planned start" not in text  # answered
         unknown = next(t for t in mine if "P-032" in t)
-        assert "Answered “unknown”:" in unknown and "<code>age</code>" in unknown
+        assert "Answered “unknown”:" in unknown and "• Age" in unknown
         assert len(_reminders(second, OTHER_INVESTIGATOR)) == 1
 
         third = await make_bot(second_store)
@@ -93,3 +93,17 @@ async def test_register_schedules_the_jobs(make_bot: Callable[..., Any]) -> None
     bot = await make_bot()
     names = {job.name for job in bot.app.job_queue.jobs()}
     assert {"coordinator-outbox", "coordinator-reminders"} <= names
+
+
+async def test_a_reminder_sent_late_says_how_long_it_really_waited(
+    store: Store, engine: Engine, make_bot: Callable[..., Any], clock: Clock
+) -> None:
+    """The bot down for a week: the reminder said « waiting for 3 days » (REMINDER_DAYS)
+    of a screening untouched for ten."""
+    start_screening(store, engine, "P-040")
+    bot = await make_bot()
+    clock.advance(days=10, seconds=1)
+    await reminder_job(bot.context())
+    await outbox_job(bot.context())
+    (text,) = _reminders(bot, INVESTIGATOR)
+    assert "has been waiting for 10 days" in text, text
