@@ -395,7 +395,16 @@ def summary_text(payload: Mapping[str, Any], lang: str | None = None) -> str:
         items = payload.get(key) or []
         if items:
             lines += ["", tr(key, lang)]
-            lines += [f"• <b>{_e(i['id'])}</b> {_e(i['label'])}: {_e(i['reason'])}" for i in items]
+            lines += [
+                "• "
+                + tr(
+                    "item",
+                    lang,
+                    label=f"<b>{_e(i['id'])}</b> {_e(i['label'])}",
+                    value=_e(i["reason"]),
+                )
+                for i in items
+            ]
     if payload.get("computed"):
         lines += ["", tr("computed", lang)]
         lines += [f"• {_e(c['text'])}" for c in payload["computed"]]
@@ -716,9 +725,11 @@ def _answer_line(engine: Engine | None, record: AnswerRecord, lang: str, when: s
     it: "<b>#12</b> Age: 16" (HTML)."""
     qid = record.question_id
     if engine is None or qid not in engine.protocol.question_by_id:
-        return f"<b>#{record.seq}</b> {when}<code>{_e(qid)}</code>: {_e(record.raw)}"
-    shown = engine.display(qid, from_json(record.value_json), lang)
-    return f"<b>#{record.seq}</b> {when}{_e(_question_name(engine, qid, lang))}: {_e(shown)}"
+        label, shown = f"<code>{_e(qid)}</code>", _e(record.raw)
+    else:
+        label = _e(_question_name(engine, qid, lang))
+        shown = _e(engine.display(qid, from_json(record.value_json), lang))
+    return tr("item", lang, label=f"<b>#{record.seq}</b> {when}{label}", value=shown)
 
 
 def _question_name(engine: Engine | None, question_id: str, lang: str) -> str:
@@ -1719,9 +1730,12 @@ async def export_command(update: Update, context: Ctx) -> None:
             # As the CLI warns: silence would pass a file missing data off as complete.
             for (pid, version, sha), n in sorted(export.unloaded.items()):
                 warning = tr(
-                    f"export_unloaded_{fmt}", lang, n=n, protocol=f"{pid} v{version}",
+                    f"export_unloaded_{fmt}",
+                    lang,
+                    n=n,
+                    protocol=f"{pid} v{version}",
                     sha=sha[:12],
-                )  # fmt: skip
+                )
                 await context.bot.send_message(chat.id, warning)
     raise ApplicationHandlerStop
 

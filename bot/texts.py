@@ -355,6 +355,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "contactez le coordinateur.",
     },
     # -- coordinators: summaries, review, exports (bot/coordinator.py) -------------------
+    # "Label: value" lines; French puts a space before the colon.
+    "coord_item": {"en": "{label}: {value}", "fr": "{label} : {value}"},
     "coord_summary_title": {
         "en": "📋 Screening <b>{code}</b> completed: <b>{verdict}</b>",
         "fr": "📋 Screening <b>{code}</b> terminé : <b>{verdict}</b>",

@@ -46,7 +46,7 @@ async def test_a_french_coordinator_reads_an_english_screening_in_french(
         f"Investigateur : Dr A ({INVESTIGATOR})",
     ]
     assert "Critères non remplis :" in french["text"]
-    assert "<b>I01</b> Adulte: âge 16 (≥ 18)" in french["text"]
+    assert "<b>I01</b> Adulte : âge 16 (≥ 18)" in french["text"]
     assert "deux fois 16 = 32" in french["text"]
     buttons = [b["text"] for b in french["reply_markup"]["inline_keyboard"][0]]
     assert buttons == ["✅ Valider", "❓ Question", "↩️ Rouvrir"]
@@ -87,8 +87,8 @@ async def test_replies_follow_the_coordinators_telegram_client(
 
     await coordinator.send("/review P-062")
     text = "\n".join(coordinator.texts[-2:])
-    assert "<b>I01</b> Adulte: âge 16 (≥ 18)" in text and "Historique des réponses :" in text
-    assert "Âge: 16" in text
+    assert "<b>I01</b> Adulte : âge 16 (≥ 18)" in text and "Historique des réponses :" in text
+    assert "Âge : 16" in text  # French: a space before the colon
 
     await coordinator.press_data(f"c|confirm|{sid}|1", coordinator.sent[-1])
     assert coordinator.texts[-1] == "✅ P-062 validé par Coord U (560)."

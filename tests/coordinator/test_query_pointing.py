@@ -212,7 +212,7 @@ async def test_a_french_coordinator_is_asked_again_in_french(
         prompt
     )
     assert "Réponses en cause dans les critères non remplis, inconnus ou à vérifier :" in prompt
-    assert _listed(prompt) == ["<b>#3</b> Âge: 16"]
+    assert _listed(prompt) == ["<b>#3</b> Âge : 16"]
     assert _last_markup(bot, FRENCH_COORDINATOR)["input_field_placeholder"] == ("#3 votre question")
 
     await french.send("#9 16 ans ?", reply_to_last=True)
