@@ -891,6 +891,10 @@ class ScreeningFlow:
     # -- moving around -------------------------------------------------------------------------
 
     def _back(self, ctx: _Ctx) -> Outcome:
+        if self.store.find_open_screening(ctx.user_id) is None:
+            closed = self._just_closed(ctx)
+            if closed is not None:
+                return closed
         s = self._current(ctx)
         assert s.id is not None
         with self._session(ctx, s.id) as work:
@@ -904,6 +908,19 @@ class ScreeningFlow:
             work.tx.log_event("back", ctx.user_id, {"from": step.question_id, "to": step.state})
             reply = self._prompt(work.engine, work.conv, s.id, ctx.lang)
         return Outcome([reply], screening_id=s.id)
+
+    def _just_closed(self, ctx: _Ctx) -> Outcome | None:
+        """/back right after a verdict, to change an answer: "no screening in progress"
+        said nothing of the patient just closed, nor of the way to it.  Said of the last
+        one closed: an incomplete one the investigator reopens with /resume, the others
+        only a coordinator."""
+        mine = self.store.list_screenings(ctx.user_id, Status.COMPLETED.value)
+        if not mine:
+            return None
+        s = max(mine, key=lambda x: (x.updated_at, x.id or 0))
+        verdict = t(f"verdict_{s.verdict}", ctx.lang)
+        key = "back_closed_incomplete" if s.verdict == "incomplete" else "not_reopenable"
+        return Outcome([Reply(t(key, ctx.lang, code=s.patient_code, verdict=verdict))])
 
     def _resume_command(self, ctx: _Ctx, code: str) -> Outcome:
         if code:

@@ -130,6 +130,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Le screening {code} s'était terminé incomplet : rouvert pour documenter ce qui "
         "était inconnu. Votre coordinateur recevra le nouveau résumé à la fin.",
     },
+    "back_closed_incomplete": {
+        "en": "Screening {code} ended incomplete. To change or document answers, "
+        "/resume {code} reopens it.",
+        "fr": "Le screening {code} s'est terminé incomplet. Pour modifier ou compléter des "
+        "réponses, /resume {code} le rouvre.",
+    },
     "not_reopenable": {
         "en": "Screening {code} is closed ({verdict}). Only your coordinator can reopen it.",
         "fr": "Le screening {code} est clos ({verdict}). Seul votre coordinateur peut le rouvrir.",

@@ -490,6 +490,28 @@ async def test_resuming_an_incomplete_screening_walks_through_every_unknown_answ
     assert len(completions) == 2  # the first verdict and this one, no step in between
 
 
+async def test_back_right_after_a_verdict_names_the_patient_just_closed(
+    bot_on: Callable[..., Any],
+) -> None:
+    """/back after the verdict, to change an answer, said « No screening in progress »
+    without a word of P-0051 or of who can reopen it."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new P-0051")
+    await answer_up_to(bot, chat, eligible_on(TODAY))
+    await chat.send("/back")
+    assert chat.last_text == (
+        "Screening P-0051 is closed (ELIGIBLE). Only your coordinator can reopen it."
+    )
+    await chat.send("/new P-0052")
+    await answer_up_to(bot, chat, {**eligible_on(TODAY), "ffpe_available": "?"})
+    await chat.send("/back")
+    assert chat.last_text == (
+        "Screening P-0052 ended incomplete. To change or document answers, /resume P-0052 "
+        "reopens it."
+    )
+
+
 # -- the terminal chat ---------------------------------------------------------------------------
 
 
