@@ -47,7 +47,7 @@ from dialogs.evaluation import CriterionResult, Evaluation
 from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType
 from dialogs.registry import ProtocolRegistry
-from dialogs.reopening import reopen_items
+from dialogs.reopening import reopen_items, with_what_asks_them
 from dialogs.resolution import START_QUESTION
 from dialogs.values import Answer, from_json, to_json, unit_of
 from storage import (
@@ -617,9 +617,12 @@ class ScreeningFlow:
             switched = ctx.pressed and not work.tx.is_current()
             previous = conv.answers.get(conv.state)
             moving_start = conv.state == START_QUESTION and previous is not None
-            unknown_before = (
-                {r.id for r in engine.evaluate(conv).unknown} if moving_start else set()
-            )
+            unknown_before: set[str] = set()
+            if moving_start:
+                # Unknown already, and for a reason of its own: a criterion that only
+                # waited for lab values still to type is news when the start ages its labs.
+                before = engine.evaluate(conv)
+                unknown_before = {r.id for r in before.unknown if not _waits_for_later(r, before)}
             step = engine.answer(conv, text)
             if not step.accepted or step.answer is None:
                 error = step.error or t("stale", ctx.lang)
@@ -691,10 +694,11 @@ class ScreeningFlow:
     def _ask_again(work: _Work, question_ids: set[str]) -> None:
         """Put recorded answers back in the dialog's way, with Keep, and move to the first
         of them if it comes before the current question."""
-        conv, order = work.conv, work.engine.protocol.order
+        conv, protocol = work.conv, work.engine.protocol
+        order = protocol.order
         redo = {
             q
-            for q in question_ids
+            for q in with_what_asks_them(protocol, question_ids)
             if q != START_QUESTION and q in conv.answers and conv.applies(q) is True
         }
         if not redo:

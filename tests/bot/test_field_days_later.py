@@ -163,8 +163,10 @@ async def test_a_planned_start_now_past_is_pointed_out_on_resume(
     assert current(bot).current_state == "planned_start_date"
     new_start = clock.day + dt.timedelta(days=7)
     await chat.send(dmy(new_start))
-    # The pregnancy test is too old for the new start: asked again first, with Keep.
-    assert current(bot).current_state == "pregnancy_test_date", chat.last_text
+    # The pregnancy test is too old for the new start: asked again first (its result,
+    # then its date), with Keep.
+    assert current(bot).current_state == "pregnancy_test_negative", chat.last_text
+    await chat.press("Keep: yes")
     await chat.press(f"Keep: {dmy(TODAY - dt.timedelta(days=1))}")
     assert current(bot).current_state == "lab_date", chat.last_text  # back where it was
     await chat.send("today")  # no longer after the start
@@ -186,7 +188,8 @@ async def test_a_lab_date_after_the_start_offers_to_change_the_start(
     assert chat.buttons == ["Change the planned start date"]
     await chat.press("Change the planned start date")
     await chat.send(dmy(clock.day + dt.timedelta(days=7)))
-    await chat.press(f"Keep: {dmy(TODAY - dt.timedelta(days=1))}")  # the pregnancy test
+    await chat.press("Keep: yes")  # the pregnancy test's result, then its date
+    await chat.press(f"Keep: {dmy(TODAY - dt.timedelta(days=1))}")
     assert current(bot).current_state == "lab_date", chat.last_text
     await chat.send("today")
     assert current(bot).current_state == "anc", chat.last_text
@@ -510,6 +513,28 @@ async def test_back_right_after_a_verdict_names_the_patient_just_closed(
         "Screening P-0052 ended incomplete. To change or document answers, /resume P-0052 "
         "reopens it."
     )
+
+
+async def test_a_repeated_pregnancy_test_asks_its_result_again_not_only_its_date(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """Resumed for a pregnancy test too old for the start, the walk asked only the test's
+    date: a new date under the old test's « negative », and I16 passed on a result
+    nobody gave."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    start = TODAY + dt.timedelta(days=10)
+    early = {**eligible_on(TODAY), "planned_start_date": dmy(start), "lab_date": dmy(TODAY)}
+    await chat.send("/new P-0061")
+    await answer_up_to(bot, chat, early)  # the test of yesterday is 11 days before
+    assert "I16" in chat.last_text and "INCOMPLETE" in chat.last_text
+    clock.later(8)
+    await chat.send("/resume P-0061")
+    assert current(bot).current_state == "pregnancy_test_negative", chat.last_text
+    await chat.press("Yes")  # the new test, negative
+    assert current(bot).current_state == "pregnancy_test_date", chat.last_text
+    await chat.send("today")
+    assert "ELIGIBLE" in chat.last_text and "INCOMPLETE" not in chat.last_text
 
 
 # -- the terminal chat ---------------------------------------------------------------------------

@@ -267,13 +267,36 @@ async def test_a_later_start_says_the_labs_are_now_too_old(
     chat = await screening_at(bot, "calcium_normal", eligible)
     await back_to(bot, chat, "planned_start_date")
     await chat.send("12/06/2025")
-    assert "⚠️ I09, I10, I11 : bilan biologique de plus de 14 jours" in chat.last_text
+    assert "⚠️ I09, I10, I11, I12 : bilan biologique de plus de 14 jours" in chat.last_text
     assert "⚠️ I16 : test de grossesse de plus de 3 jours" in chat.last_text
-    # The dates behind them are asked again at once, each with Keep.
+    # The dates behind them are asked again at once, each with Keep; the test's result
+    # first (a new test has a result of its own).
+    assert current(bot) == "pregnancy_test_negative", chat.last_text
+    await chat.press("Garder : oui")
     assert current(bot) == "pregnancy_test_date", chat.last_text
     await chat.press("Garder : 01/06/2025")  # no new test yet: I16 stays unknown
     assert current(bot) == "lab_date", chat.last_text
     await chat.send("02/06/2025")  # new labs today: their values are asked again
+    assert current(bot) == "anc", chat.last_text
+
+
+async def test_a_later_start_while_typing_the_labs_asks_the_lab_date_again(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """At the haemoglobin (ANC and platelets typed), a start moved 9 days later warned
+    only of the pregnancy test: the labs, now too old, were left to finish and found
+    stale in the verdict."""
+    chat = await screening_at(bot, "hemoglobin", eligible)
+    await chat.send("/status")
+    status = chat.sent[-2]
+    (button,) = (b for row in status["reply_markup"]["inline_keyboard"] for b in row)
+    await chat.press_data(button["callback_data"], status)
+    await chat.send("12/06/2025")
+    assert "⚠️ I09, I10, I11, I12 : bilan biologique de plus de 14 jours" in chat.last_text
+    await chat.press("Garder : oui")  # the pregnancy test's result, then its date
+    await chat.press("Garder : 01/06/2025")
+    assert current(bot) == "lab_date", chat.last_text
+    await chat.send("02/06/2025")  # new labs: the values typed on the old ones again
     assert current(bot) == "anc", chat.last_text
 
 
