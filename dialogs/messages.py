@@ -79,17 +79,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "{text} peut se lire {first} ou {second} : merci de le saisir à nouveau de façon "
         "non ambiguë (par ex. sans espace dans le nombre).",
     },
+    # The bound is not offered as the value: '> 1.5' typed '1.5' passes a limit of
+    # ≤ 1.5 that the true value fails.
     "comparison_sign": {
-        "en": "A value with '>' or '<' cannot be recorded: please type the number alone "
-        "(e.g. {example}).",
+        "en": "A value with '>' or '<' cannot be recorded: please type the exact value alone. "
+        "If the report gives only the bound, typing {example} records the bound as the "
+        "value: check it against the criterion's limit, or type /unknown.",
         "fr": "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
-        "le nombre seul (par ex. {example}).",
+        "la valeur exacte seule. Si le compte rendu ne donne que la borne, saisir {example} "
+        "l'enregistre comme valeur : vérifiez-la par rapport à la limite du critère, ou "
+        "saisissez /unknown.",
     },
     "comparison_sign_unit": {
-        "en": "A value with '>' or '<' cannot be recorded: please type the number alone, "
-        "with its unit, one of: {units}.",
+        "en": "A value with '>' or '<' cannot be recorded: please type the exact value "
+        "alone, with its unit, one of: {units}. If the report gives only the bound, the "
+        "bound is recorded as the value: check it against the criterion's limit, or type "
+        "/unknown.",
         "fr": "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
-        "le nombre seul, avec son unité, parmi : {units}.",
+        "la valeur exacte seule, avec son unité, parmi : {units}. Si le compte rendu ne "
+        "donne que la borne, elle est enregistrée comme valeur : vérifiez-la par rapport à "
+        "la limite du critère, ou saisissez /unknown.",
     },
     "uln_concentration": {
         "en": "{value} is a concentration, not a multiple of the ULN: please type the value "

@@ -363,15 +363,16 @@ def test_a_two_digit_year_is_refused_saying_the_year_needs_four_digits(
             "count",
             "> 90 G/L",
             "en",
-            "A value with '>' or '<' cannot be recorded: please type the number alone "
-            "(e.g. 90 G/L).",
+            "A value with '>' or '<' cannot be recorded: please type the exact value alone. "
+            "If the report gives only the bound, typing 90 G/L records the bound as the "
+            "value: check it against the criterion's limit, or type /unknown.",
         ),
-        ("count", ">1500/mm3", "en", "(e.g. 1500/mm3)"),
+        ("count", ">1500/mm3", "en", "typing 1500/mm3 records the bound as the value"),
         ("ratio", "< 0,5", "fr", "Une valeur avec « > » ou « < » ne peut pas être enregistrée"),
-        ("ratio", "≤0,5 LSN", "fr", "(par ex. 0,5 LSN)"),
-        ("years", ">= 18", "en", "(e.g. 18)"),
+        ("ratio", "≤0,5 LSN", "fr", "saisir 0,5 LSN l'enregistre comme valeur"),
+        ("years", ">= 18", "en", "typing 18 records the bound"),
         # The number alone would be refused next for its missing unit: the units are named.
-        ("count", ">1500", "fr", "merci de saisir le nombre seul, avec son unité, parmi : ×10⁹/L"),
+        ("count", ">1500", "fr", "la valeur exacte seule, avec son unité, parmi : ×10⁹/L"),
     ],
 )
 def test_a_value_with_a_comparison_sign_is_told_to_type_the_number_alone(

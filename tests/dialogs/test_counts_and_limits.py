@@ -435,20 +435,23 @@ def test_a_count_that_reads_as_thousands_or_units_is_refused(say: Say) -> None:
             "creatinine_clearance",
             "> 90 mL/min",
             "en",
-            "A value with '>' or '<' cannot be recorded: please type the number alone "
-            "(e.g. 90 mL/min).",
+            "A value with '>' or '<' cannot be recorded: please type the exact value alone. "
+            "If the report gives only the bound, typing 90 mL/min records the bound as the "
+            "value: check it against the criterion's limit, or type /unknown.",
         ),
         (
             "creatinine_clearance",
             ">90 mL/min/1,73m2",
             "fr",
             "Une valeur avec « > » ou « < » ne peut pas être enregistrée : merci de saisir "
-            "le nombre seul (par ex. 90 mL/min/1,73m2).",
+            "la valeur exacte seule.",
         ),
         # "(e.g. 90)" was refused next for its missing unit: the units are named instead.
-        ("creatinine_clearance", ">90", "en", "the number alone, with its unit, one of: mL/min"),
-        ("bilirubin_uln", "< 0,5", "fr", "(par ex. 0,5)."),
-        ("age", "> 18", "en", "(e.g. 18)."),
+        ("creatinine_clearance", ">90", "en", "exact value alone, with its unit, one of: mL/min"),
+        # "> 1.5" typed "1.5" would pass a limit of ≤ 1.5: the bound is never offered as
+        # the value without the warning.
+        ("bilirubin_uln", "< 0,5", "fr", "saisir 0,5 l'enregistre comme valeur : vérifiez-la"),
+        ("age", "> 18", "en", "typing 18 records the bound as the value"),
     ],
 )
 def test_a_value_with_a_comparison_sign_is_told_to_type_the_number_alone(
