@@ -151,7 +151,7 @@ class ChatSession:
                 elif reply.typed or not last:
                     # A number here is an answer to the question: the label presses it.
                     by_label[b.label.casefold()] = b.data
-                    shown.append(f"[{t('key_type', self.lang)}: {b.label}]")
+                    shown.append(f"[{t('key_type', self.lang, label=b.label)}]")
                 else:
                     shown.append(f"[{i}] {b.label}")
             if shown:

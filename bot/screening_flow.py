@@ -82,6 +82,7 @@ _VIEWS = frozenset({"help", "status", "summary", "list", "start"})
 # The investigator's answers to the offer.
 _CHOICES = ("ended_at_first_fail", "documenting_remaining")
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+_BUTTON_TYPES = (AnswerType.yesno, AnswerType.choice)
 _MARKS = {"pass": "✅", "fail": "❌", "unknown": "❔", "not_applicable": "➖"}
 
 
@@ -629,6 +630,11 @@ class ScreeningFlow:
                 if ctx.pressed:
                     return Outcome(notice=error[:200], screening_id=sid)
                 reply = Reply(error, typed=True)
+                if question is not None and question.type in _BUTTON_TYPES:
+                    # « peut-être » at a yes/no question: its buttons under the refusal,
+                    # not only under the question, now scrolled up.
+                    keyboard = self._prompt(engine, conv, sid, ctx.lang).keyboard
+                    reply = Reply(error, keyboard)
                 if step.after_start:
                     # Labs dated after the start: the start may have moved, and the way
                     # to it was a button on an older message, or 30 /back away.

@@ -153,7 +153,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     # The terminal chat's key that presses the "Keep" button on a typed question.
     "key_enter": {"en": "Enter", "fr": "Entrée"},
-    "key_type": {"en": "type", "fr": "tapez"},
+    "key_type": {"en": "type: {label}", "fr": "tapez : {label}"},
     "unreadable": {
         "en": "I can only read typed text and buttons: please type the value "
         "(a photo, voice message or file is not read, and nothing was recorded).",

@@ -593,7 +593,7 @@ class AnswerParser:
             return self._check_date(q, ctx.today - dt.timedelta(days=1), ctx)
         if word in _DAY_BEFORE_YESTERDAY:
             return self._check_date(q, ctx.today - dt.timedelta(days=2), ctx)
-        ago = _days_ago(word)
+        ago = _days_ago(word) if q.not_after_today else None  # a start is ahead, not ago
         if ago is not None:
             return self._check_date(q, ctx.today - dt.timedelta(days=ago), ctx)
         relative = _DAY_BEFORE_START_RE.fullmatch(norm)

@@ -95,6 +95,16 @@ async def test_neutrophils_in_french_lab_notation_are_accepted(
     assert answer(bot, "platelets")["quantity"] == 150
 
 
+async def test_a_refused_word_at_a_yes_no_question_comes_with_its_buttons(bot: Bot) -> None:
+    """« Merci de répondre oui ou non » came without buttons: they were only under the
+    question, scrolled up on a phone."""
+    chat = await at_histology(bot)
+    await chat.send("peut-être")
+    assert chat.last_text.startswith("Merci de répondre oui ou non"), chat.last_text
+    await chat.press("Oui")
+    assert current(bot) != "histology_confirmed"
+
+
 async def test_a_typed_answer_is_read_back_when_recorded_otherwise_than_typed(
     bot: Bot, eligible: dict[str, str]
 ) -> None:
@@ -459,7 +469,11 @@ def test_terminal_numbers_still_press_after_a_refused_answer(terminal: Any) -> N
     session.feed("aujourd'hui")
     session.feed("1")  # Sarcome
     out = session.feed("peut-être")
-    assert out == ["", "Merci de répondre oui ou non (ou « inconnu »)."]
+    assert out == [
+        "",
+        "Merci de répondre oui ou non (ou « inconnu »).",
+        "[1] Oui   [2] Non   [3] Inconnu",  # the buttons again, as on Telegram
+    ]
     session.feed("/help")
     out = session.feed("2")
     assert "  → non" in out

@@ -485,6 +485,11 @@ def test_a_span_that_is_no_day_is_refused(text: str) -> None:
     assert error("drawn", text).startswith("Please type a date as DD/MM/YYYY")
 
 
+def test_days_ago_is_only_for_the_date_of_something_past() -> None:
+    # « 2 weeks ago » for a planned start was taken, with "a mistyped year?" after it.
+    assert error("planned_start_date", "2 weeks ago").startswith("Please type a date as")
+
+
 def test_a_day_count_before_day_1_is_only_for_past_events() -> None:
     # 'J-3' of the planned start itself, or of a question not dated back from it: refused.
     assert isinstance(parse("when_last", "J-3"), AnswerError)
