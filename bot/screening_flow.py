@@ -1003,13 +1003,18 @@ class ScreeningFlow:
                 reason = "resumed by the investigator to document unknowns"
                 state, answers = reopen_at_open_items(tx, engine, None, ctx.user_id, reason)
                 with engine.attached(state, answers, ctx.lang) as conv:
+                    # Why each question of the walk comes back (the test is too old for
+                    # the start, a value was unknown): days later, nobody remembers.
+                    why = [
+                        t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
+                        for reason, ids in _by_reason(engine.evaluate(conv).unknown).items()
+                    ]
                     prompt = self._prompt(engine, conv, s.id, ctx.lang)
                     reply = self._with_past_start(engine, conv, s.id, ctx.lang, prompt)
         except DuplicatePatientCode:
             return Outcome([Reply(t("other_open_code", ctx.lang, code=code))])
-        out = Outcome(
-            [Reply(t("reopened_incomplete", ctx.lang, code=code)), reply], screening_id=s.id
-        )
+        reopened = "\n".join([t("reopened_incomplete", ctx.lang, code=code), *why])
+        out = Outcome([Reply(reopened), reply], screening_id=s.id)
         if ctx.pressed:
             out.recorded = t("recorded", ctx.lang, answer=code)
         return out

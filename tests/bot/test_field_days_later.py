@@ -530,6 +530,8 @@ async def test_a_repeated_pregnancy_test_asks_its_result_again_not_only_its_date
     assert "I16" in chat.last_text and "INCOMPLETE" in chat.last_text
     clock.later(8)
     await chat.send("/resume P-0061")
+    # Why the walk asks again: said with the reopening.
+    assert "⚠️ I16: pregnancy test older than 3 days" in chat.texts[-2], chat.texts[-2]
     assert current(bot).current_state == "pregnancy_test_negative", chat.last_text
     await chat.press("Yes")  # the new test, negative
     assert current(bot).current_state == "pregnancy_test_date", chat.last_text
