@@ -570,9 +570,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "coord_reopened_by": {
         "en": "↩️ Coordinator {name} reopened screening <b>{code}</b> at “{label}”: answer it "
-        "again.",
+        "again, then any other answer the bot asks you to review.",
         "fr": "↩️ Le coordinateur {name} a rouvert le screening <b>{code}</b> à « {label} » : "
-        "répondez-y à nouveau.",
+        "répondez-y à nouveau, puis aux autres réponses que le bot vous redemande.",
     },
     "coord_reopened": {
         "en": "↩️ {code} reopened at “{label}”.",
