@@ -667,10 +667,7 @@ class ScreeningFlow:
                 # line, before a dozen values that will not count.
                 after = engine.evaluate(conv)
                 stale = [r for r in after.unknown if step.question_id in r.open_questions]
-                lines += [
-                    t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
-                    for reason, ids in _by_reason(stale).items()
-                ]
+                lines += _by_reason(stale, ctx.lang)
             if moving_start:
                 # A later start ages the labs and the pregnancy test: say what it now
                 # lacks, and ask again (with Keep) the dates behind it, so new labs are
@@ -683,10 +680,7 @@ class ScreeningFlow:
                     for r in after.unknown
                     if r.id not in unknown_before and not _waits_for_later(r, after)
                 ]
-                lines += [
-                    t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
-                    for reason, ids in _by_reason(lacking).items()
-                ]
+                lines += _by_reason(lacking, ctx.lang)
                 self._ask_again(work, {q for r in lacking for q in r.open_questions})
             changed = previous is not None and previous.value != parsed
             out = self._advance(ctx, work, lines, step.newly_failed, step.failing, changed)
@@ -1005,10 +999,7 @@ class ScreeningFlow:
                 with engine.attached(state, answers, ctx.lang) as conv:
                     # Why each question of the walk comes back (the test is too old for
                     # the start, a value was unknown): days later, nobody remembers.
-                    why = [
-                        t("criteria_warning", ctx.lang, ids=", ".join(ids), reason=reason)
-                        for reason, ids in _by_reason(engine.evaluate(conv).unknown).items()
-                    ]
+                    why = _by_reason(engine.evaluate(conv).unknown, ctx.lang)
                     prompt = self._prompt(engine, conv, s.id, ctx.lang)
                     reply = self._with_past_start(engine, conv, s.id, ctx.lang, prompt)
         except DuplicatePatientCode:
@@ -1401,10 +1392,7 @@ def _earliest_lines(
         for cid, r in then.results.items()
         if r.status in ("unknown", "fail") and evaluation.results[cid].status == "pass"
     )
-    lines += [
-        t("earliest_then", lang, ids=", ".join(ids), reason=reason)
-        for reason, ids in _by_reason(lost).items()
-    ]
+    lines += _by_reason(lost, lang, "earliest_then")
     return lines
 
 
@@ -1418,13 +1406,15 @@ def _read_otherwise(raw: str, display: str | None) -> bool:
     return display is not None and plain(raw) != plain(display)
 
 
-def _by_reason(results: Iterable[CriterionResult]) -> dict[str, list[str]]:
-    """Criteria IDs grouped by their reason: "I09, I10, I11: labs older than 14 days"
-    once, not three times."""
+def _by_reason(
+    results: Iterable[CriterionResult], lang: str, key: str = "criteria_warning"
+) -> list[str]:
+    """One line per reason, its criteria IDs together: "⚠️ I09, I10, I11: labs older
+    than 14 days" once, not three times."""
     grouped: dict[str, list[str]] = {}
     for r in results:
         grouped.setdefault(r.reason, []).append(r.id)
-    return grouped
+    return [t(key, lang, ids=", ".join(ids), reason=reason) for reason, ids in grouped.items()]
 
 
 def _waits_for_later(r: CriterionResult, evaluation: Evaluation) -> bool:
