@@ -699,12 +699,17 @@ def parse_date(text: str) -> dt.date | str | None:
         return "invalid"
 
 
+def _unaccented(text: str) -> str:
+    """'1er déc.' -> '1er dec.': month names are matched without case or accents."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in plain if not unicodedata.combining(ch)).strip()
+
+
 def _with_likely_year(text: str, today: dt.date, past: bool) -> dt.date | None:
     """A day and month typed without a year, dated in the year it most likely meant: the
     last such day up to today for a past event, else the next one from today.  None for
     anything else, or a day no year has (31/04)."""
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).strip()
+    plain = _unaccented(text)
     if m := _DAY_MONTH_RE.match(plain):
         day, month = int(m[1]), int(m[2])
     elif m := _DAY_NAMED_MONTH_RE.match(plain):
@@ -735,8 +740,7 @@ def _has_two_digit_year(text: str) -> bool:
 def _named_month_dates(text: str, two_digit_year: bool = True) -> list[tuple[int, int, int]]:
     """(year, month, day) readings of a date written with a month name; a two-digit year,
     where allowed, gives both centuries (see _years)."""
-    plain = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).strip()
+    plain = _unaccented(text)
     found: list[tuple[int, int, int]] = []
     if m := _DAY_MONTH_YEAR_RE.match(plain):
         day, name, year = m.groups()

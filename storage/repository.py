@@ -1033,9 +1033,7 @@ class Store:
                 action = AccessAction.ROLE_CHANGED if column == "role" else AccessAction.RENAMED
                 detail = {"from": old, "to": value}
             _record_access(conn, telegram_id, action, detail, actor, utcnow())
-            user = _get_user(conn, telegram_id)
-        assert user is not None
-        return user
+        return before.model_copy(update={column: value})
 
     def _update_user(self, telegram_id: int, **fields: Any) -> User:
         with self._write() as conn:
