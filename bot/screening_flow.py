@@ -41,7 +41,7 @@ from bot.keyboards import (
 from bot.texts import LANGUAGES, language_of, t
 from dialogs.answers import normalise_patient_code
 from dialogs.conversation import Conversation
-from dialogs.engine import Engine
+from dialogs.engine import Engine, Step
 from dialogs.errors import ProtocolError
 from dialogs.evaluation import CriterionResult, Evaluation
 from dialogs.machine import COMPLETE
@@ -69,6 +69,10 @@ LIST_LIMIT = 15
 # Events that make or settle a "stop at first fail" offer; the latest one tells whether
 # an offer is pending (see _offer_pending).
 _OFFERED = "stop_offered"
+# An open screening moved to the question a coordinator's query or Reopen names.
+_MOVED = "moved"
+# Why an investigator reopens an incomplete screening (in its audit event).
+_RESUME_REASON = "resumed by the investigator to document unknowns"
 _OFFER_EVENTS = (
     _OFFERED,
     "ended_at_first_fail",
@@ -211,11 +215,14 @@ def reopen_at_open_items(
     answers = answers_from_values(tx.current_values())
     items = reopen_items(engine, answers, preferred)
     state = items[0]
+    # The walk, for /back within it, and the answer count it starts at, to tell a walk
+    # that only kept answers (see _walk_of).
+    walk = {"items": list(items), "answers": tx.screening.answer_count}
     if tx.screening.status == Status.COMPLETED.value:
-        tx.reopen(state, user_id=user_id, reason=reason)
+        tx.reopen(state, user_id=user_id, reason=reason, detail=walk)
     else:
         tx.set_state(state)
-        tx.log_event("moved", user_id, {"state": state, "reason": reason})
+        tx.log_event(_MOVED, user_id, {"state": state, "reason": reason, **walk})
     # Every answer to work on waits until answered again or kept: reopened for unknown
     # labs, the dialog walks through each of them (not the first only, then the verdict
     # again), and /back and Keep on the question before come back here.  Added to what an
@@ -223,6 +230,45 @@ def reopen_at_open_items(
     still = set(tx.screening.to_confirm or ())
     tx.set_to_confirm(sorted(still | (set(items) & answers.keys())))
     return state, answers
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The questions a reopening walks through, as its audit event recorded them."""
+
+    items: tuple[str, ...]
+    answers: int  # the screening's answer count when the walk began
+    reason: str | None
+    verdict: str | None  # the verdict reopened, for a completed screening
+
+
+def _walk_of(tx: ScreeningTx) -> _Walk | None:
+    """The latest reopening's walk; None before any, or for one recorded without its items."""
+    last = tx.last_event(("reopened", _MOVED))
+    detail = last.detail if last is not None and isinstance(last.detail, dict) else {}
+    items = detail.get("items")
+    if not isinstance(items, list):
+        return None
+    reason = detail.get("reason")
+    verdict = detail.get("verdict") if last is not None and last.kind == "reopened" else None
+    return _Walk(
+        tuple(str(q) for q in items),
+        int(detail.get("answers", -1)),
+        reason if isinstance(reason, str) else None,
+        verdict if isinstance(verdict, str) else None,
+    )
+
+
+def _only_kept(tx: ScreeningTx, verdict: str) -> bool:
+    """Whether completing now repeats the verdict the investigator's /resume reopened,
+    with no answer given since (every one kept)."""
+    walk = _walk_of(tx)
+    return (
+        walk is not None
+        and walk.reason == _RESUME_REASON
+        and walk.verdict == verdict
+        and walk.answers == tx.screening.answer_count
+    )
 
 
 def _offer_pending(last: EventRecord | None, screening: Screening) -> bool:
@@ -775,8 +821,13 @@ class ScreeningFlow:
     ) -> Outcome:
         evaluation = work.engine.evaluate(work.conv)
         criteria = criteria_json(evaluation)
+        unchanged = _only_kept(work.tx, evaluation.verdict)
         work.tx.complete(evaluation.verdict, criteria, ctx.user_id)
         s = work.screening
+        if unchanged:
+            # Resumed while the labs were still out, every answer kept: the coordinators
+            # have this very summary already.
+            lines = [*lines, t("verdict_unchanged", ctx.lang)]
         verdict = self._verdict_lines(
             work.engine, s, evaluation, ctx.lang, ended_early, work.conv.answers
         )
@@ -784,6 +835,8 @@ class ScreeningFlow:
             # Pre-screening: labs pending.  The way back in, to copy days later.
             verdict += ["", t("incomplete_next", ctx.lang, code=s.patient_code)]
         text = "\n".join([*lines, *verdict])
+        if unchanged:
+            return Outcome([Reply(text)], screening_id=work.tx.screening_id)
         completed = ScreeningCompleted(
             screening_id=work.tx.screening_id,
             patient_code=s.patient_code,
@@ -902,7 +955,7 @@ class ScreeningFlow:
         s = self._current(ctx)
         assert s.id is not None
         with self._session(ctx, s.id) as work:
-            step = work.engine.back(work.conv)
+            step = self._walk_back(work) or work.engine.back(work.conv)
             if step is None:
                 reply = self._prompt(
                     work.engine, work.conv, s.id, ctx.lang, [t("nothing_back", ctx.lang)]
@@ -912,6 +965,22 @@ class ScreeningFlow:
             work.tx.log_event("back", ctx.user_id, {"from": step.question_id, "to": step.state})
             reply = self._prompt(work.engine, work.conv, s.id, ctx.lang)
         return Outcome([reply], screening_id=s.id)
+
+    def _walk_back(self, work: _Work) -> Step | None:
+        """/back within a reopening's walk: to the walk's previous question, not the one
+        before in the protocol, which the walk never asked (labs back: FFPE, then the
+        neutrophils; /back showed the lab date).  None outside a walk, or at its first."""
+        conv = work.conv
+        walk = _walk_of(work.tx)
+        if walk is None or conv.state not in walk.items:
+            return None
+        earlier = walk.items[: walk.items.index(conv.state)]
+        for qid in reversed(earlier):
+            if qid in conv.answers and conv.applies(qid) is True:
+                source = conv.state
+                work.engine.goto(conv, qid)
+                return Step(source, qid, accepted=True)
+        return None
 
     def _just_closed(self, ctx: _Ctx) -> Outcome | None:
         """/back right after a verdict, to change an answer: "no screening in progress"
@@ -994,8 +1063,7 @@ class ScreeningFlow:
             with self.store.screening_tx(s.id) as tx:
                 if ctx.update_id is not None and not tx.claim_update(ctx.update_id):
                     return self._where_now(ctx, tx)
-                reason = "resumed by the investigator to document unknowns"
-                state, answers = reopen_at_open_items(tx, engine, None, ctx.user_id, reason)
+                state, answers = reopen_at_open_items(tx, engine, None, ctx.user_id, _RESUME_REASON)
                 with engine.attached(state, answers, ctx.lang) as conv:
                     # Why each question of the walk comes back (the test is too old for
                     # the start, a value was unknown): days later, nobody remembers.

@@ -303,6 +303,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fr": "Quand les résultats manquants seront là : /resume {code} (seul ce qui reste "
         "inconnu sera redemandé).",
     },
+    "verdict_unchanged": {
+        "en": "Nothing changed since the last verdict: your coordinators were not sent it again.",
+        "fr": "Rien n'a changé depuis le dernier verdict : il n'a pas été renvoyé à vos "
+        "coordinateurs.",
+    },
     "complete": {
         "en": "🏁 Screening {code} complete — verdict: {verdict}",
         "fr": "🏁 Screening {code} terminé — verdict : {verdict}",

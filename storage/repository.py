@@ -517,8 +517,16 @@ class ScreeningTx:
         self._change(status=Status.ABANDONED.value)
         self.log_event("abandoned", self._actor(user_id), {"reason": reason})
 
-    def reopen(self, state: str, user_id: int | None = None, reason: str | None = None) -> None:
-        """Back to in_progress at ``state``; refused if the patient has another open screening."""
+    def reopen(
+        self,
+        state: str,
+        user_id: int | None = None,
+        reason: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Back to in_progress at ``state``; refused if the patient has another open screening.
+
+        ``detail`` is added to the audit event (what the dialog will walk through)."""
         if self._screening.status == Status.IN_PROGRESS:
             raise InvalidTransition(f"screening {self.screening_id} is already in progress")
         previous = {"status": self._screening.status, "verdict": self._screening.verdict}
@@ -537,7 +545,9 @@ class ScreeningTx:
                 self._screening.protocol_id, self._screening.patient_code
             ) from exc
         self.log_event(
-            "reopened", self._actor(user_id), {**previous, "reason": reason, "state": state}
+            "reopened",
+            self._actor(user_id),
+            {**previous, "reason": reason, "state": state, **(detail or {})},
         )
 
     def last_event(self, kinds: Sequence[str]) -> EventRecord | None:

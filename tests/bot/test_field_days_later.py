@@ -493,6 +493,65 @@ async def test_resuming_an_incomplete_screening_walks_through_every_unknown_answ
     assert len(completions) == 2  # the first verdict and this one, no step in between
 
 
+async def test_back_in_a_resumed_walk_returns_to_the_walk_s_previous_question(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """/back at the second question of the walk (neutrophils) showed the question before
+    it in the protocol (the lab date), which the walk never asked, not the FFPE block
+    just answered."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    pending = {**eligible_on(TODAY), "ffpe_available": "?", "anc": "?", "platelets": "?"}
+    await chat.send("/new P-0043")
+    await answer_up_to(bot, chat, pending)
+    clock.later(3)
+    await chat.send("/resume P-0043")
+    await chat.press("Yes")  # the FFPE block was found
+    assert "neutrophil" in chat.last_text
+    await chat.send("/back")
+    assert "FFPE" in chat.last_text and "Current answer: yes" in chat.last_text, chat.last_text
+    assert current(bot).current_state == "ffpe_available"
+    await chat.press("Keep: yes")
+    assert "neutrophil" in chat.last_text and "Current answer: unknown" in chat.last_text
+    await chat.send("/back")
+    await chat.send("/back")  # before the walk's first question: the protocol's order
+    assert current(bot).current_state not in ("ffpe_available", "anc")
+    await chat.press("Keep: yes")  # and back to the walk
+    assert current(bot).current_state == "anc", chat.last_text
+
+
+async def test_keeping_every_answer_of_a_resumed_walk_sends_no_second_summary(
+    bot_on: Callable[..., Any], clock: Clock
+) -> None:
+    """Resumed while the labs were still not back, every answer kept: the screening
+    closed again with the same verdict, and the coordinators got a second, identical
+    summary."""
+    bot: Bot = await bot_on()
+    summaries: list[str] = []  # what the coordinator extension's hook would queue
+    bot.services.on_completing.append(lambda tx, *_: summaries.append(tx.screening.verdict))
+    chat = bot.chat()
+    await chat.send("/new P-0044")
+    await answer_up_to(bot, chat, {**eligible_on(TODAY), "ffpe_available": "?", "anc": "?"})
+    assert "INCOMPLETE" in chat.last_text
+    assert summaries == ["incomplete"]
+    clock.later(1)
+    await chat.send("/resume P-0044")
+    await chat.press("Keep: unknown")
+    await chat.press("Keep: unknown")
+    assert "INCOMPLETE" in chat.last_text
+    assert chat.last_text.startswith(
+        "Nothing changed since the last verdict: your coordinators were not sent it again."
+    ), chat.last_text
+    assert summaries == ["incomplete"]
+    # An answer given, even the same verdict: the coordinators hear of it.
+    clock.later(1)
+    await chat.send("/resume P-0044")
+    await chat.press("Yes")
+    await chat.press("Keep: unknown")
+    assert "INCOMPLETE" in chat.last_text and "Nothing changed" not in chat.last_text
+    assert summaries == ["incomplete", "incomplete"]
+
+
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
     bot_on: Callable[..., Any],
 ) -> None:
