@@ -60,11 +60,28 @@ _DAY_BEFORE_YESTERDAY = frozenset(
 # 'il y a 3 jours', '2 weeks ago': how an exam is dated from memory, counted back from
 # today.  Days and weeks only: 'il y a 2 mois' is a span of a month or so, and a lab
 # window of 28 days cannot be checked against that.
+# Counts as a phone types them too: « il y a deux semaines », "three days ago".
+_FR_COUNTS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix")
+_EN_COUNTS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_COUNT_WORDS = {
+    **dict.fromkeys(("un", "une", "a", "an", "one"), 1),
+    **{w: n for n, w in enumerate(_FR_COUNTS, 2)},
+    **{w: n for n, w in enumerate(_EN_COUNTS, 2)},
+}
+_COUNT = "[0-9]{1,3}|" + "|".join(sorted(_COUNT_WORDS, key=len, reverse=True))
 _AGO_RE = re.compile(
-    r"il y a (?P<fr>[0-9]{1,3}|une?) ?(?P<fr_unit>jours?|j|semaines?|sem)"
-    r"|(?P<en>[0-9]{1,3}|an?|one) ?(?P<en_unit>days?|d|weeks?|wks?|w) ago"
+    rf"il y a (?P<fr>{_COUNT}) ?(?P<fr_unit>jours?|j|semaines?|sem)"
+    rf"|(?P<en>{_COUNT}) ?(?P<en_unit>days?|d|weeks?|wks?|w) ago"
 )
 _WEEK_UNITS = frozenset({"semaine", "semaines", "sem", "week", "weeks", "wk", "wks", "w"})
+# A span that is no day: months, years, « quinze jours » (14 or 15?), "a few days".  Told
+# apart from a date typed wrong, so the refusal says what is missing: the day itself.
+_SPAN_RE = re.compile(
+    r"(il y a|depuis) .*\b(mois|ans?|annees?|quinzaine|quinze jours|quelques \w+)"
+    r"|.*\b(months?|years?|yrs?|fortnight|few \w+|several \w+) ago"
+    r"|(le )?mois dernier|l'an dernier|l'annee derniere|last (month|year)"
+    r"|(une )?quinzaine|a fortnight"
+)
 # 'J-3', 'j - 3', 'D-3': days before day 1 (the planned start), the trial team's count.
 _DAY_BEFORE_START_RE = re.compile(r"[jd]\s*-\s*(?P<days>[0-9]{1,3})")
 
@@ -614,6 +631,9 @@ class AnswerParser:
                 # likely one, to copy.
                 shown = example.strftime("%d/%m/%Y")
                 return AnswerError(q.id, message("date_no_year", lang, text=raw, example=shown))
+            if _SPAN_RE.fullmatch(_unaccented(_word(norm)).replace("’", "'")):
+                specials = self._specials_text(q, lang)
+                return AnswerError(q.id, message("date_span", lang, text=raw, specials=specials))
             if _has_two_digit_year(norm):
                 # Refused by design (a century to guess), but the generic message would
                 # not say that the year is what is wrong.
@@ -675,7 +695,7 @@ def _days_ago(word: str) -> int | None:
     if m is None:
         return None
     count, unit = (m["fr"], m["fr_unit"]) if m["fr"] is not None else (m["en"], m["en_unit"])
-    n = int(count) if count.isdigit() else 1
+    n = int(count) if count.isdigit() else _COUNT_WORDS[count]
     return n * 7 if unit in _WEEK_UNITS else n
 
 

@@ -129,6 +129,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{text}: the year is missing. Please type the whole date, e.g. {example}.",
         "fr": "{text} : l'année manque. Merci de saisir la date complète, par ex. {example}.",
     },
+    "date_span": {
+        "en": "“{text}” is a span of time, not a day: the rules count days. Please type the "
+        "date as DD/MM/YYYY{specials}.",
+        "fr": "« {text} » est une durée, pas un jour : les règles comptent en jours. Merci de "
+        "saisir la date au format JJ/MM/AAAA{specials}.",
+    },
     "date_invalid": {
         "en": "{text} is not a valid calendar date (day first: DD/MM/YYYY).",
         "fr": "{text} n'est pas une date valide (jour d'abord : JJ/MM/AAAA).",

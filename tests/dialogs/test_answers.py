@@ -472,6 +472,10 @@ def test_yesterday_and_days_before_day_1(text: str, expected: dt.date) -> None:
         ("a week ago", dt.date(2026, 11, 16)),
         ("2 weeks ago", dt.date(2026, 11, 9)),
         ("Hier.", dt.date(2026, 11, 22)),
+        ("il y a deux semaines", dt.date(2026, 11, 9)),
+        ("Il y a trois jours", dt.date(2026, 11, 20)),
+        ("ten days ago", dt.date(2026, 11, 13)),
+        ("two weeks ago", dt.date(2026, 11, 9)),
     ],
 )
 def test_days_and_weeks_ago_count_back_from_today(text: str, expected: dt.date) -> None:
@@ -479,10 +483,36 @@ def test_days_and_weeks_ago_count_back_from_today(text: str, expected: dt.date) 
     assert value("drawn", text) == expected
 
 
-@pytest.mark.parametrize("text", ["il y a 2 mois", "3 months ago", "il y a quelques jours"])
-def test_a_span_that_is_no_day_is_refused(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "il y a 2 mois",
+        "Il y a un mois.",
+        "3 months ago",
+        "a year ago",
+        "il y a quelques jours",
+        "il y a quinze jours",
+        "le mois dernier",
+        "l’année dernière",
+        "last month",
+        "a few days ago",
+    ],
+)
+def test_a_span_that_is_no_day_is_refused_as_a_span(text: str) -> None:
     # A month back is not one date: a 28-day lab window cannot be checked against it.
-    assert error("drawn", text).startswith("Please type a date as DD/MM/YYYY")
+    # The generic "type a date" did not say that the day itself was missing.
+    assert error("drawn", text) == (
+        f"“{text.rstrip('.')}” is a span of time, not a day: the rules count days. Please "
+        "type the date "
+        "as DD/MM/YYYY."
+    )
+
+
+def test_a_span_is_refused_in_french_with_the_question_s_own_words() -> None:
+    assert error("when_last", "il y a 2 mois", lang="fr").startswith(
+        "« il y a 2 mois » est une durée, pas un jour : les règles comptent en jours. Merci de "
+        "saisir la date au format JJ/MM/AAAA"
+    )
 
 
 def test_days_ago_is_only_for_the_date_of_something_past() -> None:
