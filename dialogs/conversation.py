@@ -7,11 +7,12 @@ durable lives in storage, and a conversation is rebuilt from it for each update.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from dialogs.protocol import Protocol
 from dialogs.resolution import Resolution, resolve, update
-from dialogs.values import Answer
+from dialogs.values import UNKNOWN, Answer
 
 
 class Conversation:
@@ -79,6 +80,25 @@ class Conversation:
             self._resolution = update(self.protocol, self._resolution, self.answers, self._changed)
             self._changed.clear()
         return self._resolution
+
+    @property
+    def rules_resolution(self) -> Resolution:
+        """The resolution the criteria read: a value measured on a lab date since changed
+        reads unknown until it is typed again or kept.  Read as recorded, the old panel's
+        platelets failed I09 at the first new value typed, and the screening could end
+        NOT ELIGIBLE on a count nobody confirmed for the new date."""
+        res = self.resolution
+        if not self.to_confirm:
+            return res
+        dated = self.protocol.dated_value_ids
+        held = frozenset(
+            q
+            for q in self.to_confirm
+            if q in dated and q in self.answers and res.names.get(q) not in (None, UNKNOWN)
+        )
+        if not held:
+            return res
+        return replace(res, names={**res.names, **dict.fromkeys(held, UNKNOWN)}, held=held)
 
     def forget(self, question_id: str) -> None:
         self.answers.pop(question_id, None)

@@ -229,10 +229,10 @@ class Engine:
         # Resolutions are never changed in place (an answer settles a new one), so the one
         # before the answer can still be checked afterwards, and only when needed: most
         # answers fail nothing, and then nothing newly fails either.
-        before = conv.resolution
-        invalid_before = before.invalid
+        before = conv.rules_resolution
+        invalid_before = conv.resolution.invalid
         conv.trigger("advance", answer=parsed)
-        failing = frozenset(self.criteria.failing(conv.resolution, qid))
+        failing = frozenset(self.criteria.failing(conv.rules_resolution, qid))
         newly_ids = set(failing)
         if newly_ids:
             newly_ids -= self.criteria.failing(before, qid)
@@ -308,10 +308,10 @@ class Engine:
 
     def failing(self, conv: Conversation, question_id: str) -> frozenset[str]:
         """IDs of the criteria ``question_id``'s answer can change that fail now."""
-        return frozenset(self.criteria.failing(conv.resolution, question_id))
+        return frozenset(self.criteria.failing(conv.rules_resolution, question_id))
 
     def evaluate(self, conv: Conversation) -> Evaluation:
-        return self.criteria.evaluate(conv.answers, conv.lang, conv.resolution)
+        return self.criteria.evaluate(conv.answers, conv.lang, conv.rules_resolution)
 
     def evaluate_answers(self, answers: Mapping[str, Answer], lang: str = "en") -> Evaluation:
         return self.criteria.evaluate(answers, lang)

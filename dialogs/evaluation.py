@@ -145,8 +145,11 @@ def _unknown_reason(
     """
     # An invalid answer is pending too (it is asked again); its own group says why.
     invalid = [q for q in questions if q in res.invalid]
+    held = [q for q in questions if q in res.held]
     pending = [q for q in questions if q in res.pending and q not in res.invalid]
-    other = [q for q in questions if q not in res.pending and q not in res.invalid]
+    other = [
+        q for q in questions if q not in res.pending and q not in res.invalid and q not in held
+    ]
 
     def labels(qids: list[str]) -> str:
         return message("label_separator", lang).join(
@@ -160,6 +163,8 @@ def _unknown_reason(
         parts.append(message("reason_pending", lang, names=labels(pending)))
     if invalid:
         parts.append(message("reason_invalid_date", lang, names=labels(invalid)))
+    if held:
+        parts.append(message("reason_to_confirm", lang, names=labels(held)))
     return " — ".join(parts) or message("reason_unknown", lang, names="?")
 
 

@@ -192,6 +192,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "date after the planned start, to answer again: {names}",
         "fr": "date postérieure au début prévu, à renseigner à nouveau : {names}",
     },
+    "reason_to_confirm": {
+        "en": "measured on the previous date, to confirm for the new one: {names}",
+        "fr": "mesuré à la date précédente, à confirmer pour la nouvelle : {names}",
+    },
     "start_in_past": {
         "en": "The planned start date ({start}) is in the past: please check it (a mistyped "
         "year?).",

@@ -268,6 +268,11 @@ class Protocol(_Model):
                 found.setdefault(q.dated_by, set()).add(q.id)
         return {qid: frozenset(deps) for qid, deps in found.items()}
 
+    @cached_property
+    def dated_value_ids(self) -> frozenset[str]:
+        """Every question measured on a date question (all of ``dated_values``)."""
+        return frozenset(q.id for q in self.questions if q.dated_by is not None)
+
     def note(self, number: int) -> Note:
         return next(n for n in self.notes if n.number == number)
 

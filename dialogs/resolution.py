@@ -40,6 +40,9 @@ class Resolution:
     pending: tuple[str, ...]
     invalid: dict[str, str]  # question id -> why its answer is not valid for the date
     start: dt.date | None
+    # Measured on a date since changed and not yet confirmed: read UNKNOWN by the rules
+    # (see Conversation.rules_resolution); never set by a walk.
+    held: frozenset[str] = frozenset()
 
 
 def planned_start(answers: Mapping[str, Answer]) -> dt.date | None:

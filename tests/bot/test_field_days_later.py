@@ -24,7 +24,7 @@ from bot.reminders import reminder_payload, render_reminder
 from bot.settings import Settings
 from dialogs.protocol import PROTOCOL_DIR, AnswerType
 from storage.coordination import IdleScreening
-from tests.bot.conftest import INVESTIGATOR, TODAY, Bot, eligible_on
+from tests.bot.conftest import INVESTIGATOR, TODAY, Bot, ago, eligible_on
 from tests.bot.transcript import TelegramChat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -550,6 +550,38 @@ async def test_keeping_every_answer_of_a_resumed_walk_sends_no_second_summary(
     await chat.press("Keep: unknown")
     assert "INCOMPLETE" in chat.last_text and "Nothing changed" not in chat.last_text
     assert summaries == ["incomplete", "incomplete"]
+
+
+async def test_values_of_the_old_lab_date_fail_nothing_before_they_are_confirmed(
+    bot_on: Callable[..., Any],
+) -> None:
+    """New labs after /resume: at the first new value (ANC), I09 failed on the old panel's
+    platelets (50, drawn 20 days earlier, not yet typed again), the stop offer came, and
+    ending there closed the screening NOT ELIGIBLE on a value nobody confirmed."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    old = {
+        **eligible_on(TODAY),
+        "planned_start_date": dmy(TODAY + dt.timedelta(days=7)),
+        "sex": "male",
+        "lab_date": ago(20),
+        "platelets": "50 G/L",
+    }
+    await chat.send("/new P-0045")
+    await answer_up_to(bot, chat, old)
+    assert "INCOMPLETE" in chat.last_text, chat.last_text
+    await chat.send("/resume P-0045")
+    assert current(bot).current_state == "lab_date", chat.last_text
+    await chat.send("today")
+    assert current(bot).current_state == "anc", chat.last_text
+    await chat.send("2 G/L")
+    assert "not met" not in chat.last_text, chat.last_text
+    assert current(bot).current_state == "platelets", chat.last_text
+    assert "Current answer: 50 ×10⁹/L" in chat.last_text
+    await chat.send("/summary")  # I09 waits for the platelets: unknown, not failed
+    assert "❌ I09" not in chat.last_text, chat.last_text
+    await chat.send("50 G/L")  # the same count on the new panel: now it fails
+    assert "Criterion I09 not met" in chat.last_text, chat.last_text
 
 
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
