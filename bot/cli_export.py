@@ -9,7 +9,9 @@ itself), 2 bad usage (argparse).
 ``--since`` means what each document is for: an export is incremental, so it carries
 the screenings *changed* since the date (a screening started earlier and completed
 later must reach it); the log counts the patients *screened* (screenings started) since
-the date.  Both print the exact cut-off they applied.
+the date.  Both print the exact cut-off they applied.  Dates read as in the chat
+(DD/MM/YYYY) or as YYYY-MM-DD, so that a coordinator types the same date in both; the
+log's ``--until`` ends the period as Telegram's ``/log FROM TO`` does (that day included).
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ from dialogs.registry import ProtocolRegistry
 from storage import StorageError, Store
 from storage.engine import SQLITE_COMPANIONS, database_files, overwritten_database_file
 from storage.exports import (
+    PLANNED_START,
+    Criteria,
     ProtocolKey,
     ScreeningExport,
     count_screenings,
     iter_screenings,
     protocol_key,
-    stored_statuses,
+    stored_criteria,
     write_csv,
     write_json,
 )
@@ -71,9 +75,9 @@ def register(subparsers: Any) -> None:
         type=parse_since,
         default=None,
         metavar="DATE",
-        help="only screenings changed on or after DATE (YYYY-MM-DD, midnight UTC, or an "
-        "ISO timestamp): started, answered, completed, reopened, abandoned, reviewed or "
-        "queried since then",
+        help="only screenings changed on or after DATE (DD/MM/YYYY or YYYY-MM-DD, midnight "
+        "UTC, or an ISO timestamp): started, answered, completed, reopened, abandoned, "
+        "reviewed or queried since then",
     )
     export.add_argument(
         "--output",
@@ -95,24 +99,56 @@ def register(subparsers: Any) -> None:
         type=parse_since,
         default=None,
         metavar="DATE",
-        help="only patients screened (screenings started) on or after DATE (YYYY-MM-DD, "
-        "midnight UTC, or an ISO timestamp)",
+        help="only patients screened (screenings started) on or after DATE (DD/MM/YYYY or "
+        "YYYY-MM-DD, midnight UTC, or an ISO timestamp)",
+    )
+    screening_log.add_argument(
+        "--until",
+        type=parse_since,
+        default=None,
+        metavar="DATE",
+        help="only patients screened up to DATE, that day included (DD/MM/YYYY or "
+        "YYYY-MM-DD, UTC), or before an ISO timestamp; as /log FROM TO in Telegram",
     )
     screening_log.add_argument(
         "--png", type=Path, default=None, metavar="FILE", help="also draw the log as a PNG chart"
     )
-    screening_log.set_defaults(func=_log_command)
+    screening_log.set_defaults(func=_log_command, parser=screening_log)
+
+
+# A date as the chat writes it (DD/MM/YYYY, also with "." or "-"): what /log and /export
+# take in Telegram, and what a coordinator types after using them.
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_DATE_FORMATS = "DD/MM/YYYY, YYYY-MM-DD or an ISO timestamp"
 
 
 def parse_since(text: str) -> dt.datetime:
-    """A calendar date (midnight UTC) or an ISO timestamp; argparse reports a bad one."""
+    """A calendar date (midnight UTC), as DD/MM/YYYY like the chat or YYYY-MM-DD, or an
+    ISO timestamp (UTC unless it has an offset); argparse reports a bad one."""
+    value = text.strip()
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time(), dt.UTC)
-        value = dt.datetime.fromisoformat(text.strip())
+        if (match := _DMY.fullmatch(value)) is not None:
+            day = dt.date(int(match[3]), int(match[2]), int(match[1]))
+            return dt.datetime.combine(day, dt.time(), dt.UTC)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        raise argparse.ArgumentTypeError(
+            f"not a date: {text!r} (expected {_DATE_FORMATS})"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def is_day(moment: dt.datetime) -> bool:
+    """Whether a moment is a whole day (midnight UTC): what a date without a time gives."""
+    return moment.astimezone(dt.UTC).time() == dt.time()
+
+
+def exclusive_end(end: dt.datetime) -> dt.datetime:
+    """The exclusive bound of ``--until``: a day counts whole (the next midnight), a
+    timestamp is the moment itself, as Telegram's ``/log FROM TO`` reads its end."""
+    return end + dt.timedelta(days=1) if is_day(end) else end
 
 
 def describe_cutoff(since: dt.datetime) -> str:
@@ -126,6 +162,17 @@ def describe_cutoff(since: dt.datetime) -> str:
     return f"{utc.date().isoformat()} {utc.time().isoformat(timespec)} UTC"
 
 
+def describe_period(since: dt.datetime | None, end: dt.datetime | None) -> str:
+    """The log's period as applied: ``since X``, ``from X to Y included`` (a day ``Y``
+    counts whole), ``from X to before Y`` (a timestamp ``Y`` is excluded)."""
+    if end is None:
+        return f"since {describe_cutoff(since)}" if since is not None else ""
+    last = f"{describe_cutoff(end)} included" if is_day(end) else f"before {describe_cutoff(end)}"
+    if since is None:
+        return f"up to {last}"
+    return f"from {describe_cutoff(since)} to {last}"
+
+
 # -- building the files (shared with /export) -----------------------------------------------------
 
 
@@ -135,21 +182,23 @@ def criterion_columns(registry: ProtocolRegistry) -> list[str]:
     return sorted(ids, key=lambda cid: (cid[0] != "I", cid))
 
 
-def live_statuses(
+def live_criteria(
     store: Store,
     registry: ProtocolRegistry,
     unloaded: Counter[ProtocolKey] | None = None,
-) -> Callable[[ScreeningExport], Mapping[str, str]]:
-    """Stored statuses of completed screenings; the engine's current ones for the others.
+) -> Callable[[ScreeningExport], Criteria]:
+    """Stored criteria of completed screenings; the engine's current ones for the others.
 
-    Only screenings without stored statuses (in progress, abandoned) read their answers
-    here, one query each: they are few next to the completed ones.  One whose exact
-    protocol file is not loaded gets no statuses (another file's rules would make up
-    a verdict the screening never had) and is counted in ``unloaded``, for a warning.
+    Only screenings without stored criteria (in progress, abandoned) read their answers
+    here, one query each: they are few next to the completed ones.  They are evaluated
+    in the screening's language, as the stored ones were worded (flag notes).  One
+    whose exact protocol file is not loaded gets no criteria (another file's rules would
+    make up a verdict the screening never had) and is counted in ``unloaded``, for a
+    warning.
     """
 
-    def statuses(item: ScreeningExport) -> Mapping[str, str]:
-        stored = stored_statuses(item)
+    def criteria(item: ScreeningExport) -> Criteria:
+        stored = stored_criteria(item)
         if stored:
             return stored
         engine = engine_of(registry, item.screening)
@@ -158,9 +207,12 @@ def live_statuses(
                 unloaded[protocol_key(item.screening)] += 1
             return {}
         answers = answers_of(store.current_answers(item.id))
-        return engine.evaluate_answers(answers).statuses() if answers else {}
+        if not answers:
+            return {}
+        evaluation = engine.evaluate_answers(answers, item.screening.language or "en")
+        return {cid: r.to_json() for cid, r in evaluation.results.items()}
 
-    return statuses
+    return criteria
 
 
 def export_to(
@@ -188,18 +240,19 @@ def export_to(
     if fmt == "csv":
         if for_spreadsheet:
             out.write(UTF8_BOM)
-        rows = iter_screenings(store, since, question_ids=("cohort",))
+        rows = iter_screenings(
+            store, since, question_ids=("cohort", PLANNED_START), with_reviews=True
+        )
         return write_csv(
             rows,
             out,
             criterion_columns(registry),
-            live_statuses(store, registry, unloaded),
+            live_criteria(store, registry, unloaded),
             on_row,
         )
     if fmt == "json":
-        return write_json(
-            iter_screenings(store, since, with_events=True, raw_values=True), out, on_row
-        )
+        items = iter_screenings(store, since, with_events=True, with_reviews=True, raw_values=True)
+        return write_json(items, out, on_row)
 
     def protocol_for(item: ScreeningExport) -> Protocol | None:
         return protocol_of(registry, item.screening)
@@ -394,10 +447,40 @@ def _export_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# The width of the log's console when its output is not a terminal: wide enough for any
+# table the log draws, which is only as wide as its content (rich pads nothing).
+_FILE_WIDTH = 100_000
+
+
+def output_console() -> Console:
+    """The console for a table on standard output.
+
+    On a terminal, rich fits the terminal's width.  Into a file or a pipe it would cut
+    tables at 80 columns (``Incompl…``, ``neuroen…``): a log saved for the study file
+    would lose what it is kept for.  There the console is as wide as any table needs.
+    """
+    console = Console()
+    return console if console.is_terminal else Console(width=_FILE_WIDTH)
+
+
+def _column(table: Table, name: str, justify: Literal["left", "right"] = "left") -> None:
+    """A column that folds a long word onto the next line rather than cut it with "…",
+    so that even a narrow terminal shows every cohort and header whole."""
+    table.add_column(name, justify=justify, overflow="fold")
+
+
 def _log_command(args: argparse.Namespace) -> int:
     from storage.screening_log import render_png
 
-    console = Console()
+    until = exclusive_end(args.until) if args.until is not None else None
+    if args.since is not None and until is not None and until <= args.since:
+        # argparse's own usage error (exit 2), before any database is opened.
+        order = "before" if args.until < args.since else "not after"
+        args.parser.error(
+            f"--until {describe_cutoff(args.until)} is {order} --since "
+            f"{describe_cutoff(args.since)}: the period is empty"
+        )
+    console = output_console()
     try:
         if args.png is not None:
             refuse_database(args.png)
@@ -406,23 +489,23 @@ def _log_command(args: argparse.Namespace) -> int:
         _error(Console(stderr=True), exc)
         return 1
     try:
-        log = compute_log(store, args.since)
+        log = compute_log(store, args.since, until=until)
     finally:
         store.close()
     rows = log_rows(log)
-    # The log counts patients screened in the period: screenings *started* since the
-    # cut-off (an export's --since is about changes); the title says so, to the second.
-    since = f": patients screened since {describe_cutoff(args.since)}" if args.since else ""
-    table = Table(title=f"Screening log{since}")
+    # The log counts patients screened in the period: screenings *started* in it (an
+    # export's --since is about changes); the title says so, to the second.
+    period = describe_period(args.since, args.until)
+    table = Table(title=f"Screening log: patients screened {period}" if period else "Screening log")
     for i, name in enumerate(rows[0]):
-        table.add_column(name, justify="left" if i == 0 else "right")
+        _column(table, name, "left" if i == 0 else "right")
     for row in rows[1:-1]:
         table.add_row(*row)
     table.add_row(*rows[-1], style="bold")
     console.print(table)
     failing = Table(title="Criteria that fail most")
-    failing.add_column("Criterion")
-    failing.add_column("Not-eligible patients", justify="right")
+    _column(failing, "Criterion")
+    _column(failing, "Not-eligible patients", "right")
     for cid, count in log.top_failing(10):
         failing.add_row(cid, str(count))
     console.print(failing)

@@ -1,5 +1,11 @@
 """Exports of stored screenings: CSV (one row per screening) and JSON (full history).
 
+Both carry what a coordinator reviews a screening by, beside the verdict: the planned
+start, the earliest possible start of a patient not eligible yet, the criteria flagged
+"to verify" (with their note) and the coordinators' review of the verdict (confirmed,
+queried: who and when).  A CSV's columns are an interface other programs read by name
+and by position: new columns go at the end, after the criterion columns.
+
 Why streaming: a trial unit's database can hold tens of thousands of screenings, and an
 export must neither load them all nor hold one transaction per screening.  Screenings
 are read in id-ordered batches with their answers and events fetched per batch (three
@@ -19,13 +25,18 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
-from storage.models import AnswerRecord, EventRecord, Screening, User, table
+from storage.coordination import Review
+from storage.models import AnswerRecord, EventRecord, Screening, Status, User, table
 from storage.repository import Store, _model
 
 SCREENINGS = table(Screening)
 ANSWERS = table(AnswerRecord)
 EVENTS = table(EventRecord)
 USERS = table(User)
+REVIEWS = table(Review)
+
+# The question whose answer every delay of the protocol counts back from.
+PLANNED_START = "planned_start_date"
 
 BATCH = 500
 CSV_FIXED_COLUMNS = (
@@ -40,6 +51,35 @@ CSV_FIXED_COLUMNS = (
     "created_at",
     "completed_at",
 )
+# After the criterion columns, so that the columns before them keep their positions.
+CSV_REVIEW_COLUMNS = (
+    "planned_start_date",
+    "earliest_start",
+    "flagged",
+    "flag_notes",
+    "review_status",
+    "reviewed_by",
+    "reviewed_at",
+)
+# A review action as the export words it: what happened to the verdict.
+REVIEW_STATUS = {"confirm": "confirmed", "query": "queried", "reopen": "reopen_requested"}
+NOT_REVIEWED = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewExport:
+    """A coordinator's decision on a screening, with the coordinator's name."""
+
+    action: str
+    coordinator_id: int
+    coordinator: str
+    at: dt.datetime
+    comment: str | None = None
+    question_id: str | None = None
+
+    @property
+    def status(self) -> str:
+        return REVIEW_STATUS.get(self.action, self.action)
 
 
 @dataclass(slots=True)
@@ -55,6 +95,7 @@ class ScreeningExport:
     investigator: str
     answers: list[sa.Row[Any]] = field(default_factory=list)
     events: list[sa.Row[Any]] = field(default_factory=list)
+    reviews: list[ReviewExport] = field(default_factory=list)  # oldest first
 
     @property
     def id(self) -> int:
@@ -71,8 +112,32 @@ class ScreeningExport:
         record = self.current_answers().get(question_id)
         return None if record is None else record.value_json
 
+    def planned_start(self) -> str | None:
+        """The planned start date (ISO), from its current answer; None when not answered
+        (yet), answered "unknown", or read with ``raw_values`` and not a date."""
+        value = self.current_value(PLANNED_START)
+        if isinstance(value, str):  # raw_values: the stored JSON text
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        date = value.get("date") if isinstance(value, Mapping) else None
+        return date if isinstance(date, str) else None
 
-StatusesOf = Callable[[ScreeningExport], Mapping[str, str]]
+    def current_review(self) -> ReviewExport | None:
+        """The review that speaks for the verdict in the row, as /pending reads them: the
+        first confirmation since the screening's (latest) completion, the sign-off; else
+        the latest query since then; else None (a review of an earlier verdict does not
+        confirm a new one).  A screening reopened or abandoned since has no verdict to
+        review: its latest review says what became of its earlier one (queried, say)."""
+        s = self.screening
+        if s.status != Status.COMPLETED.value or s.completed_at is None:
+            return self.reviews[-1] if self.reviews else None
+        completed_at = s.completed_at
+        since = [r for r in self.reviews if r.at >= completed_at]
+        confirmed = [r for r in since if r.action == "confirm"]
+        return confirmed[0] if confirmed else (since[-1] if since else None)
+
 
 # (protocol id, version, sha256): the exact protocol file a screening ran on.
 ProtocolKey = tuple[str, str, str]
@@ -118,6 +183,7 @@ def iter_screenings(
     *,
     question_ids: Collection[str] | None = None,
     with_events: bool = False,
+    with_reviews: bool = False,
     raw_values: bool = False,
     batch: int = BATCH,
 ) -> Iterator[ScreeningExport]:
@@ -130,6 +196,7 @@ def iter_screenings(
     cohort), which matters when each screening has dozens of answers.  ``raw_values``
     leaves each answer's ``value_json`` as the stored JSON text, for a writer that copies
     it through: decoding and re-encoding every value is most of a JSON export's cost.
+    ``with_reviews`` adds the coordinators' review decisions (one more query per batch).
     """
     with store._read() as conn:
         names = {
@@ -182,19 +249,47 @@ def iter_screenings(
                     target = exports.get(int(row.screening_id))
                     if target is not None:
                         target.events.append(row)
+            if with_reviews:
+                reviews = conn.execute(
+                    sa.select(REVIEWS)
+                    .where(REVIEWS.c.screening_id.between(first, last_id))
+                    .order_by(REVIEWS.c.id)
+                )
+                for row in reviews:
+                    target = exports.get(int(row.screening_id))
+                    if target is not None:
+                        coordinator = int(row.coordinator_id)
+                        target.reviews.append(
+                            ReviewExport(
+                                row.action,
+                                coordinator,
+                                names.get(coordinator, str(coordinator)),
+                                row.at,
+                                row.comment,
+                                row.question_id,
+                            )
+                        )
         yield from exports.values()
 
 
-# -- CSV ------------------------------------------------------------------------------------
+# -- criteria -------------------------------------------------------------------------------
+
+# A screening's criteria as ``criteria_json`` stores them: ``{id: {"status", "reason",
+# "earliest_start", "flagged", …}}`` (older rows: ``{id: status}``).
+Criteria = Mapping[str, Any]
+CriteriaOf = Callable[[ScreeningExport], Criteria]
 
 
-def stored_statuses(item: ScreeningExport) -> dict[str, str]:
-    """Criterion statuses as stored at completion (``{id: {"status": …}}`` or ``{id: status}``)."""
+def stored_criteria(item: ScreeningExport) -> Criteria:
+    """The criteria stored with the verdict at completion; empty for an open screening."""
     data = item.screening.criteria_json
-    if not isinstance(data, Mapping):
-        return {}
+    return data if isinstance(data, Mapping) else {}
+
+
+def statuses_of_criteria(criteria: Criteria) -> dict[str, str]:
+    """Each criterion's status, from either stored shape."""
     statuses: dict[str, str] = {}
-    for cid, value in data.items():
+    for cid, value in criteria.items():
         if isinstance(value, Mapping) and isinstance(value.get("status"), str):
             statuses[str(cid)] = value["status"]
         elif isinstance(value, str):
@@ -202,28 +297,79 @@ def stored_statuses(item: ScreeningExport) -> dict[str, str]:
     return statuses
 
 
+def stored_statuses(item: ScreeningExport) -> dict[str, str]:
+    """Criterion statuses as stored at completion (``{id: {"status": …}}`` or ``{id: status}``)."""
+    return statuses_of_criteria(stored_criteria(item))
+
+
+def flagged_of_criteria(criteria: Criteria) -> dict[str, str]:
+    """The criteria flagged "to verify", with their note, in criterion order as stored:
+    a criterion can pass and still need the coordinator's eye (asymptomatic untreated
+    CNS metastases, N09), which the status columns alone never show."""
+    return {
+        str(cid): value["flagged"]
+        for cid, value in criteria.items()
+        if isinstance(value, Mapping) and isinstance(value.get("flagged"), str) and value["flagged"]
+    }
+
+
+def earliest_start_of_criteria(criteria: Criteria) -> str | None:
+    """The earliest possible start (ISO date) of a patient not eligible yet: the latest of
+    the failing criteria's dates when every failing criterion has one (a washout that
+    will end), else None.  The engine's rule (``dialogs.evaluation``), read back from
+    the stored criteria, as the verdict was."""
+    fails = [
+        value
+        for value in criteria.values()
+        if isinstance(value, Mapping) and value.get("status") == "fail"
+    ]
+    dates = [v.get("earliest_start") for v in fails]
+    if not fails or not all(isinstance(d, str) and d for d in dates):
+        return None
+    return max(str(d) for d in dates)
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+
 def _iso(value: dt.datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
 
 def csv_columns(criterion_ids: Sequence[str]) -> list[str]:
-    return [*CSV_FIXED_COLUMNS, *criterion_ids]
+    return [*CSV_FIXED_COLUMNS, *criterion_ids, *CSV_REVIEW_COLUMNS]
+
+
+def _review_cells(item: ScreeningExport) -> list[str]:
+    review = item.current_review()
+    if review is None:
+        return [NOT_REVIEWED, "", ""]
+    return [review.status, review.coordinator, _iso(review.at)]
 
 
 def write_csv(
     items: Iterable[ScreeningExport],
     out: TextIO,
     criterion_ids: Sequence[str],
-    statuses_of: StatusesOf = stored_statuses,
+    criteria_of: CriteriaOf = stored_criteria,
     on_row: Callable[[], None] | None = None,
 ) -> int:
-    """One row per screening with each criterion's status; returns the row count."""
+    """One row per screening with each criterion's status, then what a review needs
+    (:data:`CSV_REVIEW_COLUMNS`); returns the row count.
+
+    ``items`` should carry the answers to the cohort and planned start questions and the
+    reviews (``iter_screenings(..., with_reviews=True)``); without reviews every row
+    reads "none".  Several flagged criteria are one cell each: ids separated by
+    spaces, notes by " | " (a note may hold commas and semicolons).
+    """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(csv_columns(criterion_ids))
     count = 0
     for item in items:
         s = item.screening
-        statuses = statuses_of(item)
+        criteria = criteria_of(item)
+        statuses = statuses_of_criteria(criteria)
+        flagged = flagged_of_criteria(criteria)
         cohort = item.current_value("cohort")
         writer.writerow(
             [
@@ -238,6 +384,11 @@ def write_csv(
                 _iso(s.created_at),
                 _iso(s.completed_at),
                 *(statuses.get(cid, "") for cid in criterion_ids),
+                item.planned_start() or "",
+                earliest_start_of_criteria(criteria) or "",
+                " ".join(flagged),
+                " | ".join(f"{cid}: {note}" for cid, note in flagged.items()),
+                *_review_cells(item),
             ]
         )
         count += 1
@@ -251,6 +402,7 @@ def write_csv(
 
 def _screening_head(item: ScreeningExport) -> dict[str, Any]:
     s = item.screening
+    criteria = stored_criteria(item)
     return {
         "screening_id": s.id,
         "patient_code": s.patient_code,
@@ -276,6 +428,25 @@ def _screening_head(item: ScreeningExport) -> dict[str, Any]:
             }
             for e in item.events
         ],
+        # What a review needs, as in the CSV (criteria as stored: a screening not
+        # completed has no earliest start nor flags here).
+        "planned_start_date": item.planned_start(),
+        "earliest_start": earliest_start_of_criteria(criteria),
+        "flagged": flagged_of_criteria(criteria),
+        "review": _review_json(item.current_review()),
+        "reviews": [_review_json(r) for r in item.reviews],
+    }
+
+
+def _review_json(review: ReviewExport | None) -> dict[str, Any]:
+    if review is None:
+        return {"status": NOT_REVIEWED}
+    return {
+        "status": review.status,
+        "by": {"id": review.coordinator_id, "name": review.coordinator},
+        "at": _iso(review.at),
+        "comment": review.comment,
+        "question_id": review.question_id,
     }
 
 
@@ -306,7 +477,8 @@ def write_json(
     """Each screening with its whole audit trail: every answer in order (a change links
     to the answer it replaces by ``supersedes_id``) and every event; streamed.
 
-    ``items`` must come from ``iter_screenings(..., raw_values=True, with_events=True)``.
+    ``items`` must come from ``iter_screenings(..., raw_values=True, with_events=True,
+    with_reviews=True)``.
     """
     out.write('{"format": "screenbot-screenings/1", ')
     out.write(f'"exported_at": {json.dumps(dt.datetime.now(dt.UTC).isoformat())}, ')

@@ -154,6 +154,7 @@ def render_png(
     words = words or ChartWords()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(10, 4.5), dpi=100)
     FigureCanvasAgg(fig)
@@ -176,6 +177,8 @@ def render_png(
             bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     left.set_title(words.heading.format(title=title, n=log.screened))
     left.set_ylabel(words.patients)
+    # Counts of patients: no tick at 0.25 of one.
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
     left.tick_params(axis="x", labelrotation=30)
     if cohorts:
         left.legend(fontsize="small")
@@ -190,6 +193,7 @@ def render_png(
         right.text(0.5, 0.5, words.no_failed, ha="center", va="center", transform=right.transAxes)
     right.set_title(words.failing)
     right.set_xlabel(words.failing_axis)
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -26,7 +26,13 @@ from bot.cli_export import criterion_columns, export_to
 from dialogs.engine import Engine
 from dialogs.registry import ProtocolRegistry
 from storage import Store
-from storage.exports import CSV_FIXED_COLUMNS, ProtocolKey, count_screenings, iter_screenings
+from storage.exports import (
+    CSV_FIXED_COLUMNS,
+    CSV_REVIEW_COLUMNS,
+    ProtocolKey,
+    count_screenings,
+    iter_screenings,
+)
 from storage.fhir import enable_when, questionnaire
 from storage.models import utcnow
 from storage.screening_log import compute_log, render_png
@@ -74,7 +80,7 @@ def test_csv_has_one_row_per_screening_with_each_criterion(
     store: Store, registry: ProtocolRegistry, seeded: dict[str, int]
 ) -> None:
     rows = list(csv.DictReader(io.StringIO(_export(store, registry, "csv"))))
-    assert list(rows[0]) == [*CSV_FIXED_COLUMNS, "I01", "I02", "I03", "N01"]
+    assert list(rows[0]) == [*CSV_FIXED_COLUMNS, "I01", "I02", "I03", "N01", *CSV_REVIEW_COLUMNS]
     assert len(rows) == 6
     by_code = {r["patient_code"]: r for r in rows}
     young = by_code["P-101"]
