@@ -80,7 +80,7 @@ from bot.outbox_sender import (
     worded_in,
 )
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
-from bot.screening_flow import answers_of, reopen_at_open_items
+from bot.screening_flow import answers_of, reopen_at_open_items, untargeted_hint
 from bot.texts import (
     CATALOGUE,
     COMMANDS,
@@ -111,7 +111,11 @@ from storage import (
 from storage.coordination import (
     MessageKind,
     OutboxMessage,
+    QueryState,
+    Review,
     ReviewAction,
+    completion_confirmation,
+    confirmation_of,
     confirmed_since,
     coordinators_to_answer,
     delivered_message,
@@ -124,10 +128,11 @@ from storage.coordination import (
     get_review,
     investigator_name,
     pending_review,
+    query_states,
     record_review,
-    reviews,
     revision_of,
     user_is_active,
+    user_name,
 )
 from storage.exports import ProtocolKey
 from storage.models import utcnow
@@ -168,10 +173,14 @@ _QUERY_MARK = re.compile(r"screening #(\d+)")
 _BY_NUMBER = re.compile(r"\s*(?:#\s*(\d+)\s*:?|(\d+)\s*:(?!\d))")
 _BY_ID = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*:")
 SUGGESTED = 8  # answers listed in a query prompt, at most
+BUTTON_TEXT = 60  # characters of a button's text shown whole on a phone
 # How a query message the bot delivered starts, in every language (see on_query_reply).
 _QUERY_STARTS = tuple(
     template.split("{name}", 1)[0] for template in CATALOGUE["coord_query_received"].values()
 )
+# How the hint to a coordinator's line that replies to nothing starts (the flow sends it:
+# ScreeningFlow._typed); a reply to the hint gets it again.
+_HINT_STARTS = tuple(text[:40] for text in CATALOGUE["coord_plain_text_hint"].values())
 
 
 def tr(key: str, lang: str | None, **fields: Any) -> str:
@@ -482,9 +491,9 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
                 # comes first: the investigator answers in words (a reply to this
                 # message), and the coordinator reopens or queries an answer if need be.
                 return Outgoing(f"{text}\n\n{tr('query_how', lang)}")
-            label = tr("reopen_at", lang, label=payload["question_label"])
+            label = _fitted("reopen_at", lang, payload["question_label"], BUTTON_TEXT)
             button = InlineKeyboardButton(
-                label[:60], callback_data=f"{CALLBACK_PREFIX}|reopen_at|{payload['review_id']}"
+                label, callback_data=f"{CALLBACK_PREFIX}|reopen_at|{payload['review_id']}"
             )
             text = f"{text}\n\n{tr('query_how_at', lang)}"
             return Outgoing(text, InlineKeyboardMarkup([[button]]))
@@ -503,6 +512,22 @@ def render_outbox(store: Store, default_language: str = "en") -> Renderer:
         return None
 
     return render
+
+
+def _fitted(key: str, lang: str, label: str, room: int) -> str:
+    """A catalogue text naming ``label``, in at most ``room`` characters: a long label is
+    cut at a word boundary, with "…", inside its quotes (a cut text would lose the
+    closing quote, and half a word reads as another word)."""
+    text = tr(key, lang, label=label)
+    space = room - len(tr(key, lang, label="…"))
+    if len(text) <= room or space < 1:
+        return text[:room]
+    head = label[:space]
+    if " " in head and not label[space].isspace():  # the cut falls inside a word
+        head = head[: head.rindex(" ")]
+    if head.count("(") > head.count(")"):  # "(avec…" opens what it never closes
+        head = head[: head.rindex("(")]
+    return tr(key, lang, label=head.rstrip(" ,;:.–—-(") + "…")
 
 
 def _response_text(
@@ -590,10 +615,6 @@ def _person(user: User) -> str:
     return person(user.display_name, user.telegram_id)
 
 
-def _label(engine: Engine, question_id: str, lang: str) -> str:
-    return engine.protocol.question_by_id[question_id].label.get(lang)
-
-
 async def _send_long(
     context: Ctx, chat_id: int, lines: Sequence[str], markup: InlineKeyboardMarkup | None = None
 ) -> None:
@@ -632,7 +653,7 @@ async def on_button(update: Update, context: Ctx) -> None:
     elif action == ReviewAction.CONFIRM:
         notice = await _confirm(update, context, services, user, lang, target)
     elif action == ReviewAction.QUERY:
-        notice = await _ask_query(update, context, services, lang, target)
+        notice = await _ask_query(update, context, services, user, lang, target)
     elif action == ReviewAction.REOPEN:
         notice = await _coordinator_reopen(update, context, services, user, lang, target)
     await query.answer(notice[:190] if notice else None)
@@ -658,6 +679,14 @@ async def _not_current(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class AlreadyConfirmed:
+    """A Confirm that changed nothing: the completion was confirmed before (by ``review``)."""
+
+    review: Review
+    name: str  # the confirmer's display name ("" when they have none)
+
+
 async def _confirm(
     update: Update,
     context: Ctx,
@@ -666,17 +695,37 @@ async def _confirm(
     lang: str,
     sid: int,
 ) -> str:
-    def work() -> str | None:
+    """Confirm the screening's current completion, once.
+
+    A double tap, a redelivered update (its id is claimed with the review) or a second
+    coordinator's Confirm records nothing more: one completion has one sign-off, and the
+    notice says whose, and when.
+    """
+
+    def work() -> str | AlreadyConfirmed | None:
         with services.store.screening_tx(sid) as tx:
             if tx.screening.status != Status.COMPLETED:
+                return None
+            claimed = tx.claim_update(update.update_id)
+            earlier = completion_confirmation(tx)
+            if earlier is not None:
+                return AlreadyConfirmed(earlier, user_name(tx, earlier.coordinator_id))
+            if not claimed:  # applied before, to a completion that is no longer current
                 return None
             record_review(tx, user.telegram_id, ReviewAction.CONFIRM)
             return tx.screening.patient_code
 
-    code = await asyncio.to_thread(work)
-    if code is None:
+    done = await asyncio.to_thread(work)
+    if done is None:
         return tr("not_completed", lang)
-    text = tr("confirmed", lang, code=_e(code), name=_e(_person(user)))
+    if isinstance(done, AlreadyConfirmed):
+        screening = await asyncio.to_thread(services.store.get_screening, sid)
+        when = when_text(done.review.at)
+        if done.review.coordinator_id == user.telegram_id:
+            return tr("already_confirmed_you", lang, code=screening.patient_code, when=when)
+        name = person(done.name, done.review.coordinator_id)
+        return tr("already_confirmed", lang, code=screening.patient_code, name=name, when=when)
+    text = tr("confirmed", lang, code=_e(done), name=_e(_person(user)))
     chat = update.effective_chat
     if chat is not None:
         await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
@@ -768,12 +817,14 @@ def query_prompt(
     lang: str,
     notice: str | None = None,
     kept: str | None = None,
+    asker: int | None = None,
 ) -> tuple[str, str]:
     """The query prompt (HTML) and its input field's placeholder, in ``lang``.
 
     It lists, numbered as in /review, the answers most likely queried; ``notice`` (why
     the previous reply sent nothing) comes first, ``kept`` (that reply's question, to
-    copy) last.
+    copy) last.  ``asker`` (the coordinator it is for) reads their own confirmation as
+    theirs, not as someone else's.
     """
     store = services.store
     screening = store.get_screening(sid)
@@ -782,14 +833,18 @@ def query_prompt(
     listed = _questioned(engine, records)[:SUGGESTED] if engine is not None else []
     example = listed[0].seq if listed else max((r.seq for r in records.values()), default=1)
     lines = [notice, ""] if notice else []
-    confirmed = [r for r in reviews(store, sid) if r.action == ReviewAction.CONFIRM]
-    if confirmed and screening.completed_at and confirmed[-1].at >= screening.completed_at:
-        # Asked by a second coordinator after a first confirmed: the investigator's
-        # answer may reopen a verdict someone signed off; the asker should know.
-        last = confirmed[-1]
-        who = display_names(store, [last.coordinator_id]).get(last.coordinator_id, "")
-        name = _e(person(who, last.coordinator_id))
-        lines += [tr("query_on_confirmed", lang, name=name, when=when_text(last.at)), ""]
+    confirmation = confirmation_of(store, screening)
+    if confirmation is not None:
+        # Asked after the completion was confirmed: the investigator's answer may reopen
+        # a verdict someone signed off; the asker should know (and if it was them, be
+        # told so, not named as a third person).
+        when = when_text(confirmation.at)
+        if confirmation.coordinator_id == asker:
+            lines += [tr("query_on_confirmed_you", lang, when=when), ""]
+        else:
+            who = display_names(store, [confirmation.coordinator_id])
+            name = _e(person(who.get(confirmation.coordinator_id), confirmation.coordinator_id))
+            lines += [tr("query_on_confirmed", lang, name=name, when=when), ""]
     lines.append(tr("query_prompt", lang, sid=sid, code=_e(screening.patient_code), n=example))
     if listed:
         lines += ["", tr("query_answers", lang)]
@@ -801,12 +856,19 @@ def query_prompt(
 
 
 async def _ask_query(
-    update: Update, context: Ctx, services: CoordinatorServices, lang: str, sid: int
+    update: Update,
+    context: Ctx,
+    services: CoordinatorServices,
+    user: User,
+    lang: str,
+    sid: int,
 ) -> str | None:
     chat = update.effective_chat
     if chat is None:
         return None
-    text, placeholder = await asyncio.to_thread(query_prompt, services, sid, lang)
+    text, placeholder = await asyncio.to_thread(
+        query_prompt, services, sid, lang, asker=user.telegram_id
+    )
     await context.bot.send_message(
         chat.id,
         text,
@@ -900,6 +962,9 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
             actor = await _actor(services, update)
             await message.reply_text(tr("response_unmatched", actor.lang))
             raise ApplicationHandlerStop
+        if (prompt.text or "").startswith(_HINT_STARTS):
+            # A reply to the hint itself: it has no screening to go to either.
+            await _query_hint(update, services)
         return  # a reply to some other prompt of the bot: not ours
     actor = await _actor(services, update)
     user = actor.reviewer
@@ -911,31 +976,45 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     pointing = await asyncio.to_thread(_pointing, services, sid, message.text)
     if pointing.problem is not None:
 
-        def again(problem: str) -> tuple[str, str]:
+        def again(problem: str) -> tuple[str, str | None]:
             screening = services.store.get_screening(sid)
+            refusal = _query_not_sent(screening, lang, message.text or "")
+            if refusal is not None:  # no use asking again: it could not be sent anyway
+                return refusal, None
             code = _e(screening.patient_code)
             last = screening.answer_count
             notice = tr(problem, lang, code=code, n=pointing.number, last=last)
-            return query_prompt(services, sid, lang, notice, pointing.comment)
+            return query_prompt(
+                services, sid, lang, notice, pointing.comment, asker=user.telegram_id
+            )
 
         text, placeholder = await asyncio.to_thread(again, pointing.problem)
         await message.reply_text(
             text,
             parse_mode=ParseMode.HTML,
-            reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
+            reply_markup=None
+            if placeholder is None
+            else ForceReply(selective=True, input_field_placeholder=placeholder),
             do_quote=True,
         )
         raise ApplicationHandlerStop
     question_id, comment = pointing.question_id, pointing.comment
 
     def work() -> tuple[str, str | None] | str | None:
+        """(code, the question's name) when sent; the refusal (HTML) when not; None when
+        it was sent before (a redelivered update)."""
         screening = services.store.get_screening(sid)
         engine = engine_of(services.registry, screening)
         with services.store.screening_tx(sid) as tx:
             if not user_is_active(tx, tx.screening.investigator_id):
-                return _inactive_investigator(tx, lang)
+                return _e(_inactive_investigator(tx, lang))
             if not tx.claim_update(update.update_id):
                 return None  # Telegram redelivered it: the query went once, and was said
+            # Reopened by another coordinator, or abandoned, since the prompt: as for the
+            # buttons, nothing is recorded or sent while it is not completed.
+            refusal = _query_not_sent(tx.screening, lang, message.text or "")
+            if refusal is not None:
+                return refusal
             review = record_review(tx, user.telegram_id, ReviewAction.QUERY, comment, question_id)
             record = tx.current_answers().get(question_id) if question_id else None
 
@@ -945,7 +1024,9 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
                 current = None
                 if record is not None:
                     current = engine.display(question_id, from_json(record.value_json), lang)
-                return {"question_label": _label(engine, question_id, lang), "current": current}
+                # Named in a sentence ("about « ECOG »"), so without its "?".
+                name = _question_name(engine, question_id, lang)
+                return {"question_label": name, "current": current}
 
             enqueue_for_investigator(
                 tx,
@@ -968,7 +1049,7 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     if done is None:
         raise ApplicationHandlerStop
     if isinstance(done, str):
-        await message.reply_text(done)
+        await message.reply_text(done, parse_mode=ParseMode.HTML)
         raise ApplicationHandlerStop
     code, about = done
     kick_sender(context.application)
@@ -977,6 +1058,22 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     else:
         await message.reply_text(tr("query_sent_about", lang, code=code, label=about))
     raise ApplicationHandlerStop
+
+
+def _query_not_sent(screening: Screening, lang: str, text: str) -> str | None:
+    """Why a coordinator's reply to a query prompt cannot be sent (HTML), with their
+    message to copy; None while the screening is completed.
+
+    Between the prompt and the reply, another coordinator may have reopened the
+    screening, or its investigator abandoned it: a query then asks about a verdict that
+    no longer stands, and its reopen button would move a dialog already moving.
+    """
+    if screening.status == Status.COMPLETED:
+        return None
+    key = "query_after_abandon" if screening.status == Status.ABANDONED else "query_after_reopen"
+    lines = [tr(key, lang, code=_e(screening.patient_code)), "", tr("query_kept", lang)]
+    lines.append(_copyable(text.strip(), MAX_MESSAGE - len("\n".join(lines)) - 1))
+    return "\n".join(lines)
 
 
 def _inactive_investigator(tx: ScreeningTx, lang: str) -> str:
@@ -1115,11 +1212,11 @@ async def _coordinator_reopen(
                     "question_id": state,
                     **in_every_language(
                         tx.screening.language or "en",
-                        lambda other: {"question_label": _label(engine, state, other)},
+                        lambda other: {"question_label": _question_name(engine, state, other)},
                     ),
                 },
             )
-            label = _label(engine, state, lang)
+            label = _question_name(engine, state, lang)
             return tr("reopened", lang, code=tx.screening.patient_code, label=label)
 
     try:
@@ -1182,7 +1279,7 @@ async def _investigator_reopen(
                 who.telegram_id,
                 f"coordinator query #{review.id}",
             )
-            label = _label(engine, state, lang)
+            label = _question_name(engine, state, lang)
             return tr("reopened", lang, code=screening.patient_code, label=label), label
 
     try:
@@ -1207,6 +1304,16 @@ async def _investigator_reopen(
             reply_markup=_continue_markup(screening.id, screening.patient_code, lang),
         )
     return notice
+
+
+async def _query_hint(update: Update, services: CoordinatorServices) -> None:
+    """Say how a query is sent, the coordinator's text kept to copy; stops the update."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    actor = await _actor(services, update)
+    hint = untargeted_hint(message.text.strip(), actor.lang, MAX_MESSAGE)
+    await message.reply_text(hint, do_quote=True)
+    raise ApplicationHandlerStop
 
 
 async def _refuse_unless_coordinator(update: Update, context: Ctx) -> tuple[User, str]:
@@ -1237,7 +1344,9 @@ async def help_command(update: Update, context: Ctx) -> None:
 
 
 async def pending_command(update: Update, context: Ctx) -> None:
-    """/pending: completed screenings no coordinator has confirmed, queried or reopened."""
+    """/pending: completed screenings no coordinator has confirmed since their latest
+    completion, those with a query marked (open, or answered in words): a query is no
+    sign-off, and one left unanswered must not drop out of sight."""
     _user, lang = await _refuse_unless_coordinator(update, context)
     items = await asyncio.to_thread(pending_review, _services(context).store)
     chat = update.effective_chat
@@ -1256,14 +1365,20 @@ async def pending_command(update: Update, context: Ctx) -> None:
         return {f.id for f in found if f is not None and f.id is not None}
 
     by_code = await asyncio.to_thread(opened_by_code)
+    # A queried screening stays here until confirmed: say which still wait on a query.
+    queries = await asyncio.to_thread(query_states, store, items)
+    marks = {QueryState.OPEN: tr("pending_query_open", lang)}
+    marks[QueryState.ANSWERED] = tr("pending_query_answered", lang)
     for s in items:
         when = when_text(s.completed_at) if s.completed_at else ""
         verdict = s.verdict or "—"
         if f"coord_{verdict}" in CATALOGUE:
             verdict = tr(verdict, lang)
         target = s.patient_code if s.id in by_code else f"#{s.id}"
+        state = queries.get(s.id) if s.id is not None else None
+        mark = f" · {_e(marks[state])}" if state is not None else ""
         lines.append(
-            f"• <b>{_e(s.patient_code)}</b> · {_e(verdict)} · {when} · /review {_e(target)}"
+            f"• <b>{_e(s.patient_code)}</b> · {_e(verdict)} · {when}{mark} · /review {_e(target)}"
         )
     await _send_long(context, chat.id, lines)
     raise ApplicationHandlerStop
@@ -1373,8 +1488,8 @@ def _trail(
             text = _reviewed(_REVIEW_EVENTS[e.kind], lang, who(e.user_id))
             if d.get("question_id"):
                 text += f" [{_e(_question_name(engine, str(d['question_id']), lang))}]"
-            if d.get("comment"):
-                text += f": {_e(d['comment'])}"
+            if d.get("comment"):  # "[ECOG] : …" in French, as every "label: value"
+                text = tr("review_comment", lang, text=text, comment=_e(d["comment"]))
             answering = e.kind == "queried" or (answering and e.kind != "confirmed")
         elif e.kind == "query_response":
             text = t(
@@ -1445,7 +1560,11 @@ async def review_command(update: Update, context: Ctx) -> None:
     else:
         screening = await asyncio.to_thread(find_by_code, services.store, code)
     if screening is None or screening.id is None:
-        await context.bot.send_message(chat.id, tr("not_found", lang, code=code))
+        if number is not None:  # a number, not a code: "no screening with code #999" misled
+            text = tr("not_found_number", lang, n=number[1])
+        else:
+            text = tr("not_found", lang, code=code)
+        await context.bot.send_message(chat.id, text)
         raise ApplicationHandlerStop
     lines = await asyncio.to_thread(review_lines, services, screening, lang)
     markup = None
@@ -1687,6 +1806,18 @@ def _export_caption(n: int, fmt: str, since: dt.datetime | None, lang: str) -> s
     return tr("export_caption", lang, n=n, fmt=fmt, period=which)
 
 
+def export_period(args: Sequence[str]) -> Period | PeriodProblem:
+    """The cut-off of /export's arguments other than formats, or what is wrong with them:
+    a word is a mistyped format ("cvs"), anything with a digit a date that cannot be read
+    ("31/02/2030", "24/11": the year is needed), and one date at most."""
+    for arg in args:
+        if not any(c.isdigit() for c in arg):
+            return PeriodProblem("export_bad_format", {"arg": arg})
+    if len(args) > 1:
+        return PeriodProblem("export_one_date", {})
+    return period_of(args)
+
+
 async def export_command(update: Update, context: Ctx) -> None:
     """/export [csv|json|fhir] [DATE]: the export files as documents (all three by default).
 
@@ -1695,20 +1826,27 @@ async def export_command(update: Update, context: Ctx) -> None:
     _user, lang = await _refuse_unless_coordinator(update, context)
     chat = update.effective_chat
     assert chat is not None
-    args = [a.lower() for a in context.args or []]
-    formats: list[Format] = [f for f in FORMATS if f in args] or list(FORMATS)
-    dates = [a for a in args if a not in FORMATS]
-    period = period_of(dates) if len(dates) <= 1 else PeriodProblem("too_many_dates", {})
+    args = list(context.args or [])
+    formats: list[Format] = [f for f in FORMATS if f in (a.lower() for a in args)]
+    period = export_period([a for a in args if a.lower() not in FORMATS])
     if isinstance(period, PeriodProblem):
-        await context.bot.send_message(chat.id, tr("export_usage", lang))
+        why = tr(period.key, lang, **period.fields)
+        await context.bot.send_message(chat.id, f"{tr('export_usage_why', lang)} {why}")
         raise ApplicationHandlerStop
     since = period.since
     services = _services(context)
+    future = since is not None and since > services.clock()
     stamp = services.clock().strftime("%Y%m%d-%H%M")
-    for fmt in formats:
+    for fmt in formats or FORMATS:
         export = await asyncio.to_thread(
             prepare_export, services.store, services.registry, fmt, since, f"screenings-{stamp}"
         )
+        if future and export.count == 0:
+            # A date to come (a mistyped year?): one line, not three empty files.
+            assert since is not None
+            text = tr("export_future", lang, start=_moment_text(since))
+            await context.bot.send_message(chat.id, text)
+            break
         if export.data is None:
             since_arg = f" --since {since.date().isoformat()}" if since is not None else ""
             text = tr(

@@ -87,6 +87,7 @@ _VIEWS = frozenset({"help", "status", "summary", "list", "start"})
 _CHOICES = ("ended_at_first_fail", "documenting_remaining")
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 _BUTTON_TYPES = (AnswerType.yesno, AnswerType.choice)
+_REVIEWER_ROLES = frozenset({"coordinator", "admin"})
 _MARKS = {"pass": "✅", "fail": "❌", "unknown": "❔", "not_applicable": "➖"}
 
 
@@ -179,6 +180,7 @@ class _Ctx:
     pressed: bool
     awaiting_code: bool
     choices_numbered: bool = False
+    reviewer: bool = False  # a coordinator or admin (who may screen too)
 
 
 @dataclass(slots=True)
@@ -271,6 +273,15 @@ def _only_kept(tx: ScreeningTx, verdict: str) -> bool:
     )
 
 
+def untargeted_hint(text: str, lang: str, limit: int | None = None) -> str:
+    """What a coordinator's line that went to no one gets: how a query is sent, and the
+    line itself to copy (cut to ``limit`` characters in all, if given)."""
+    head = "\n".join([t("coord_plain_text_hint", lang), "", t("plain_text_kept", lang), ""])
+    if limit is not None and len(head) + len(text) > limit:
+        text = text[: max(0, limit - len(head) - 1)] + "…"
+    return head + text
+
+
 def _offer_pending(last: EventRecord | None, screening: Screening) -> bool:
     """Whether the latest offer still waits for the investigator's choice.
 
@@ -328,6 +339,7 @@ class ScreeningFlow:
             msg.data is not None,
             user.awaiting_code_since is not None,
             msg.choices_numbered,
+            user.role in _REVIEWER_ROLES,
         )
         user = self.store.saw_telegram_language(user, msg.language_code)
         if msg.unreadable:
@@ -609,6 +621,11 @@ class ScreeningFlow:
     # -- answering -----------------------------------------------------------------------------
 
     def _typed(self, ctx: _Ctx, text: str, replied: tuple[int, str] | None = None) -> Outcome:
+        if ctx.reviewer and self.store.find_open_screening(ctx.user_id) is None:
+            # A coordinator's line with no patient of theirs under way is most likely a
+            # query typed without replying to the query prompt ("#26 is this the date of
+            # the last chemo?"): "No screening in progress" would lose it unexplained.
+            return Outcome([Reply(untargeted_hint(text, ctx.lang))])
         s = self._current(ctx)
         assert s.id is not None
         if replied is not None and replied != (s.id, s.current_state):

@@ -479,6 +479,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "⚠️ Nothing was sent: write your question after the answer's number.",
         "fr": "⚠️ Rien n'a été envoyé : écrivez votre question après le numéro de la réponse.",
     },
+    "plain_text_kept": {
+        "en": "Your message, to copy:",
+        "fr": "Votre message, à copier :",
+    },
     "coord_query_kept": {
         "en": "Your question, to copy (tap it):",
         "fr": "Votre question, à copier (touchez-la) :",
@@ -884,6 +888,88 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "/log [JJ/MM/AAAA [JJ/MM/AAAA]] – le journal de screening : tableau et graphique\n"
         "/export [csv|json|fhir] [JJ/MM/AAAA] – les fichiers d'export (les trois par défaut)\n"
         "Les heures sont en UTC.",
+    },
+    # -- coordinators: QA round 3 (bot/coordinator.py) -----------------------------------
+    # A second Confirm of the same completion (double tap, redelivery, another
+    # coordinator) changes nothing; a callback notice (plain text, under 190 characters).
+    "coord_already_confirmed": {
+        "en": "{code} was already confirmed by {name} ({when}). Nothing changed.",
+        "fr": "{code} a déjà été validé par {name} ({when}). Rien n'a changé.",
+    },
+    "coord_already_confirmed_you": {
+        "en": "You already confirmed {code} ({when}). Nothing changed.",
+        "fr": "Vous avez déjà validé {code} ({when}). Rien n'a changé.",
+    },
+    # The query prompt of the coordinator who confirmed the completion themselves.
+    "coord_query_on_confirmed_you": {
+        "en": "⚠️ You confirmed it ({when}): if the investigator changes an answer, the "
+        "screening is reopened and its verdict comes back for review.",
+        "fr": "⚠️ Vous l'avez validé ({when}) : si l'investigateur modifie une réponse, le "
+        "screening est rouvert et son verdict revient en revue.",
+    },
+    # A reply to a query prompt after the screening was reopened or abandoned (HTML).
+    "coord_query_after_reopen": {
+        "en": "⚠️ {code} was reopened since: nothing was sent and nothing recorded. Its "
+        "new summary comes when it is completed again (/review {code} shows where it is).",
+        "fr": "⚠️ {code} a été rouvert depuis : rien n'a été envoyé ni enregistré. Son "
+        "nouveau résumé viendra quand il sera de nouveau terminé (/review {code} montre "
+        "où il en est).",
+    },
+    "coord_query_after_abandon": {
+        "en": "⚠️ {code} was abandoned since: nothing was sent and nothing recorded "
+        "(/review {code} shows its history).",
+        "fr": "⚠️ {code} a été abandonné depuis : rien n'a été envoyé ni enregistré "
+        "(/review {code} montre son historique).",
+    },
+    # /pending: a queried screening stays listed until confirmed, marked.
+    "coord_pending_query_open": {
+        "en": "❓ query open",
+        "fr": "❓ question en attente",
+    },
+    "coord_pending_query_answered": {
+        "en": "💬 answered in words",
+        "fr": "💬 réponse écrite reçue",
+    },
+    # A coordinator's typed line that replies to nothing, with no screening under way.
+    "coord_plain_text_hint": {
+        "en": "This message was not sent to anyone. To ask an investigator a question, "
+        "press ❓ Query under the screening's summary (or under /review CODE): the bot "
+        "then asks for your question; send it as a reply to that message (Telegram's "
+        "Reply). /pending lists the screenings waiting for review; /new screens a patient.",
+        "fr": "Ce message n'a été envoyé à personne. Pour poser une question à un "
+        "investigateur, appuyez sur ❓ Question sous le résumé du screening (ou sous "
+        "/review CODE) : le bot vous demande alors votre question ; envoyez-la en réponse "
+        "à ce message-là (Répondre, dans Telegram). /pending liste les screenings à "
+        "revoir ; /new commence un screening.",
+    },
+    # /export with arguments it cannot read: the usage, then what was wrong.
+    "coord_export_usage_why": {
+        "en": "Usage: /export [csv|json|fhir] [DD/MM/YYYY]: the screenings changed since "
+        "that date (UTC), all by default. Nothing was exported:",
+        "fr": "Usage : /export [csv|json|fhir] [JJ/MM/AAAA] : les screenings modifiés depuis "
+        "cette date (UTC), tous par défaut. Rien n'a été exporté :",
+    },
+    "coord_export_bad_format": {
+        "en": "“{arg}” is not an export format (csv, json or fhir).",
+        "fr": "« {arg} » n'est pas un format d'export (csv, json ou fhir).",
+    },
+    "coord_export_one_date": {
+        "en": "one date at most (the screenings changed since then).",
+        "fr": "une seule date au plus (les screenings modifiés depuis).",
+    },
+    "coord_export_future": {
+        "en": "📭 Nothing changed since {start}: that date is still to come. No file sent.",
+        "fr": "📭 Rien n'a changé depuis le {start} : cette date est à venir. Aucun fichier "
+        "envoyé.",
+    },
+    "coord_not_found_number": {
+        "en": "No screening #{n}.",
+        "fr": "Aucun screening #{n}.",
+    },
+    # /review: a decision with its comment ("❓ queried by … [ECOG]: is it 2?").
+    "coord_review_comment": {
+        "en": "{text}: {comment}",
+        "fr": "{text} : {comment}",
     },
     # -- reminders (bot/reminders.py) ----------------------------------------------------
     "reminder_title": {

@@ -326,6 +326,12 @@ def investigator_name(tx: ScreeningTx) -> str:
     return display_name(tx._live(), tx.screening.investigator_id)
 
 
+def user_name(tx: ScreeningTx, telegram_id: int) -> str:
+    """A user's display name (their id when they have none), read in the caller's
+    transaction."""
+    return display_name(tx._live(), telegram_id)
+
+
 # -- delivery ---------------------------------------------------------------------------------
 
 
@@ -544,22 +550,104 @@ def get_review(store: Store, review_id: int) -> Review | None:
     return None if row is None else _model(Review, row)
 
 
+def _first_confirmation(conn: Connection, screening_id: int, since: dt.datetime) -> Review | None:
+    row = conn.execute(
+        sa.select(REVIEWS)
+        .where(REVIEWS.c.screening_id == screening_id)
+        .where(REVIEWS.c.action == ReviewAction.CONFIRM.value)
+        .where(REVIEWS.c.at >= since)
+        .order_by(REVIEWS.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else _model(Review, row)
+
+
+def completion_confirmation(tx: ScreeningTx) -> Review | None:
+    """Who confirmed the screening's current completion, read under its lock (None if
+    nobody did, or it is not completed).
+
+    One sign-off per completion: a second Confirm (a double tap, a redelivered update,
+    another coordinator) would add a second ``confirmed`` event saying nothing new.
+    """
+    completed_at = tx.screening.completed_at
+    if tx.screening.status != Status.COMPLETED or completed_at is None:
+        return None
+    return _first_confirmation(tx._live(), tx.screening_id, completed_at)
+
+
+def confirmation_of(store: Store, screening: Screening) -> Review | None:
+    """:func:`completion_confirmation` outside a transaction (for the query prompt)."""
+    if screening.status != Status.COMPLETED or screening.completed_at is None:
+        return None
+    assert screening.id is not None
+    with store._read() as conn:
+        return _first_confirmation(conn, screening.id, screening.completed_at)
+
+
 def pending_review(store: Store) -> list[Screening]:
-    """Completed screenings no coordinator has acted on since their (latest) completion."""
-    reviewed = (
+    """Completed screenings no coordinator has confirmed since their (latest) completion.
+
+    A query is no sign-off: a queried screening stays here until someone confirms it (or
+    it is reopened, which takes it out until it completes again), so that an unanswered
+    query is not forgotten.  :func:`query_states` says which wait on a query.
+    """
+    confirmed = (
         sa.select(REVIEWS.c.id)
         .where(REVIEWS.c.screening_id == SCREENINGS.c.id)
+        .where(REVIEWS.c.action == ReviewAction.CONFIRM.value)
         .where(REVIEWS.c.at >= SCREENINGS.c.completed_at)
         .exists()
     )
     query = (
         sa.select(SCREENINGS)
         .where(SCREENINGS.c.status == Status.COMPLETED.value)
-        .where(~reviewed)
+        .where(~confirmed)
         .order_by(SCREENINGS.c.completed_at, SCREENINGS.c.id)
     )
     with store._read() as conn:
         return [_model(Screening, row) for row in conn.execute(query)]
+
+
+class QueryState(StrEnum):
+    """Where the queries on a screening's current completion stand, for /pending."""
+
+    OPEN = "open"  # at least one query has no written reply yet
+    ANSWERED = "answered"  # every query was answered in words (a reply to the query message)
+
+
+def query_states(store: Store, screenings: Sequence[Screening]) -> dict[int, QueryState]:
+    """For each completed screening queried since its latest completion, whether a query
+    still waits for the investigator's written reply (absent: no query since).
+
+    A query answered by changing the answer needs no mark: the screening completed
+    again, and the query is older than the new completion.
+    """
+    since = {s.id: s.completed_at for s in screenings if s.id is not None and s.completed_at}
+    if not since:
+        return {}
+    ids = sorted(since)
+    with store._read() as conn:
+        queries = conn.execute(
+            sa.select(REVIEWS.c.id, REVIEWS.c.screening_id, REVIEWS.c.at)
+            .where(REVIEWS.c.screening_id.in_(ids))
+            .where(REVIEWS.c.action == ReviewAction.QUERY.value)
+        ).all()
+        replies = conn.execute(
+            sa.select(EVENTS.c.detail)
+            .where(EVENTS.c.screening_id.in_(ids))
+            .where(EVENTS.c.kind == "query_response")
+        ).scalars()
+        answered = {detail.get("review_id") for detail in replies if isinstance(detail, dict)}
+    states: dict[int, QueryState] = {}
+    for review_id, screening_id, at in queries:
+        completed_at = since[screening_id]
+        if at < completed_at:
+            continue
+        if review_id not in answered:
+            states[screening_id] = QueryState.OPEN
+        else:
+            states.setdefault(screening_id, QueryState.ANSWERED)
+    return states
 
 
 # -- reminders ----------------------------------------------------------------------------------

@@ -92,9 +92,9 @@ async def test_export_reads_dd_mm_yyyy_and_refuses_an_unreadable_date(
     complete(store, engine, "P-072")
     complete(store, engine, "P-073")
     coordinator = bot.chat(COORDINATOR)
-    await coordinator.send("/export csv 31/12/2030")
+    await coordinator.send("/export csv 31/12/2020")
     assert _captions(bot, "sendDocument")[-1] == (
-        "0 screenings, csv: screenings changed since 31/12/2030"
+        "2 screenings, csv: screenings changed since 31/12/2020"
     )
     await coordinator.send("/export csv")
     assert _captions(bot, "sendDocument")[-1] == "2 screenings, csv: all screenings"

@@ -228,7 +228,7 @@ async def test_one_code_from_two_investigators_is_reviewed_by_number(
     await coordinator.send(f"/review #{first}")
     assert "NOT ELIGIBLE" in coordinator.texts[-1] or "NOT ELIGIBLE" in coordinator.texts[-2]
     await coordinator.send("/review #999")
-    assert coordinator.last_text == "No screening with code #999."
+    assert coordinator.last_text == "No screening #999."
 
 
 async def test_a_query_after_a_confirmation_warns_the_asker(
