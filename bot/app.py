@@ -43,6 +43,7 @@ from telegram.request import BaseRequest
 from bot.errors import ConfigurationError
 from bot.handlers import AnyApplication, CompletedHook, TelegramFrontEnd
 from bot.screening_flow import AbandoningHook, CompletingHook, ScreeningFlow
+from bot.keyboards import FLOW_PREFIXES
 from bot.settings import Settings
 from bot.texts import COMMANDS
 from dialogs.engine import Clock
@@ -56,7 +57,7 @@ EXTENSION_MODULES: tuple[str, ...] = ("bot.coordinator",)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 FLOW_COMMANDS = (*(name for name, _ in COMMANDS["en"]), "start")
-FLOW_CALLBACKS = r"^[akedxrls]\|"
+FLOW_CALLBACKS = rf"^[{''.join(sorted(FLOW_PREFIXES))}]\|"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 from bot.errors import CallbackDataError
 
 MAX_CALLBACK_BYTES = 64
-FLOW_PREFIXES = frozenset("akedxrls")
+FLOW_PREFIXES = frozenset("akedxrlsn")
 UNKNOWN_VALUE = "?"
 
 

@@ -490,7 +490,9 @@ class ScreeningFlow:
 
     # -- creating a screening ------------------------------------------------------------------
 
-    def _new(self, ctx: _Ctx, code_text: str) -> Outcome:
+    def _new(self, ctx: _Ctx, code_text: str, *, anyway: bool = False) -> Outcome:
+        """Open a screening for the typed code; ``anyway`` once the investigator chose a
+        new one over taking up the code's incomplete screening."""
         engine = self.registry.latest()
         protocol = engine.protocol
         conv = engine.start(ctx.lang)
@@ -504,6 +506,21 @@ class ScreeningFlow:
             error = step.error or t("ask_code", ctx.lang)
             return Outcome([Reply(error, ask_code=True, typed=True)])
         code = str(step.answer.value)
+        earlier = None if anyway else self._latest_of_code(ctx.user_id, code)
+        if earlier is not None and earlier.verdict == "incomplete" and earlier.id is not None:
+            # Labs back days later, the investigator typed /new: a second screening would
+            # leave the first one's unknowns undocumented (and /resume CODE ambiguous).
+            if ctx.awaiting_code:
+                self.store.set_awaiting_code(ctx.user_id, False)
+            when = _date(earlier.completed_at or earlier.updated_at)
+            text = t("new_has_incomplete", ctx.lang, code=code, date=when)
+            buttons = (
+                Button(t("button_resume", ctx.lang, code=code), screening_data("r", earlier.id)),
+                Button(
+                    t("button_new_anyway", ctx.lang, code=code), screening_data("n", earlier.id)
+                ),
+            )
+            return Outcome([Reply(text, layout(buttons, width=1))])
         try:
             screening = self.store.create_screening(
                 patient_code=code,
@@ -892,6 +909,8 @@ class ScreeningFlow:
             return self._resume(ctx, sid)
         if data.kind == "s":
             return self._change_start(ctx, sid)
+        if data.kind == "n":
+            return self._new_anyway(ctx, sid)
         if data.kind == "x":
             return self._abandon(ctx, sid, data.value == "y")
         raise _Refused("forged")
@@ -1017,11 +1036,9 @@ class ScreeningFlow:
             found = self.store.find_open_screening(ctx.user_id, code)
             if found is not None and found.id is not None:
                 return self._resume(ctx, found.id)
-            closed = [s for s in self.store.list_screenings(ctx.user_id) if s.patient_code == code]
-            if not closed:
+            latest = self._latest_of_code(ctx.user_id, code)
+            if latest is None or latest.id is None:
                 return Outcome([Reply(t("no_open_code", ctx.lang, code=code))])
-            latest = max(closed, key=lambda s: (s.updated_at, s.id or 0))
-            assert latest.id is not None
             return self._resume(ctx, latest.id)
         mine = self.store.list_screenings(ctx.user_id, Status.IN_PROGRESS.value)
         if not mine:
@@ -1032,6 +1049,22 @@ class ScreeningFlow:
         recent = sorted(mine, key=lambda s: s.updated_at, reverse=True)[:LIST_LIMIT]
         buttons = [Button(f"▶ {s.patient_code}", screening_data("r", s.id or 0)) for s in recent]
         return Outcome([Reply(t("resume_choose", ctx.lang), layout(buttons))])
+
+    def _latest_of_code(self, user_id: int, code: str) -> Screening | None:
+        """The code's latest closed screening that counts: one abandoned (a second screening
+        opened by mistake, then dropped) never hides an earlier verdict."""
+        closed = [s for s in self.store.list_screenings(user_id) if s.patient_code == code]
+        kept = [s for s in closed if s.status != Status.ABANDONED.value] or closed
+        return max(kept, key=lambda s: (s.updated_at, s.id or 0)) if kept else None
+
+    def _new_anyway(self, ctx: _Ctx, sid: int) -> Outcome:
+        earlier = self.store.get_screening(sid)
+        if earlier.investigator_id != ctx.user_id:
+            raise _Refused("forged")
+        out = self._new(ctx, earlier.patient_code, anyway=True)
+        if ctx.pressed:
+            out.recorded = t("chose_new_anyway", ctx.lang)
+        return out
 
     def _resume(self, ctx: _Ctx, sid: int) -> Outcome:
         s = self.store.get_screening(sid)

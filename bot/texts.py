@@ -343,6 +343,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Nothing recorded: please answer with a button.",
         "fr": "Rien n'a été enregistré : répondez avec un bouton.",
     },
+    "new_has_incomplete": {
+        "en": "{code} already has a screening that ended INCOMPLETE on {date}: /resume "
+        "{code} documents what was unknown (labs back). Start a new screening of {code} all "
+        "the same?",
+        "fr": "{code} a déjà un screening terminé INCOMPLET le {date} : /resume {code} "
+        "documente ce qui était inconnu (résultats revenus). Commencer malgré tout un "
+        "nouveau screening de {code} ?",
+    },
+    "button_resume": {"en": "▶ Resume {code}", "fr": "▶ Reprendre {code}"},
+    "button_new_anyway": {"en": "New screening of {code}", "fr": "Nouveau screening de {code}"},
+    "chose_new_anyway": {"en": "→ A new screening.", "fr": "→ Un nouveau screening."},
     "button_abandon": {"en": "Abandon {code}", "fr": "Abandonner {code}"},
     "button_keep_screening": {"en": "Keep it", "fr": "Le garder"},
     "abandoned": {"en": "Screening {code} abandoned.", "fr": "Screening {code} abandonné."},

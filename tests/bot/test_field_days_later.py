@@ -584,6 +584,32 @@ async def test_values_of_the_old_lab_date_fail_nothing_before_they_are_confirmed
     assert "Criterion I09 not met" in chat.last_text, chat.last_text
 
 
+async def test_a_new_screening_of_a_code_that_ended_incomplete_offers_to_resume_it(
+    bot_on: Callable[..., Any],
+) -> None:
+    """/new with the code of a screening that ended INCOMPLETE opened a second one without
+    a word; abandoned, it was the one /resume CODE took (« closed (abandoned) »), and the
+    incomplete screening could no longer be documented."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new P-0046")
+    await answer_up_to(bot, chat, {**eligible_on(TODAY), "ffpe_available": "?"})
+    assert "INCOMPLETE" in chat.last_text
+    await chat.send("/new P-0046")
+    assert chat.last_text.startswith(
+        "P-0046 already has a screening that ended INCOMPLETE on "
+    ), chat.last_text
+    assert chat.buttons == ["▶ Resume P-0046", "New screening of P-0046"]
+    assert current(bot) is None  # nothing opened yet
+    await chat.press("New screening of P-0046")  # a new screening all the same
+    assert current(bot).patient_code == "P-0046", chat.last_text
+    await chat.send("/cancel")
+    await chat.press("Abandon P-0046")
+    await chat.send("/resume P-0046")  # the incomplete one, not the one just abandoned
+    assert "reopened to document what was unknown" in chat.texts[-2], chat.texts[-2]
+    assert current(bot).current_state == "ffpe_available"
+
+
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
     bot_on: Callable[..., Any],
 ) -> None:
