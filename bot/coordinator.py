@@ -80,7 +80,12 @@ from bot.outbox_sender import (
     worded_in,
 )
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
-from bot.screening_flow import answers_of, reopen_at_open_items, untargeted_hint
+from bot.screening_flow import (
+    answers_of,
+    earliest_lines,
+    reopen_at_open_items,
+    untargeted_hint,
+)
 from bot.texts import (
     CATALOGUE,
     COMMANDS,
@@ -135,7 +140,7 @@ from storage.coordination import (
     user_name,
 )
 from storage.exports import ProtocolKey
-from storage.models import utcnow
+from storage.models import EventRecord, utcnow
 from storage.screening_log import (
     NO_COHORT,
     OUTCOMES,
@@ -268,6 +273,9 @@ def _worded(
             for c in evaluation.computed.values()
             if c.value is not None and repr(c.value) != "UNKNOWN"
         ],
+        # The earliest start and what would no longer hold on it, as the investigator
+        # read it: "labs older than 14 days on that date" matters to whoever books it.
+        "earliest_lines": earliest_lines(engine, evaluation, answers, lang),
     }
 
 
@@ -330,7 +338,17 @@ def enqueue_completion_summary(
     """Queue the summary to every coordinator; call right after ``tx.complete(...)``."""
     answers = answers_of(tx.current_answers())
     payload = completion_payload(tx.screening, engine, answers, investigator_name(tx))
+    payload["ended_early"] = _ended_early(tx.last_event(_ENDING_EVENTS))
     return enqueue_summary(tx, payload, coordinator_chat_id)
+
+
+# The latest of these says whether a completed screening ended at its first failed
+# criterion (its other criteria were never asked) or was reopened since.
+_ENDING_EVENTS = ("ended_at_first_fail", "reopened")
+
+
+def _ended_early(last: EventRecord | None) -> bool:
+    return last is not None and last.kind == "ended_at_first_fail"
 
 
 def completion_hook(
@@ -402,7 +420,14 @@ def summary_text(payload: Mapping[str, Any], lang: str | None = None) -> str:
     ]
     for key in ("failed", "unknown", "flagged"):
         items = payload.get(key) or []
-        if items:
+        folded = key == "unknown" and (payload.get("ended_early") or payload.get("open"))
+        if items and folded:
+            # Never asked (ended at the first failed criterion) or not yet (in progress):
+            # 33 lines of "not answered yet: <label>" made two messages of nothing.
+            why = "unknown_not_asked" if payload.get("ended_early") else "unknown_to_come"
+            ids = ", ".join(_e(i["id"]) for i in items)
+            lines += ["", tr(why, lang, n=len(items), ids=ids)]
+        elif items:
             lines += ["", tr(key, lang)]
             lines += [
                 "• "
@@ -417,7 +442,9 @@ def summary_text(payload: Mapping[str, Any], lang: str | None = None) -> str:
     if payload.get("computed"):
         lines += ["", tr("computed", lang)]
         lines += [f"• {_e(c['text'])}" for c in payload["computed"]]
-    if payload.get("earliest_start"):
+    if payload.get("earliest_lines"):
+        lines += ["", *(_e(line) for line in payload["earliest_lines"])]
+    elif payload.get("earliest_start"):  # queued by an older version
         day = dt.date.fromisoformat(payload["earliest_start"]).strftime("%d/%m/%Y")
         lines += ["", tr("earliest", lang, date=day)]
     return "\n".join(lines)
@@ -1418,6 +1445,9 @@ def review_lines(services: CoordinatorServices, screening: Screening, lang: str)
         payload = summary_payload(screening, engine, evaluation, answers, name, lang)
         payload["open"] = screening.status == Status.IN_PROGRESS
         payload["abandoned"] = screening.status == Status.ABANDONED
+        payload["ended_early"] = screening.status == Status.COMPLETED and _ended_early(
+            store.last_event(screening.id, _ENDING_EVENTS)
+        )
         lines.append(summary_text(payload, lang))
     else:
         lines.append(f"<b>{_e(screening.patient_code)}</b> {tr('no_protocol', lang)}")

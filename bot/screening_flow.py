@@ -1252,7 +1252,7 @@ class ScreeningFlow:
             lines.append(t("summary_later", ctx.lang, n=len(later), ids=", ".join(later)))
         # As in the verdict: what passes but a person should look at.
         lines += _flagged_section(engine, evaluation, ctx.lang)
-        lines += _earliest_lines(engine, evaluation, answers, ctx.lang)
+        lines += earliest_lines(engine, evaluation, answers, ctx.lang)
         return Outcome([Reply("\n".join(lines))], screening_id=s.id)
 
     def _list(self, ctx: _Ctx) -> Outcome:
@@ -1440,7 +1440,7 @@ class ScreeningFlow:
         else:
             lines += _section(engine, lang, "unknowns", evaluation.unknown)
         lines += _flagged_section(engine, evaluation, lang)
-        return lines + _earliest_lines(engine, evaluation, answers or {}, lang)
+        return lines + earliest_lines(engine, evaluation, answers or {}, lang)
 
 
 def _section(
@@ -1488,10 +1488,11 @@ def _progress(position: int, total: int, lang: str) -> str:
     return t("progress", lang, position=position, total=total)
 
 
-def _earliest_lines(
+def earliest_lines(
     engine: Engine, evaluation: Evaluation, answers: Mapping[str, Answer], lang: str
 ) -> list[str]:
-    """The earliest start date, and what would no longer hold on it.
+    """The earliest start date, and what would no longer hold on it (the investigator's
+    verdict and the coordinators' summary say the same: the coordinator books the date).
 
     Waiting for a washout ages the labs and the pregnancy test: a start moved to the
     earliest date could be 'incomplete' for labs older than 14 days.  The answers are

@@ -409,6 +409,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Unknown criteria:",
         "fr": "Critères inconnus :",
     },
+    "coord_unknown_not_asked": {
+        "en": "{n} other criteria not documented (screening ended at the first failed "
+        "criterion): {ids}",
+        "fr": "{n} autres critères non documentés (screening arrêté au premier critère non "
+        "rempli) : {ids}",
+    },
+    "coord_unknown_to_come": {
+        "en": "{n} criteria still to document (screening in progress): {ids}",
+        "fr": "{n} critères encore à documenter (screening en cours) : {ids}",
+    },
     "coord_flagged": {
         "en": "Flagged for review:",
         "fr": "À vérifier :",
