@@ -81,6 +81,8 @@ from bot.outbox_sender import (
 )
 from bot.reminders import engine_of, enqueue_due_reminders, render_reminder
 from bot.screening_flow import (
+    CHANGED_AFTER_BACK,
+    CHANGED_AFTER_REOPENING,
     answers_of,
     earliest_lines,
     reopen_at_open_items,
@@ -801,11 +803,30 @@ def _answer_line(engine: Engine | None, record: AnswerRecord, lang: str, when: s
     it: "<b>#12</b> Age: 16" (HTML)."""
     qid = record.question_id
     if engine is None or qid not in engine.protocol.question_by_id:
-        label, shown = f"<code>{_e(qid)}</code>", _e(record.raw)
+        label = f"<code>{_e(qid)}</code>"
     else:
         label = _e(_question_name(engine, qid, lang))
-        shown = _e(engine.display(qid, from_json(record.value_json), lang))
+    shown = _shown(engine, record, lang)
     return tr("item", lang, label=f"<b>#{record.seq}</b> {when}{label}", value=shown)
+
+
+def _shown(engine: Engine | None, record: AnswerRecord, lang: str) -> str:
+    """A recorded answer as the chat shows it (HTML-escaped); as typed without its protocol."""
+    qid = record.question_id
+    if engine is None or qid not in engine.protocol.question_by_id:
+        return _e(record.raw)
+    return _e(engine.display(qid, from_json(record.value_json), lang))
+
+
+def _why_changed(reason: str | None, lang: str) -> str:
+    """The change's audit reason, worded for the reader when the flow wrote it."""
+    if not reason:
+        return ""
+    if reason.startswith(CHANGED_AFTER_REOPENING):
+        return ", " + tr("after_reopening", lang)
+    if reason.startswith(CHANGED_AFTER_BACK):
+        return ", " + tr("after_back", lang)
+    return f" — {_e(reason)}"
 
 
 def _question_name(engine: Engine | None, question_id: str, lang: str) -> str:
@@ -1454,13 +1475,21 @@ def review_lines(services: CoordinatorServices, screening: Screening, lang: str)
     status = _status_word(screening.status, lang)
     lines += [tr("status", lang, status=_e(status)), "", tr("history", lang)]
     by_id = {a.id: a for a in history}
+    replaced_by = {a.supersedes_id: a for a in history if a.supersedes_id}
     for a in history:
         line = _answer_line(engine, a, lang, f"{when_text(a.created_at)} ")
         previous = by_id.get(a.supersedes_id) if a.supersedes_id else None
         if previous is not None:
-            line += f" ({tr('changed', lang, raw=_e(previous.raw))})"
-        if a.reason:
+            # The old value as the chat shows values (not as typed: "2026-11-14"), and
+            # why in the reader's language (the trail keeps the English audit reason).
+            was = tr("changed", lang, raw=_shown(engine, previous, lang))
+            line += f" ({was}{_why_changed(a.reason, lang)})"
+        elif a.reason:
             line += f" — {_e(a.reason)}"
+        later = replaced_by.get(a.id)
+        if later is not None:
+            # Scrolling down a long history, an old answer must not read as current.
+            line += f" {tr('replaced_by', lang, n=later.seq)}"
         lines.append(line)
     trail = _trail(store, engine, screening.id, history, lang)
     if trail:

@@ -87,6 +87,9 @@ _VIEWS = frozenset({"help", "status", "summary", "list", "start"})
 _CHOICES = ("ended_at_first_fail", "documenting_remaining")
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 _BUTTON_TYPES = (AnswerType.yesno, AnswerType.choice)
+# How a changed answer's audit reason starts (English, in the trail; /review words it).
+CHANGED_AFTER_REOPENING = "changed after reopening"
+CHANGED_AFTER_BACK = "changed by the investigator after /back"
 _REVIEWER_ROLES = frozenset({"coordinator", "admin"})
 _MARKS = {"pass": "✅", "fail": "❌", "unknown": "❔", "not_applicable": "➖"}
 
@@ -1571,5 +1574,5 @@ def _change_reason(tx: ScreeningTx, was: str) -> str:
     """Why an answer was changed, for the audit trail (which also links the old record)."""
     reopened = tx.last_event(("reopened",))
     if reopened is not None and isinstance(reopened.detail, dict) and reopened.detail.get("reason"):
-        return f"changed after reopening ({reopened.detail['reason']}); was {was!r}"
-    return f"changed by the investigator after /back; was {was!r}"
+        return f"{CHANGED_AFTER_REOPENING} ({reopened.detail['reason']}); was {was!r}"
+    return f"{CHANGED_AFTER_BACK}; was {was!r}"

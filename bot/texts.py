@@ -720,6 +720,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "changed; was “{raw}”",
         "fr": "modifiée ; avant « {raw} »",
     },
+    "coord_after_reopening": {"en": "after a reopening", "fr": "après réouverture"},
+    "coord_after_back": {"en": "after /back", "fr": "après /back"},
+    "coord_replaced_by": {"en": "→ replaced by #{n}", "fr": "→ remplacée par #{n}"},
     "coord_reviews": {
         "en": "Reviews and events:",
         "fr": "Revues et événements :",

@@ -122,3 +122,26 @@ async def test_review_of_a_screening_in_progress_names_what_is_still_to_document
     assert "critères encore à documenter (screening en cours) : I01" in review, review
     assert "pas encore renseigné" not in review
     assert len(coordinator.texts) == 1  # not three messages of unknowns
+
+
+async def test_review_history_shows_a_change_as_the_chat_shows_values_in_the_reader_s_words(
+    stopping: Bot,
+) -> None:
+    """/review in French showed a changed answer's old value as typed (« 2026-11-14 »), then
+    the English audit reason, and nothing on the old line said it had been replaced."""
+    bot = stopping
+    investigator = bot.chat(INVESTIGATOR)
+    await investigator.send("/new P-0604")
+    await investigator.send("2025-06-03")
+    await investigator.send("/back")
+    await investigator.send("04/06/2025")  # the start moved a day
+    coordinator = bot.chat(FRENCH_COORDINATOR, "fr")
+    await coordinator.send("/review P-0604")
+    history = coordinator.texts[-1]
+    first, second = (line for line in history.splitlines() if "Date prévue" in line)
+    assert first.startswith("<b>#1</b> ") and first.endswith(
+        " : 03/06/2025 → remplacée par #2"
+    ), first
+    assert second.startswith("<b>#2</b> ") and second.endswith(
+        " : 04/06/2025 (modifiée ; avant « 03/06/2025 », après /back)"
+    ), second
