@@ -1732,29 +1732,26 @@ def cohort_names(registry: ProtocolRegistry, codes: Iterable[str], lang: str) ->
     return names
 
 
-def log_table(screening_log: ScreeningLog, lang: str, names: Mapping[str, str]) -> str:
-    """The log as an aligned text table, in ``lang``: one row per cohort, then the total."""
-    rows = [
-        [
-            tr("log_cohort", lang),
-            tr("log_screened", lang),
-            *(tr(f"outcome_{k}", lang) for k in OUTCOMES),
-        ]
-    ]
-    for cohort in sorted(screening_log.by_cohort, key=lambda c: names.get(c, c)):
-        counts = screening_log.by_cohort[cohort]
-        row = [names.get(cohort, cohort), str(sum(counts.values()))]
-        rows.append(row + [str(counts[k]) for k in OUTCOMES])
-    total = [tr("log_total", lang), str(screening_log.screened)]
-    rows.append(total + [str(screening_log.totals[k]) for k in OUTCOMES])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+def log_lines(screening_log: ScreeningLog, lang: str, names: Mapping[str, str]) -> str:
+    """The log for a phone, in ``lang`` (HTML): one line per cohort, then the total, each
+    with its outcomes that are not zero.  An aligned table of six columns was ~115
+    characters wide, and wrapped into an unreadable grid on a phone."""
+
+    def line(name: str, screened: int, counts: Mapping[str, int]) -> str:
+        outcomes = " · ".join(
+            f"{tr(f'outcome_{k}', lang).lower()} {counts[k]}" for k in OUTCOMES if counts[k]
         )
-        for r in rows
-    )
+        head = f"<b>{_e(name)}</b> — {tr('log_screened', lang).lower()} {screened}"
+        return tr("log_line", lang, head=head, outcomes=_e(outcomes)) if outcomes else head
+
+    rows = [
+        line(names.get(cohort, cohort), sum(counts.values()), counts)
+        for cohort, counts in sorted(
+            screening_log.by_cohort.items(), key=lambda item: names.get(item[0], item[0])
+        )
+    ]
+    rows.append(line(tr("log_total", lang), screening_log.screened, screening_log.totals))
+    return "\n".join(rows)
 
 
 def _log_caption(n: int, lang: str) -> str:
@@ -1794,12 +1791,12 @@ async def log_command(update: Update, context: Ctx) -> None:
     def work() -> tuple[str, bytes, int]:
         screening_log = compute_log(services.store, period.since, until=period.until)
         names = cohort_names(services.registry, screening_log.by_cohort, lang)
-        table = log_table(screening_log, lang, names)
+        table = log_lines(screening_log, lang, names)
         failing = ", ".join(f"{cid} ({n})" for cid, n in screening_log.top_failing(10))
         text = "\n".join(
             [
                 _e(tr("log_heading", lang, period=period.text(lang))),
-                f"<pre>{_e(table)}</pre>" + (f"\n❌ {_e(failing)}" if failing else ""),
+                table + (f"\n❌ {_e(failing)}" if failing else ""),
             ]
         )
         words = chart_words(screening_log.screened, lang, names)

@@ -816,6 +816,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Screened",
         "fr": "Screenés",
     },
+    "coord_log_line": {"en": "{head}: {outcomes}", "fr": "{head} : {outcomes}"},
     "coord_log_total": {
         "en": "Total",
         "fr": "Total",
