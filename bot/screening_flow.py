@@ -473,6 +473,11 @@ class ScreeningFlow:
         title = self.registry.latest().protocol.title.get(ctx.lang)
         text = t("welcome", ctx.lang, title=title)
         replies = [Reply(text, _language_keyboard())]
+        if ctx.awaiting_code:
+            # /new asked for a code before a restart: the next line still answers it, and
+            # « sarcome » typed for the open screening was refused as a code, unexplained.
+            ask = "\n".join([t("welcome_code", ctx.lang), t("ask_code", ctx.lang)])
+            return Outcome([*replies, Reply(ask, ask_code=True, typed=True)])
         current = self.store.find_open_screening(ctx.user_id)
         if current is not None:
             replies.append(Reply(t("welcome_open", ctx.lang, code=current.patient_code)))

@@ -39,6 +39,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "You have a screening in progress ({code}): /resume to continue.",
         "fr": "Vous avez un screening en cours ({code}) : /resume pour continuer.",
     },
+    "welcome_code": {
+        "en": "/new is waiting for a patient code: type it (or /cancel, then /resume to "
+        "go back to the screening in progress).",
+        "fr": "/new attend un code patient : tapez-le (ou /cancel, puis /resume pour "
+        "revenir au screening en cours).",
+    },
     "lang_choose": {"en": "Choose your language:", "fr": "Choisissez votre langue :"},
     "lang_set": {
         "en": "Language set to English.",
@@ -280,7 +286,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "list_items": {
         "en": "; to document: {ids} (/resume {code})",
-        "fr": "; à documenter : {ids} (/resume {code})",
+        "fr": " ; à documenter : {ids} (/resume {code})",
     },
     "list_more": {"en": "… and {n} more.", "fr": "… et {n} de plus."},
     "status_in_progress": {"en": "in progress", "fr": "en cours"},

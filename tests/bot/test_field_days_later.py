@@ -596,9 +596,9 @@ async def test_a_new_screening_of_a_code_that_ended_incomplete_offers_to_resume_
     await answer_up_to(bot, chat, {**eligible_on(TODAY), "ffpe_available": "?"})
     assert "INCOMPLETE" in chat.last_text
     await chat.send("/new P-0046")
-    assert chat.last_text.startswith(
-        "P-0046 already has a screening that ended INCOMPLETE on "
-    ), chat.last_text
+    assert chat.last_text.startswith("P-0046 already has a screening that ended INCOMPLETE on "), (
+        chat.last_text
+    )
     assert chat.buttons == ["▶ Resume P-0046", "New screening of P-0046"]
     assert current(bot) is None  # nothing opened yet
     await chat.press("New screening of P-0046")  # a new screening all the same
@@ -608,6 +608,25 @@ async def test_a_new_screening_of_a_code_that_ended_incomplete_offers_to_resume_
     await chat.send("/resume P-0046")  # the incomplete one, not the one just abandoned
     assert "reopened to document what was unknown" in chat.texts[-2], chat.texts[-2]
     assert current(bot).current_state == "ffpe_available"
+
+
+async def test_the_welcome_after_a_restart_says_a_patient_code_is_still_awaited(
+    bot_on: Callable[..., Any],
+) -> None:
+    """/new, then a restart: the welcome said only « You have a screening in progress
+    (A-0001): /resume », and « sarcoma » typed for it was refused as a patient code."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new A-0001")
+    await chat.send("/new")
+    bot = await restart(bot, bot_on)
+    chat = bot.chat()
+    await chat.send("/start")
+    assert chat.last_text == (
+        "/new is waiting for a patient code: type it (or /cancel, then /resume to go back "
+        "to the screening in progress).\nPatient code? Use the centre's pseudonymous "
+        "screening code (with at least one digit; never a name or a birth date)."
+    )
 
 
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
