@@ -640,6 +640,15 @@ async def _actor(services: CoordinatorServices, update: Update) -> Actor:
     return Actor(user, language_of(user.language, code, services.default_language))
 
 
+def _refusal(actor: Actor) -> str:
+    """Why a coordinator's command or button is refused: a deactivated coordinator read
+    "Coordinators only." and could not tell their access had been revoked."""
+    user = actor.user
+    if user is not None and not user.active and user.role in REVIEWERS:
+        return tr("deactivated", actor.lang, user_id=user.telegram_id)
+    return tr("refused", actor.lang)
+
+
 def _person(user: User) -> str:
     return person(user.display_name, user.telegram_id)
 
@@ -676,7 +685,7 @@ async def on_button(update: Update, context: Ctx) -> None:
     if action == "reopen_at":
         notice = await _investigator_reopen(update, context, services, actor, target)
     elif (user := actor.reviewer) is None:
-        notice = tr("refused", lang)
+        notice = _refusal(actor)
     elif (refusal := await _not_current(services, lang, target, revision)) is not None:
         notice = refusal
     elif action == ReviewAction.CONFIRM:
@@ -699,6 +708,8 @@ async def _not_current(
     transaction.
     """
     screening = await asyncio.to_thread(services.store.get_screening, sid)
+    if screening.status == Status.ABANDONED:
+        return tr("abandoned_since", lang, code=screening.patient_code)
     if screening.status != Status.COMPLETED:
         return tr("not_completed", lang)
     if revision is not None:
@@ -1017,7 +1028,7 @@ async def on_query_reply(update: Update, context: Ctx) -> None:
     actor = await _actor(services, update)
     user = actor.reviewer
     if user is None:
-        await message.reply_text(tr("refused", actor.lang))
+        await message.reply_text(_refusal(actor))
         raise ApplicationHandlerStop
     sid = int(mark.group(1))
     lang = actor.lang
@@ -1371,7 +1382,7 @@ async def _refuse_unless_coordinator(update: Update, context: Ctx) -> tuple[User
     if user is None:
         message = update.effective_message
         if message is not None:
-            await message.reply_text(tr("refused", actor.lang))
+            await message.reply_text(_refusal(actor))
         raise ApplicationHandlerStop
     return user, actor.lang
 

@@ -651,6 +651,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "The patient has another open screening: finish or abandon it first.",
         "fr": "Le patient a un autre screening ouvert : terminez-le ou abandonnez-le.",
     },
+    "coord_deactivated": {
+        "en": "Your access was revoked (user id {user_id}): ask the trial unit's admin.",
+        "fr": "Votre accès a été retiré (identifiant {user_id}) : voyez avec "
+        "l'administrateur de l'unité.",
+    },
+    "coord_abandoned_since": {
+        "en": "{code} was abandoned by its investigator: nothing to review.",
+        "fr": "{code} a été abandonné par son investigateur : rien à revoir.",
+    },
     "coord_refused": {
         "en": "Coordinators only.",
         "fr": "Réservé aux coordinateurs.",

@@ -27,6 +27,7 @@ from tests.bot.conftest import Bot, answer_until_done
 from tests.coordinator.conftest import (
     COORDINATOR,
     INVESTIGATOR,
+    SECOND_COORDINATOR,
     complete,
     running_app,
 )
@@ -326,3 +327,35 @@ async def test_a_french_query_reads_well(app: Bot) -> None:
     await coordinator.send("/review P-0501")
     review = "\n".join(coordinator.texts[-3:])
     assert "[Indice de performance ECOG (0–5)] : vraiment ?" in review
+
+
+# -- 7. refusals that say why -------------------------------------------------------------
+
+
+async def test_a_deactivated_coordinator_is_told_access_was_revoked(
+    store: Store, make_bot: Callable[..., Any]
+) -> None:
+    # « Coordinators only. » to a coordinator whose access was revoked read like a bug.
+    bot = await make_bot()
+    revoked = bot.chat(SECOND_COORDINATOR)
+    await revoked.send("/pending")
+    assert revoked.last_text == (
+        f"Your access was revoked (user id {SECOND_COORDINATOR}): ask the trial unit's admin."
+    )
+
+
+async def test_confirm_on_an_abandoned_screening_says_abandoned(
+    store: Store, engine: Engine, make_bot: Callable[..., Any]
+) -> None:
+    # « This screening is not completed any more. » of one its investigator abandoned.
+    bot = await make_bot()
+    sid = complete(store, engine, "P-307")
+    await outbox_job(bot.context())
+    summary = _summary(bot, COORDINATOR)
+    with store.screening_tx(sid) as tx:
+        tx.reopen("age", INVESTIGATOR, "resume")
+    with store.screening_tx(sid) as tx:
+        tx.abandon(INVESTIGATOR)
+    coordinator = bot.chat(COORDINATOR)
+    await coordinator.press_data(f"c|confirm|{sid}|1", summary)
+    assert coordinator.notices[-1] == "P-307 was abandoned by its investigator: nothing to review."
