@@ -1497,7 +1497,7 @@ def review_lines(services: CoordinatorServices, screening: Screening, lang: str)
             line += f" ({was}{_why_changed(a.reason, lang)})"
         elif a.reason:
             line += f" — {_e(a.reason)}"
-        later = replaced_by.get(a.id)
+        later = replaced_by.get(a.id) if a.id is not None else None
         if later is not None:
             # Scrolling down a long history, an old answer must not read as current.
             line += f" {tr('replaced_by', lang, n=later.seq)}"
