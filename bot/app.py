@@ -30,6 +30,7 @@ from typing import Any, TypedDict
 from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -42,8 +43,8 @@ from telegram.request import BaseRequest
 
 from bot.errors import ConfigurationError
 from bot.handlers import AnyApplication, CompletedHook, TelegramFrontEnd
-from bot.screening_flow import AbandoningHook, CompletingHook, ScreeningFlow
 from bot.keyboards import FLOW_PREFIXES
+from bot.screening_flow import AbandoningHook, CompletingHook, ScreeningFlow
 from bot.settings import Settings
 from bot.texts import COMMANDS
 from dialogs.engine import Clock
@@ -80,16 +81,110 @@ def configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     quiet_transport_loggers()
+    if settings.telegram_token is not None:
+        install_secret_filter(settings.telegram_token.get_secret_value())
+    install_startup_filter()
 
 
 def quiet_transport_loggers() -> None:
-    """httpx logs every request URL at INFO, and the URL contains the bot token."""
-    for name in ("httpx", "httpcore"):
+    """Loggers too chatty for a server's log at INFO.
+
+    httpx logs every request URL, and the URL contains the bot token; apscheduler logs
+    two lines each time a job runs (the outbox job runs every few seconds: tens of
+    thousands of lines a day that hide everything else).
+    """
+    for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def shown_token(token: str) -> str:
+    """The token as it may be shown: its public bot id, the secret part masked."""
+    bot_id, colon, _secret = token.partition(":")
+    return f"{bot_id}:***" if colon else "***"
+
+
+def mask_token(text: str, token: str) -> str:
+    """``text`` with the token's secret part (or the whole token) replaced by ``***``.
+
+    The secret part alone is masked too: it can appear without the bot id (a URL
+    quoted in pieces, an exception that cut the token).
+    """
+    if not token:
+        return text
+    text = text.replace(token, shown_token(token))
+    _bot_id, colon, secret = token.partition(":")
+    if colon and secret:
+        text = text.replace(secret, "***")
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Masks the bot token in every record a handler emits: message, arguments,
+    exception and stack text.
+
+    Defence in depth: python-telegram-bot puts the token in exception messages
+    (``InvalidToken: The token `…` was rejected``) and request URLs, and any library
+    may log either.  Installed on the handlers, because a filter on a logger does not
+    see the records of its child loggers.
+    """
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_token(_message(record), self.token), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_token(record.exc_text, self.token)
+        if record.stack_info:
+            record.stack_info = mask_token(record.stack_info, self.token)
+        return True
+
+
+def install_secret_filter(token: str) -> None:
+    """Put a :class:`SecretFilter` for ``token`` on every handler of the root logger."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretFilter) and f.token == token for f in handler.filters):
+            handler.addFilter(SecretFilter(token))
+
+
+class StartupFailureFilter(logging.Filter):
+    """Moves python-telegram-bot's "retry loop … Aborting" errors to DEBUG.
+
+    The loop gives up only at start-up (getMe, deleteWebhook, setWebhook) and then
+    re-raises, and :func:`run_bot` reports that error in one line naming what to check;
+    the record it logs first is the same error with 60 lines of traceback.  With
+    LOG_LEVEL=DEBUG the traceback is still logged, at DEBUG.
+    """
+
+    PREFIX = "Network Retry Loop ("
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not _message(record).startswith(self.PREFIX):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the format
+        return f"{record.msg} {record.args!r}"
+
+
+def install_startup_filter() -> None:
+    """On the logger python-telegram-bot's retry loop writes to (``telegram.ext``)."""
+    logger = logging.getLogger("telegram.ext")
+    if not any(isinstance(f, StartupFailureFilter) for f in logger.filters):
+        logger.addFilter(StartupFailureFilter())
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Storage (migrated to the latest schema) and every protocol version, ready to serve."""
+    settings.protocol_files()  # a missing or empty PROTOCOL_DIR, named
     registry = ProtocolRegistry.from_directory(settings.protocol_dir, clock or settings.today)
     store = Store(settings.effective_database_url)
     store.upgrade()
@@ -211,15 +306,74 @@ def webhook_options(settings: Settings) -> WebhookOptions:
     )
 
 
+class StartupError(ConfigurationError):
+    """The bot could not start: Telegram unreachable or refusing, or the webhook port."""
+
+
 def run_bot(app: AnyApplication, settings: Settings) -> None:
-    """Polling by default; a webhook when WEBHOOK_URL is set (several workers, one DB)."""
-    if settings.webhook_url:
-        opts = webhook_options(settings)
-        log.info("webhook mode on %s:%s/%s", opts["listen"], opts["port"], opts["url_path"])
-        app.run_webhook(**opts)
-    else:
-        log.info("polling mode")
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    """Polling by default; a webhook when WEBHOOK_URL is set (several workers, one DB).
+
+    A failure to start (token refused, Telegram unreachable, port in use) raises
+    :class:`StartupError` with one line naming the setting to check: the command line
+    prints it instead of python-telegram-bot's chained tracebacks, which also quote
+    the token.
+    """
+    try:
+        if settings.webhook_url:
+            opts = webhook_options(settings)
+            log.info("webhook mode on %s:%s/%s", opts["listen"], opts["port"], opts["url_path"])
+            app.run_webhook(**opts)
+        else:
+            log.info("polling mode")
+            app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except (TelegramError, OSError) as exc:
+        problem = startup_problem(exc, settings)
+        if problem is None:
+            raise
+        log.debug("start-up failed", exc_info=True)
+        raise StartupError(problem) from None
+
+
+def startup_problem(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a start-up failure, without the token; None for anything else."""
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    custom_api = settings.telegram_api_base_url
+    api = custom_api or "https://api.telegram.org"
+    detail = mask_token(_first_line(exc), token)
+    if isinstance(exc, InvalidToken):
+        if custom_api:
+            # A Bot API server answers 404 for a wrong path too, which PTB reads as this.
+            return (
+                f"Telegram rejected the bot token ({shown_token(token)}) at {custom_api}: "
+                "check TELEGRAM_TOKEN and TELEGRAM_API_BASE_URL"
+            )
+        return f"Telegram rejected the bot token ({shown_token(token)}): check TELEGRAM_TOKEN"
+    if isinstance(exc, TimedOut):
+        return (
+            f"Telegram did not answer in time ({api}): check TELEGRAM_API_BASE_URL and the network"
+        )
+    if isinstance(exc, NetworkError):
+        return (
+            f"cannot reach Telegram at {api} ({detail}): check TELEGRAM_API_BASE_URL and "
+            "the network"
+        )
+    if isinstance(exc, TelegramError):
+        check = "WEBHOOK_URL" if settings.webhook_url else "TELEGRAM_TOKEN"
+        return f"Telegram refused to start the bot ({detail}): check {check}"
+    if isinstance(exc, OSError) and settings.webhook_url:
+        # Address in use (errno 98), no permission (a port below 1024), an address not
+        # on this machine (99) or a name that does not resolve (socket.gaierror).
+        reason = exc.strerror or detail
+        return (
+            f"cannot listen on {settings.webhook_listen}:{settings.webhook_port} ({reason}): "
+            "check WEBHOOK_LISTEN and WEBHOOK_PORT"
+        )
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def services_of(app: AnyApplication) -> Services:

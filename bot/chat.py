@@ -10,6 +10,12 @@ the current answer after /back.  As on Telegram, a pressed message's buttons go 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 from bot.errors import ConfigurationError
 from bot.keyboards import Button, parse_data
 from bot.screening_flow import Incoming, Outcome, ScreeningFlow
@@ -182,7 +188,7 @@ def run_terminal(settings: Settings, lang: str | None = None, user_id: int | Non
     console = Console(highlight=False)
     services = build_services(settings)
     uid = LOCAL_USER_ID if user_id is None else user_id
-    try:
+    with _log_off_screen(settings.data_dir), contextlib.closing(services):
         ensure_local_user(services.store, uid, lang)
         session = ChatSession(services.flow, uid)
         _show(console, session.start())
@@ -195,9 +201,41 @@ def run_terminal(settings: Settings, lang: str | None = None, user_id: int | Non
             if line.strip().lower() in QUIT:
                 break
             _show(console, session.feed(line))
-    finally:
-        services.close()
     return 0
+
+
+CHAT_LOG = "screenbot-chat.log"
+
+
+@contextlib.contextmanager
+def _log_off_screen(data_dir: Path) -> Iterator[None]:
+    """Keep log records (and their tracebacks) off the chat screen.
+
+    Without a handler, Python prints warnings and errors to stderr, which in the
+    terminal is the investigator's conversation: a protocol refused for a screening
+    showed 20 lines of traceback before the bot's own message.  They go to
+    ``DATA_DIR/screenbot-chat.log`` (owner-only, like the database beside it), or
+    nowhere when that file cannot be written.  A logging set-up already in place (an
+    embedding program, the test runner) is left alone.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        yield
+        return
+    handler: logging.Handler
+    path = data_dir / CHAT_LOG
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:  # no data directory (PostgreSQL), or a read-only one
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def _show(console: object, lines: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.errors import BotError
 from dialogs.errors import DialogError
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from telegram.request import BaseRequest
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -44,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, request: BaseRequest | None = None) -> int:
+    """Run one command; a set-up problem is one ``screenbot: error: …`` line, exit 1.
+
+    ``request``: the Bot API transport for the main job (tests pass an offline one, so
+    that start-up failures are exercised through this very function).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Handler | None = args.func
@@ -52,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             from bot.main_job import run_main_job
 
-            return run_main_job(args)
+            return run_main_job(args, request=request)
         return func(args)
     except (BotError, DialogError, StorageError) as exc:
         # A broken protocol file, an unusable database or a refused setting: the message
@@ -76,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _setting_problem(exc: ValidationError) -> str:
     first = exc.errors()[0]
     name = "_".join(str(part) for part in first["loc"]).upper() or "settings"
-    return f"{name}: {first['msg']}"
+    # pydantic prefixes a validator's own message with "Value error, ": noise to a reader.
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{name}: {message}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from storage import DuplicateUser, Role, StorageError, Store, User, UserNotFound
-from storage.engine import MissingDatabase, is_sqlite, normalise_url, require_existing_sqlite
+from storage.engine import (
+    READ_ONLY_COPY,
+    MissingDatabase,
+    ReadOnlyDatabase,
+    is_read_only,
+    is_sqlite,
+    normalise_url,
+    require_existing_sqlite,
+    sqlite_file,
+)
 from storage.errors import SchemaOutOfDate
 from storage.models import AccessAction, AccessEvent
 from storage.schema import current_revision
@@ -166,18 +175,22 @@ def _database_url() -> str:
     return Settings().effective_database_url
 
 
-def _open_store(*, migrate: bool, create: bool = False) -> Store:
+def _open_store(*, migrate: bool, create: bool = False, writes: bool = False) -> Store:
     """The configured store, its schema current.
 
     ``create``: the command may create the database (``db upgrade``, ``users add``, like
     the bot on start).  Without it a SQLite file that is missing, empty or holds no
     screenbot schema is refused with :class:`MissingDatabase`, before anything is
     created or migrated: those commands read, or change what must already exist.
+
+    ``writes``: the command changes what exists (``users set``…).  Commands that only
+    read (lists, exports, the log) open a SQLite database on a read-only location (a
+    snapshot, a backup mount) read-only instead of refusing it.
     """
     url = _database_url()
     parsed = normalise_url(url)
     if not create:
-        require_existing_sqlite(parsed)
+        parsed = require_existing_sqlite(parsed, read_only=not (migrate or writes))
     store = Store(parsed)
     try:
         if migrate:
@@ -185,6 +198,10 @@ def _open_store(*, migrate: bool, create: bool = False) -> Store:
         elif store.needs_upgrade():
             # The embedded default migrates itself like the app does on start; a shared
             # PostgreSQL database is migrated on purpose, by `screenbot db upgrade`.
+            if is_read_only(parsed):
+                raise ReadOnlyDatabase(
+                    sqlite_file(parsed) or "", f"its schema is out of date; {READ_ONLY_COPY}"
+                )
             if not is_sqlite(parsed):
                 raise SchemaOutOfDate(
                     "the database schema is out of date: run `screenbot db upgrade`"
@@ -199,9 +216,15 @@ def _open_store(*, migrate: bool, create: bool = False) -> Store:
     return store
 
 
-def _run(action: Callable[[Store], str], *, migrate: bool = False, create: bool = False) -> int:
+def _run(
+    action: Callable[[Store], str],
+    *,
+    migrate: bool = False,
+    create: bool = False,
+    writes: bool = False,
+) -> int:
     try:
-        store = _open_store(migrate=migrate, create=create)
+        store = _open_store(migrate=migrate, create=create, writes=writes)
         try:
             message = action(store)
         finally:
@@ -264,7 +287,7 @@ def _set_active(active: bool) -> Callable[[argparse.Namespace], int]:
             user = store.set_active(args.telegram_id, active, actor=_actor(args))
             return f"{'activated' if active else 'deactivated'} {user.telegram_id}"
 
-        return _run(apply)
+        return _run(apply, writes=True)
 
     return handler
 
@@ -299,7 +322,7 @@ def _users_set(args: argparse.Namespace) -> int:
             return f"{user.telegram_id} already has these settings; nothing changed"
         return f"updated {user.telegram_id}: " + ", ".join(changes)
 
-    return _run(change)
+    return _run(change, writes=True)
 
 
 def _shown_language(user: User) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogs.errors import ProtocolError
-from dialogs.protocol import Protocol, bundled_protocols, default_protocol_path, load_protocol
+from dialogs.protocol import Protocol, default_protocol_path, load_protocol
 
 Handler = Callable[[argparse.Namespace], int]
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -68,18 +68,38 @@ def _configure_check(parser: argparse.ArgumentParser) -> None:
         "files",
         metavar="FILE",
         nargs="*",
-        help="protocol file(s) (default: every bundled protocol file)",
+        help="protocol file(s) (default: every protocol file the bot loads: those in "
+        "PROTOCOL_DIR, else the bundled ones)",
     )
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """Check the files given, else exactly what ``screenbot`` would load.
+
+    Without arguments the folder is the bot's (PROTOCOL_DIR, else the bundled files):
+    checking the bundled files while the bot reads another folder would say OK about
+    files the bot never loads.
+    """
     from dialogs.checker import run_check as check
 
-    paths = [Path(f) for f in args.files] or list(bundled_protocols())
-    if not paths:
-        print("screenbot protocol check: no protocol file to check", file=sys.stderr)
-        return EXIT_FINDINGS
+    folder_mode = not args.files
+    if folder_mode:
+        from bot.errors import ConfigurationError
+        from bot.settings import Settings
+
+        settings = Settings()
+        try:
+            paths = settings.protocol_files()
+        except ConfigurationError as exc:
+            print(f"screenbot protocol check: {exc}", file=sys.stderr)
+            return EXIT_FINDINGS
+        origin = "PROTOCOL_DIR" if settings.protocol_dir else "bundled"
+        folder = settings.effective_protocol_dir
+        print(f"checking {len(paths)} protocol file(s) in {folder} ({origin})")
+    else:
+        paths = [Path(f) for f in args.files]
     status = EXIT_OK
+    loaded: list[Protocol] = []
     for path in paths:
         try:
             protocol = load_protocol(path)
@@ -87,6 +107,7 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"FAIL: {exc}")
             status = EXIT_FINDINGS
             continue
+        loaded.append(protocol)
         report = check(protocol)
         if report.findings:
             status = EXIT_FINDINGS
@@ -100,6 +121,16 @@ def run_check(args: argparse.Namespace) -> int:
             f"{report.paths} paths explored in {report.seconds:.1f} s; "
             f"{report.states} dialog states, {report.combinations} criterion combinations)"
         )
+    if folder_mode and status == EXIT_OK:
+        # What only the set of files can break, as the bot loads them: one id and
+        # version in two files.
+        from dialogs.registry import ProtocolRegistry
+
+        try:
+            ProtocolRegistry(loaded)
+        except ProtocolError as exc:
+            print(f"FAIL: {exc}")
+            status = EXIT_FINDINGS
     return status
 
 

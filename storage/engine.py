@@ -12,6 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -64,10 +65,50 @@ def is_sqlite(url: URL) -> bool:
 
 
 def sqlite_file(url: URL) -> Path | None:
-    """The database file of a SQLite URL, or None for an in-memory database."""
+    """The database file of a SQLite URL, or None for an in-memory database.
+
+    A URI filename (``file:///path?...&uri=true``, see :func:`read_only_url`) names
+    its file by the URI's path.
+    """
     if not is_sqlite(url) or url.database in (None, "", ":memory:"):
         return None
+    if url.query.get("uri") == "true" and url.database.startswith("file:"):
+        return Path(unquote(urlsplit(url.database).path))
     return Path(url.database)
+
+
+def is_read_only(url: URL) -> bool:
+    """A SQLite URL opened read-only (:func:`read_only_url`): no file preparation, no
+    WAL switch, no write."""
+    return is_sqlite(url) and url.query.get("mode") == "ro"
+
+
+def on_read_only_location(path: Path) -> bool:
+    """Whether SQLite cannot write the file or, beside it, its -wal and -shm files
+    (a read-only mount such as a snapshot or a backup, or a folder without write
+    permission)."""
+    parent = Path(os.path.abspath(path)).parent
+    return not os.access(parent, os.W_OK | os.X_OK) or not os.access(path, os.W_OK)
+
+
+def read_only_url(path: Path) -> URL:
+    """A URL that reads the database at ``path`` without writing anything beside it.
+
+    In WAL mode even a reader needs the -shm file, which a read-only location cannot
+    create.  With no -wal file, or an empty one, every committed transaction is in the
+    database file and ``immutable=1`` reads it without the -shm file.  A non-empty -wal
+    file holds commits not yet in the database file: ``immutable`` would ignore them,
+    so it is read with ``mode=ro`` alone (which needs the -shm file copied beside it).
+    """
+    query = {"mode": "ro", "uri": "true"}
+    wal = path.with_name(path.name + "-wal")
+    try:
+        pending = wal.stat().st_size > 0
+    except OSError:  # no -wal file
+        pending = False
+    if not pending:
+        query["immutable"] = "1"
+    return URL.create("sqlite+pysqlite", database=_absolute(path).as_uri(), query=query)
 
 
 class MissingDatabase(UnusableDatabase):
@@ -83,39 +124,88 @@ class MissingDatabase(UnusableDatabase):
         self.where = where
 
 
-def require_existing_sqlite(url: URL) -> None:
+class ReadOnlyDatabase(UnusableDatabase):
+    """The database is on a read-only location (a snapshot, a backup mount).
+
+    Said as such: "no database" would send the reader looking for a file that is there.
+    """
+
+    def __init__(self, where: Path | str, advice: str) -> None:
+        super().__init__(
+            f"the database {where} is on a read-only location (SQLite in WAL mode writes "
+            f"its -wal and -shm files beside it): {advice}"
+        )
+        self.where = where
+
+
+READ_ONLY_COPY = (
+    "copy the folder (the database with its -wal and -shm files) somewhere writable "
+    "and point DATA_DIR there"
+)
+READ_ONLY_CHANGE = "this command changes the database; run it where the database is writable"
+
+
+def require_existing_sqlite(url: URL, *, read_only: bool = False) -> URL:
     """Raise :class:`MissingDatabase` when a SQLite URL names a file that is not there.
 
     Checked before any engine exists: creating the engine creates the file.  An empty
     file (0 bytes) is no database either.  PostgreSQL and in-memory URLs pass: a server
     refuses a database that does not exist by itself.
+
+    Returns the URL to open: ``url``, or for a caller that only reads (``read_only``)
+    a database on a read-only location, :func:`read_only_url`.  A caller that writes
+    gets :class:`ReadOnlyDatabase` for such a database.
     """
     path = sqlite_file(url)
     if path is None:
-        return
+        return url
     try:
         size = path.stat().st_size
     except OSError:  # missing, or a path through a regular file (Not a directory)
         raise MissingDatabase(_absolute(path)) from None
     if size == 0 and path.is_file():
         raise MissingDatabase(_absolute(path))
-    if path.is_file() and not _holds_screenbot_schema(path):
-        # Another program's SQLite file: refused before the store opens it, which would
-        # switch it to WAL and make it owner-only.
+    if not path.is_file():
+        return url
+    if not on_read_only_location(path):
+        if not _holds_screenbot_schema(f"{_absolute(path).as_uri()}?mode=ro"):
+            # Another program's SQLite file: refused before the store opens it, which
+            # would switch it to WAL and make it owner-only.
+            raise MissingDatabase(_absolute(path))
+        return url
+    ro_url = read_only_url(path)
+    holds = _holds_screenbot_schema(_uri_of(ro_url))
+    if holds is False:
         raise MissingDatabase(_absolute(path))
+    if holds is None:
+        raise ReadOnlyDatabase(_absolute(path), READ_ONLY_COPY)
+    if not read_only:
+        raise ReadOnlyDatabase(_absolute(path), READ_ONLY_CHANGE)
+    return ro_url
 
 
-def _holds_screenbot_schema(path: Path) -> bool:
+def _uri_of(url: URL) -> str:
+    """The SQLite URI filename of a :func:`read_only_url`, for the sqlite3 module."""
+    options = "&".join(f"{k}={v}" for k, v in sorted(url.query.items()) if k != "uri")
+    return f"{url.database}?{options}"
+
+
+def _holds_screenbot_schema(uri: str) -> bool | None:
     """Whether the file has Alembic's version table, read without writing anything
-    (read-only URI: no journal, no WAL switch, no permission change)."""
+    (read-only URI: no journal, no WAL switch, no permission change).  None when it
+    cannot be opened at all (a WAL database on a read-only location without its -shm)."""
     try:
-        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.OperationalError:
+        return None
     except sqlite3.Error:
         return False
     try:
         row = db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
         ).fetchone()
+    except sqlite3.OperationalError:  # cannot open (the open is lazy)
+        return None
     except sqlite3.Error:  # not a database at all
         return False
     finally:
@@ -222,7 +312,8 @@ def create_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
         return sa.create_engine(parsed, **engine_kwargs)
 
     path = sqlite_file(parsed)
-    if path is not None:
+    read_only = is_read_only(parsed)
+    if path is not None and not read_only:
         prepare_sqlite_file(path)
     engine = sa.create_engine(parsed, **engine_kwargs)
 
@@ -235,7 +326,7 @@ def create_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            if path is not None:
+            if path is not None and not read_only:
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
         finally:

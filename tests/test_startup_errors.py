@@ -1,0 +1,263 @@
+"""What ``screenbot`` says when the bot cannot start: one line, never the token.
+
+The main job runs through the real command line (``bot.cli.main``) with python-telegram-
+bot's real ``run_polling`` / ``run_webhook``; only the Bot API transport is an offline
+fake (a ``BaseRequest`` answering like Telegram would), and the webhook binds loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from telegram.error import NetworkError, TimedOut
+
+from bot.app import SecretFilter, mask_token
+from bot.cli import main
+from tests.bot.transcript import OfflineRequest
+from tests.conftest import one_line
+
+TOKEN = "123456:AAFakeSecretTokenValue-xyz_0123456789"
+SECRET = TOKEN.split(":", 1)[1]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RejectingRequest(OfflineRequest):
+    """Telegram answering 401 Unauthorized to getMe: a revoked or mistyped token."""
+
+    def scripted(self, endpoint: str) -> tuple[int, bytes] | None:
+        if endpoint == "getMe":
+            body = {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            return 401, json.dumps(body).encode()
+        return None
+
+
+class TimingOutRequest(OfflineRequest):
+    """Telegram (or a local Bot API server) that never answers."""
+
+    def scripted(self, endpoint: str) -> tuple[int, bytes] | None:
+        raise TimedOut()
+
+
+class UnreachableRequest(OfflineRequest):
+    """No route to Telegram: what HTTPXRequest raises when the connection is refused."""
+
+    def scripted(self, endpoint: str) -> tuple[int, bytes] | None:
+        raise NetworkError("httpx.ConnectError: [Errno 111] Connection refused")
+
+
+@pytest.fixture
+def bot_env(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A configured bot: token set, SQLite in tmp; a fresh event loop for PTB's runner
+    (``run_polling`` closes the loop it used)."""
+    monkeypatch.setenv("DATA_DIR", str(clean_env / "data"))
+    monkeypatch.setenv("TELEGRAM_TOKEN", TOKEN)
+    for name in ("WEBHOOK_URL", "WEBHOOK_LISTEN", "WEBHOOK_PORT", "TELEGRAM_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield clean_env
+    if not loop.is_closed():
+        loop.close()
+    asyncio.set_event_loop(None)
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+# -- the token ------------------------------------------------------------------------------
+
+
+def test_a_rejected_token_is_one_line_without_its_secret(
+    bot_env: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)  # even the debug traceback must not show the token
+    assert main([], request=RejectingRequest()) == 1
+    captured = capsys.readouterr()
+    line = one_line(captured.err)
+    assert line == (
+        "screenbot: error: Telegram rejected the bot token (123456:***): check TELEGRAM_TOKEN"
+    )
+    everything = captured.out + captured.err + caplog.text
+    assert "was rejected" in caplog.text  # the traceback is there, at DEBUG, masked
+    assert SECRET not in everything
+
+
+def test_at_info_the_log_holds_no_traceback_of_a_rejected_token(
+    bot_env: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert main([], request=RejectingRequest()) == 1
+    one_line(capsys.readouterr().err)
+    assert "Traceback" not in caplog.text and SECRET not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_the_secret_filter_masks_message_arguments_and_exceptions() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "url %s", (f"/bot{TOKEN}/",), None)
+    try:
+        raise RuntimeError(f"The token `{TOKEN}` was rejected")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    record.stack_info = f"stack with {SECRET}"
+    assert SecretFilter(TOKEN).filter(record)
+    text = logging.Formatter().format(record)
+    assert SECRET not in text and "url /bot123456:***/" in text and "`123456:***`" in text
+    assert mask_token("no token here", TOKEN) == "no token here"
+
+
+# -- the network and the webhook server -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (
+            TimingOutRequest(),
+            "Telegram did not answer in time (https://api.telegram.org): "
+            "check TELEGRAM_API_BASE_URL and the network",
+        ),
+        (
+            UnreachableRequest(),
+            "cannot reach Telegram at https://api.telegram.org (httpx.ConnectError: [Errno 111] "
+            "Connection refused): check TELEGRAM_API_BASE_URL and the network",
+        ),
+    ],
+    ids=["timeout", "no-network"],
+)
+def test_telegram_out_of_reach_is_one_line(
+    request_: OfflineRequest,
+    expected: str,
+    bot_env: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert main([], request=request_) == 1
+    assert one_line(capsys.readouterr().err) == f"screenbot: error: {expected}"
+    assert "Traceback" not in caplog.text
+
+
+def test_a_webhook_port_in_use_is_one_line(
+    bot_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.INFO)
+    with _listening_socket() as busy:
+        port = busy.getsockname()[1]
+        monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/telegram")
+        monkeypatch.setenv("WEBHOOK_LISTEN", "127.0.0.1")
+        monkeypatch.setenv("WEBHOOK_PORT", str(port))
+        assert main([], request=OfflineRequest()) == 1
+    assert one_line(capsys.readouterr().err) == (
+        f"screenbot: error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "check WEBHOOK_LISTEN and WEBHOOK_PORT"
+    )
+    assert "Traceback" not in caplog.text
+
+
+def test_a_webhook_listen_name_that_does_not_resolve_is_one_line(
+    bot_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        socket.getaddrinfo("no-such-host.invalid", 8443)
+    except socket.gaierror:
+        pass
+    else:  # pragma: no cover - a resolver that answers for .invalid
+        pytest.skip("this machine's resolver answers for .invalid names")
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/telegram")
+    monkeypatch.setenv("WEBHOOK_LISTEN", "no-such-host.invalid")
+    assert main([], request=OfflineRequest()) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("screenbot: error: cannot listen on no-such-host.invalid:8443 (")
+    assert line.endswith("): check WEBHOOK_LISTEN and WEBHOOK_PORT")
+
+
+# -- the installed command against a local server answering 401 (as QA ran it) -------------
+
+
+class _Unauthorized(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.mark.slow
+def test_the_installed_command_never_prints_the_token(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "DATA_DIR": str(tmp_path / "data"),
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/bot",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli"],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert SECRET not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "screenbot: error: Telegram rejected the bot token (123456:***) at "
+        f"http://127.0.0.1:{server.server_address[1]}: "
+        "check TELEGRAM_TOKEN and TELEGRAM_API_BASE_URL"
+    )
+
+
+# -- a quiet log ------------------------------------------------------------------------------
+
+
+def test_scheduler_job_runs_are_not_logged_at_info(
+    bot_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """apscheduler logs two INFO lines per job run; the outbox job runs every few
+    seconds: tens of thousands of lines a day."""
+    from bot.app import build_application, build_services, configure_logging
+    from bot.settings import Settings
+
+    caplog.set_level(logging.INFO)  # LOG_LEVEL=INFO, the default
+    settings = Settings()
+    configure_logging(settings)
+    services = build_services(settings)
+    try:
+        build_application(settings, services, request=OfflineRequest())
+    finally:
+        services.close()
+    for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO)
+    assert logging.getLogger("apscheduler").isEnabledFor(logging.WARNING)
