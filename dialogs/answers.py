@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from dialogs.display import plain_number, special_word
 from dialogs.messages import message
-from dialogs.protocol import AnswerType, Protocol, Question, Unit
+from dialogs.protocol import AnswerType, Choice, Protocol, Question, Unit
 from dialogs.values import UNKNOWN, Answer, Quantity, Value
 
 UNKNOWN_WORDS = frozenset(
@@ -57,6 +57,14 @@ _YESTERDAY = frozenset({"yesterday", "hier"})
 _DAY_BEFORE_YESTERDAY = frozenset(
     {"the day before yesterday", "day before yesterday", "avant-hier", "avant hier"}
 )
+# Days ahead, matched without accents ('apres-demain'): a planned start is fixed that way
+# ("we start tomorrow"), while for a past event they are after today (see _parse_date).
+_DAYS_AHEAD: dict[str, int] = {
+    **dict.fromkeys(("tomorrow", "demain"), 1),
+    **dict.fromkeys(
+        ("the day after tomorrow", "day after tomorrow", "apres-demain", "apres demain"), 2
+    ),
+}
 # 'il y a 3 jours', '2 weeks ago': how an exam is dated from memory, counted back from
 # today.  Days and weeks only: 'il y a 2 mois' is a span of a month or so, and a lab
 # window of 28 days cannot be checked against that.
@@ -96,6 +104,19 @@ _NUMBER_RE = re.compile(rf"^(?P<num>{_NUMBER})\s*(?P<rest>.*)$")
 # or a comma.  Whether '1,500' is 1.5 or 1500 depends on the unit (see _parse_quantity).
 _LEADING_DIGITS_RE = re.compile(r"[+-]?[0-9]+(?:[ .,][0-9]+)*")
 _SEPARATOR_RE = re.compile(r"[ .,]")
+# A choice typed as the start of its name ('asympt', 'dexa'): from this many characters, so
+# that 'tr' or 'no' never picks a choice by accident.
+MIN_CHOICE_PREFIX = 4
+# A label that asks for an amount per day ('Its daily dose, in mg?', « dose quotidienne »):
+# there '16 mg/j' is 16 mg, the per-day being the question's own (see _per_day_questions).
+_DAILY_LABEL_RE = re.compile(
+    r"\b(?:daily|per day|quotidiennes?|quotidiens?|par jour)\b|/(?:day|jour)\b"
+)
+# A per-day suffix on a unit key (see _unit_key: no spaces, case-folded): 'mg/day',
+# 'mg/d', 'mg/j', 'mg/jour', 'mg/24h', 'mg par jour', 'mg per day', 'mg a day', 'mg daily'.
+_PER_DAY_RE = re.compile(
+    r"(?P<unit>.*?)(?:/(?:day|d|j|jr|jour|24h)|per(?:day|24h)|par(?:jour|j|24h)|aday|daily)"
+)
 # Cell counts per volume are whole numbers (1,500/mm³ is 1500, never 1.5).
 _COUNT_UNIT_KEYS = frozenset({"/mm3", "/ul"})
 _ULN_RE = re.compile(r"^(?:[x×*]\s*)?(?:uln|lsn|n)?$")
@@ -359,6 +380,16 @@ class AnswerParser:
         self._words_re: dict[str, re.Pattern[str]] = {
             q.id: _words_around(q.words) for q in protocol.questions if q.words
         }
+        # Every unit the protocol knows, by key, as it displays: '13 g/dl' at the ANC
+        # question is a unit of another question (g/dL), not one the bot does not know.
+        self._known_units: dict[str, str] = {}
+        for unit in protocol.units:
+            for alias in (unit.id, unit.display, *unit.aliases):
+                self._known_units.setdefault(_unit_key(alias), unit.display)
+        for q in protocol.questions:
+            if q.default_unit is not None and q.default_unit not in protocol.unit_by_id:
+                self._known_units.setdefault(_unit_key(q.default_unit), q.default_unit)
+        self._per_day = _per_day_questions(protocol)
 
     # -- public -------------------------------------------------------------------
 
@@ -436,15 +467,45 @@ class AnswerParser:
             return AnswerError(q.id, self.expected(q, lang))
         if q.type is AnswerType.choice:
             return self._parse_choice(q, _word(norm), lang)
+        if q.type in _NUMERIC:
+            result = self._parse_numeric(q, raw, norm, lang)
+            if isinstance(result, AnswerError) and _date_shaped(norm):
+                # '23/11/2026' at the ANC question read as 23 in the unit '/11/2026': the
+                # investigator typed a date where a number is asked (the lab date's value
+                # typed one question late), and the unit is not what is wrong.
+                text = normalise_spaces(raw)
+                expected = self.expected(q, lang)
+                return AnswerError(
+                    q.id, message("date_not_number", lang, text=text, expected=expected)
+                )
+            return result
+        if q.type is AnswerType.date:
+            return self._parse_date(q, raw, norm, ctx)
+        return self._parse_text(q, raw, lang)
+
+    def _parse_numeric(self, q: Question, raw: str, norm: str, lang: str) -> Value | AnswerError:
+        """An integer, a number or a quantity, by the question's type."""
         if q.type is AnswerType.integer:
             return self._parse_integer(q, norm, lang)
         if q.type is AnswerType.number:
             return self._parse_number(q, raw, norm, lang)
-        if q.type is AnswerType.quantity:
-            return self._parse_quantity(q, raw, lang)
-        if q.type is AnswerType.date:
-            return self._parse_date(q, raw, norm, ctx)
-        return self._parse_text(q, raw, lang)
+        return self._parse_quantity(q, raw, lang)
+
+    def _unit_error(self, q: Question, unit_text: str, units: str, lang: str) -> AnswerError:
+        """'I don't know the unit', or, for a unit the protocol knows for other questions
+        ('13 g/dL' at the ANC), that it is not one for this question: "I don't know g/dL"
+        reads as if the bot could not read a haemoglobin unit at all."""
+        known = self._known_units.get(_unit_key(unit_text))
+        if known is not None:
+            return AnswerError(q.id, message("unit_other_question", lang, unit=known, units=units))
+        return AnswerError(q.id, message("unknown_unit", lang, unit=unit_text, units=units))
+
+    def _without_per_day(self, q: Question, key: str) -> str:
+        """A unit key without its per-day suffix ('mg/j' -> 'mg') at a question whose
+        label asks for an amount per day; unchanged anywhere else."""
+        if q.id in self._per_day and (m := _PER_DAY_RE.fullmatch(key)):
+            return m["unit"]
+        return key
 
     def _choice_list(self, q: Question, lang: str) -> str:
         return ", ".join(f"{i}. {c.label.get(lang)}" for i, c in enumerate(q.choices, 1))
@@ -459,6 +520,22 @@ class AnswerParser:
             words = {c.value, c.label.en, c.label.fr, *c.aliases}
             if norm in {normalise(w) for w in words} or key == c.value:
                 return c.value
+        # Then without accents or punctuation ('thyroide', 'asymptomatic untreated'), whole
+        # or as the start of one choice's name ('asympt', 'méthylpred'): one choice only.
+        typed = _choice_key(norm)
+        whole = [c for c in q.choices if typed in _choice_keys(c)]
+        if len(whole) == 1:
+            return whole[0].value
+        if len(typed) >= MIN_CHOICE_PREFIX:
+            starting = [c for c in q.choices if any(k.startswith(typed) for k in _choice_keys(c))]
+            if len(starting) == 1:
+                return starting[0].value
+            if starting:
+                # 'pred': Prednisone or Prednisolone?  Never pick one.
+                names = ", ".join(c.label.get(lang) for c in starting)
+                return AnswerError(
+                    q.id, message("choice_ambiguous", lang, text=norm, choices=names)
+                )
         return AnswerError(q.id, self.expected(q, lang))
 
     def _parse_integer(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
@@ -475,10 +552,13 @@ class AnswerParser:
         if not m:
             return AnswerError(q.id, self.expected(q, lang))
         rest = m.group("rest").strip()
+        # '16 mg/j' at a daily dose asked in mg: the per-day is the question's own.
+        per_day = self._without_per_day(q, _unit_key(rest)) if rest else ""
         if (
             rest
+            and per_day
             and not (q.uln and _ULN_RE.match(rest))
-            and not (q.default_unit and _unit_key(rest) == _unit_key(q.default_unit))
+            and not (q.default_unit and per_day == _unit_key(q.default_unit))
         ):
             if q.uln and _CONCENTRATION_RE.match(_unit_key(rest)):
                 # '80 µmol/L' read off the lab sheet: the investigator did type a number,
@@ -486,11 +566,9 @@ class AnswerParser:
                 value_text = normalise_spaces(raw)
                 return AnswerError(q.id, message("uln_concentration", lang, value=value_text))
             if q.default_unit and not q.uln:
-                # '10 mg/j' where the dose is asked in mg: the unit is the problem, not
-                # the number (the range message would say 10 is out of range).
-                return AnswerError(
-                    q.id, message("unknown_unit", lang, unit=rest, units=q.default_unit)
-                )
+                # '10 mg/semaine' where the dose is asked in mg: the unit is the problem,
+                # not the number (the range message would say 10 is out of range).
+                return self._unit_error(q, rest, q.default_unit, lang)
             return AnswerError(q.id, self.expected(q, lang))
         value = _to_float(m.group("num"))
         if value is None or not _in_range(q, value):
@@ -509,9 +587,10 @@ class AnswerParser:
 
     def _unit_for(self, q: Question, unit_text: str) -> Unit | None:
         """The unit named by ``unit_text`` (the default unit when there is none)."""
-        if not unit_text:
+        key = self._without_per_day(q, _unit_key(unit_text)) if unit_text else ""
+        if not key:
             return None if q.default_unit is None else self.protocol.unit_by_id[q.default_unit]
-        return self._unit_index[q.id].get(_unit_key(unit_text))
+        return self._unit_index[q.id].get(key)
 
     def _parse_quantity(self, q: Question, raw: str, lang: str) -> Value | AnswerError:
         text = normalise(_caret_powers(raw))
@@ -534,9 +613,7 @@ class AnswerParser:
             unit_text = text[len(lead) :].strip()
             if not unit_text:
                 return AnswerError(q.id, self.expected(q, lang))
-            return AnswerError(
-                q.id, message("unknown_unit", lang, unit=unit_text, units=self._unit_list(q))
-            )
+            return self._unit_error(q, unit_text, self._unit_list(q), lang)
         valid = [
             (num, unit, number)
             for num, unit in readings
@@ -610,6 +687,17 @@ class AnswerParser:
             return self._check_date(q, ctx.today - dt.timedelta(days=1), ctx)
         if word in _DAY_BEFORE_YESTERDAY:
             return self._check_date(q, ctx.today - dt.timedelta(days=2), ctx)
+        ahead = _DAYS_AHEAD.get(_unaccented(word))
+        if ahead is not None:
+            later = ctx.today + dt.timedelta(days=ahead)
+            if q.not_after_today:
+                # « demain » for a lab date: the generic "please check 24/11/2026" would
+                # quote a date the investigator never typed.
+                shown = later.strftime("%d/%m/%Y")
+                return AnswerError(
+                    q.id, message("date_ahead_past_event", lang, text=raw, date=shown)
+                )
+            return self._check_date(q, later, ctx)
         ago = _days_ago(word) if q.not_after_today else None  # a start is ahead, not ago
         if ago is not None:
             return self._check_date(q, ctx.today - dt.timedelta(days=ago), ctx)
@@ -682,6 +770,42 @@ class AnswerParser:
             if reads_as_date(raw):
                 return AnswerError(q.id, message("pseudonym_date", lang))
         return raw
+
+
+def _per_day_questions(protocol: Protocol) -> frozenset[str]:
+    """Questions whose label asks for an amount per day, in English or French ('Its daily
+    dose, in mg?', « Sa dose quotidienne, en mg ? »).
+
+    There a per-day suffix on a unit ('16 mg/j', '16 mg par jour') restates the question
+    and is accepted; the protocol file has no other field that says so, and a question ID
+    in code would not follow a version 2 of the file.
+    """
+    return frozenset(
+        q.id
+        for q in protocol.questions
+        if q.type in _NUMERIC
+        and any(_DAILY_LABEL_RE.search(_unaccented(label)) for label in (q.label.en, q.label.fr))
+    )
+
+
+def _choice_key(text: str) -> str:
+    """A choice name as compared with what is typed: without case, accents, punctuation
+    or underscores ('Asymptomatic, untreated' and 'asymptomatic_untreated' ->
+    'asymptomatic untreated')."""
+    return " ".join(re.sub(r"[\W_]+", " ", _unaccented(text)).split())
+
+
+def _choice_keys(choice: Choice) -> set[str]:
+    """Every name of a choice (value, labels, aliases) as :func:`_choice_key` makes it."""
+    return {
+        _choice_key(w) for w in (choice.value, choice.label.en, choice.label.fr, *choice.aliases)
+    }
+
+
+def _date_shaped(norm: str) -> bool:
+    """Whether a refused number reads as a date ('23/11/2026', '2026-11-23', '12/05/25',
+    '23 nov 2026'), to say that a number is asked rather than name '/11/2026' a unit."""
+    return parse_date(norm) is not None or _TWO_DIGIT_YEAR_RE.match(norm) is not None
 
 
 def _is_bare(text: str) -> bool:

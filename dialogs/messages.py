@@ -117,6 +117,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "I don't know the unit '{unit}'. Accepted units: {units}.",
         "fr": "Je ne connais pas l'unité « {unit} ». Unités acceptées : {units}.",
     },
+    "unit_other_question": {
+        "en": "{unit} is not a unit for this question. Accepted units: {units}.",
+        "fr": "{unit} n'est pas une unité pour cette question. Unités acceptées : {units}.",
+    },
+    "date_not_number": {
+        "en": "{text} is a date, but a number is expected here. {expected}",
+        "fr": "{text} est une date, mais un nombre est attendu ici. {expected}",
+    },
+    "choice_ambiguous": {
+        "en": "“{text}” is the start of more than one choice: {choices}. Please type more "
+        "of the name.",
+        "fr": "« {text} » est le début de plusieurs choix : {choices}. Merci de saisir "
+        "davantage du nom.",
+    },
     "quantity_range": {
         "en": "{value} is out of range: expected {expected}.",
         "fr": "{value} est hors limites : attendu {expected}.",
@@ -148,6 +162,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "already happened; please check it.",
         "fr": "{date} est postérieure à aujourd'hui ({today}) : cette date est celle d'un "
         "événement déjà passé ; merci de vérifier.",
+    },
+    "date_ahead_past_event": {
+        "en": "“{text}” ({date}) is after today: this date records something that has "
+        "already happened. Please type the day it happened, as DD/MM/YYYY.",
+        "fr": "« {text} » ({date}) est après aujourd'hui : cette date est celle d'un "
+        "événement déjà passé. Merci de saisir le jour où il a eu lieu, au format JJ/MM/AAAA.",
     },
     "date_after_start": {
         "en": "{date} is after the planned start date ({start}): please check it.",

@@ -121,18 +121,17 @@ async def test_a_typed_answer_is_read_back_when_recorded_otherwise_than_typed(
     assert chat.last_text.startswith("→ 19/05/2025\n"), chat.last_text
 
 
-async def test_a_daily_dose_typed_per_day_is_told_its_unit(
-    make_bot: Any, eligible: dict[str, str]
-) -> None:
+async def test_a_daily_dose_typed_per_day_is_read(make_bot: Any, eligible: dict[str, str]) -> None:
     """'10 mg/j' (the help itself says « 10 mg/jour ») was answered « nombre strictement
-    supérieur à 0 et inférieur ou égal à 2000 »: as if 10 were out of range."""
+    supérieur à 0 et inférieur ou égal à 2000 »: as if 10 were out of range; then « Je ne
+    connais pas l'unité « mg/j » », at a question asking for a daily dose."""
     bot: Bot = await make_bot(stop_at_first_fail=False)
     record = {**eligible, "steroid_drug": "prednisone"}
     chat = await screening_at(bot, "steroid_dose_mg", record)
-    await chat.send("10 mg/j")
+    await chat.send("10 mg/semaine")  # another period: refused, saying which units
     assert current(bot) == "steroid_dose_mg"
-    assert chat.last_text == "Je ne connais pas l'unité « mg/j ». Unités acceptées : mg."
-    await chat.send("10 mg")
+    assert chat.last_text.startswith("Je ne connais pas l'unité « mg/semaine »"), chat.last_text
+    await chat.send("10 mg/j")
     assert current(bot) != "steroid_dose_mg"
     assert "10 mg/jour = 10 mg/jour en équivalent prednisone" in chat.last_text
 

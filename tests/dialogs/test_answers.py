@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
 from dialogs.answers import AnswerError, AnswerParser, ParseContext, reads_as_date
 from dialogs.messages import CATALOGUE
-from dialogs.protocol import parse_protocol
+from dialogs.protocol import Protocol, parse_protocol
 from dialogs.values import UNKNOWN, Answer, Quantity
 from tests.dialogs.conftest import Say
 
@@ -524,3 +525,310 @@ def test_a_day_count_before_day_1_is_only_for_past_events() -> None:
     # 'J-3' of the planned start itself, or of a question not dated back from it: refused.
     assert isinstance(parse("when_last", "J-3"), AnswerError)
     assert isinstance(parse("drawn", "J-3"), AnswerError)  # 27/11: after today (23/11)
+
+
+# -- QA findings: days ahead, choice prefixes, units of other questions, doses per day ------
+
+
+@pytest.fixture(scope="module")
+def acse_parse(acse_protocol: Protocol) -> Callable[..., Answer | AnswerError]:
+    """``acse_parse(question_id, text, lang="en")`` on protocol v1, today 23/11/2026 and
+    the planned start 30/11/2026 (as the typed-protocol helpers above)."""
+    parser = AnswerParser(acse_protocol)
+
+    def run(qid: str, text: str, lang: str = "en") -> Answer | AnswerError:
+        ctx = ParseContext(today=TODAY, planned_start=START, lang=lang)
+        return parser.parse(acse_protocol.question_by_id[qid], text, ctx)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("demain", dt.date(2026, 11, 24)),
+        ("Demain.", dt.date(2026, 11, 24)),
+        ("tomorrow", dt.date(2026, 11, 24)),
+        ("après-demain", dt.date(2026, 11, 25)),
+        ("apres-demain", dt.date(2026, 11, 25)),
+        ("Après demain", dt.date(2026, 11, 25)),
+        ("day after tomorrow", dt.date(2026, 11, 25)),
+        ("the day after tomorrow", dt.date(2026, 11, 25)),
+    ],
+)
+def test_tomorrow_is_a_planned_start(text: str, expected: dt.date) -> None:
+    """« On commence demain »: the planned start was refused as "type a date"."""
+    assert value("planned_start_date", text) == expected
+
+
+def test_tomorrow_for_a_date_that_is_no_past_event_still_meets_the_start() -> None:
+    assert value("when_last", "demain") == dt.date(2026, 11, 24)  # before the start (30/11)
+    late = parse("when_last", "après-demain", start=dt.date(2026, 11, 24))
+    assert isinstance(late, AnswerError) and late.after_start
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        (
+            "demain",
+            "fr",
+            "« demain » (24/11/2026) est après aujourd'hui : cette date est celle d'un "
+            "événement déjà passé. Merci de saisir le jour où il a eu lieu, au format "
+            "JJ/MM/AAAA.",
+        ),
+        (
+            "tomorrow",
+            "en",
+            "“tomorrow” (24/11/2026) is after today: this date records something that has "
+            "already happened. Please type the day it happened, as DD/MM/YYYY.",
+        ),
+        (
+            "après-demain",
+            "fr",
+            "« après-demain » (25/11/2026) est après aujourd'hui : cette date est celle d'un "
+            "événement déjà passé. Merci de saisir le jour où il a eu lieu, au format "
+            "JJ/MM/AAAA.",
+        ),
+    ],
+)
+def test_tomorrow_for_a_past_event_says_it_is_after_today(
+    text: str, lang: str, expected: str
+) -> None:
+    assert error("drawn", text, lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "expected"),
+    [
+        ("cns_metastases", "asymptomatic", "asymptomatic_untreated"),
+        ("cns_metastases", "Asympt", "asymptomatic_untreated"),
+        ("cns_metastases", "asymptomatiques", "asymptomatic_untreated"),
+        ("cns_metastases", "asymptomatic unt", "asymptomatic_untreated"),  # the value
+        ("cns_metastases", "sympt", "symptomatic"),  # a prefix, never inside a word
+        ("cns_metastases", "trait", "treated"),
+        ("steroid_drug", "prednisol", "prednisolone"),
+        ("steroid_drug", "Méthylpred", "methylprednisolone"),
+        ("steroid_drug", "methylpred", "methylprednisolone"),  # accents aside
+        ("steroid_drug", "DEXAMETH", "dexamethasone"),
+        ("steroid_drug", "betameth", "betamethasone"),
+        ("cohort", "cancer de la thyroide", "thyroid"),  # whole, without its accent
+        ("cohort", "lymphome", "pcnsl"),
+        ("cohort", "germ", "germ_cell"),
+        ("cohort", "neuroendoc", "neuroendocrine"),
+    ],
+)
+def test_a_choice_typed_as_the_start_of_one_name_is_read(
+    acse_parse: Callable[..., Answer | AnswerError], qid: str, text: str, expected: str
+) -> None:
+    result = acse_parse(qid, text)
+    assert isinstance(result, Answer), result
+    assert result.value == expected
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "expected"),
+    [
+        ("cns_metastases", "none", "none"),
+        ("cns_metastases", "non", "none"),
+        ("steroid_drug", "dexa", "dexamethasone"),
+        ("steroid_drug", "Prednisone", "prednisone"),
+        ("cohort", "sarc", "sarcoma"),
+        ("sex", "f", "female"),
+    ],
+)
+def test_exact_choice_names_are_read_as_before(
+    acse_parse: Callable[..., Answer | AnswerError], qid: str, text: str, expected: str
+) -> None:
+    result = acse_parse(qid, text)
+    assert isinstance(result, Answer), result
+    assert result.value == expected
+
+
+@pytest.mark.parametrize(
+    ("qid", "text"),
+    [
+        ("cns_metastases", "asy"),  # under four characters: too little to pick
+        ("cns_metastases", "tr"),
+        ("cns_metastases", "untreated"),  # inside a name, not its start
+        ("cns_metastases", "non traitées"),  # not 'non' (none)
+        ("steroid_drug", "solu"),  # Solupred or Solumédrol
+    ],
+)
+def test_a_choice_prefix_too_short_or_inside_a_name_is_refused(
+    acse_parse: Callable[..., Answer | AnswerError], qid: str, text: str
+) -> None:
+    assert isinstance(acse_parse(qid, text), AnswerError)
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "lang", "expected"),
+    [
+        (
+            "steroid_drug",
+            "pred",
+            "en",
+            "“pred” is the start of more than one choice: Prednisone, Prednisolone. Please "
+            "type more of the name.",
+        ),
+        (
+            "steroid_drug",
+            "Predniso",
+            "fr",
+            "« predniso » est le début de plusieurs choix : Prednisone (Cortancyl), "
+            "Prednisolone (Solupred). Merci de saisir davantage du nom.",
+        ),
+        (
+            "cohort",
+            "cancer",
+            "fr",
+            "« cancer » est le début de plusieurs choix : Cancer de l'ovaire, Cancer de la "
+            "thyroïde. Merci de saisir davantage du nom.",
+        ),
+        (
+            "cohort",
+            "tumeur",
+            "en",
+            "“tumeur” is the start of more than one choice: Neuroendocrine tumour or "
+            "carcinoma, Germ cell tumour. Please type more of the name.",
+        ),
+    ],
+)
+def test_an_ambiguous_choice_prefix_lists_the_choices_it_starts(
+    acse_parse: Callable[..., Answer | AnswerError], qid: str, text: str, lang: str, expected: str
+) -> None:
+    result = acse_parse(qid, text, lang)
+    assert isinstance(result, AnswerError), result
+    assert result.message == expected
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "lang", "expected"),
+    [
+        (
+            "anc",
+            "13 g/dl",
+            "fr",
+            "g/dL n'est pas une unité pour cette question. Unités acceptées : ×10⁹/L, /mm³.",
+        ),
+        (
+            "anc",
+            "13 g/dl",
+            "en",
+            "g/dL is not a unit for this question. Accepted units: ×10⁹/L, /mm³.",
+        ),
+        (
+            "hemoglobin",
+            "9 mg/dL",
+            "en",
+            "mg/dL is not a unit for this question. Accepted units: g/dL, g/L, mmol/L.",
+        ),
+        (
+            "steroid_dose_mg",
+            "16 g/dl",
+            "fr",
+            "g/dL n'est pas une unité pour cette question. Unités acceptées : mg.",
+        ),
+    ],
+)
+def test_a_unit_of_another_question_is_told_so(
+    acse_parse: Callable[..., Answer | AnswerError], qid: str, text: str, lang: str, expected: str
+) -> None:
+    """« Je ne connais pas l'unité « g/dl » » read as if the bot could not read g/dL."""
+    result = acse_parse(qid, text, lang)
+    assert isinstance(result, AnswerError), result
+    assert result.message == expected
+
+
+def test_a_unit_no_question_has_is_still_unknown(
+    acse_parse: Callable[..., Answer | AnswerError],
+) -> None:
+    result = acse_parse("anc", "13 furlongs", "fr")
+    assert isinstance(result, AnswerError), result
+    assert result.message.startswith("Je ne connais pas l'unité « furlongs »")
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "lang", "expected"),
+    [
+        (
+            "anc",
+            "23/11/2026",
+            "fr",
+            "23/11/2026 est une date, mais un nombre est attendu ici. Merci de saisir un "
+            "nombre avec son unité, parmi : ×10⁹/L, /mm³.",
+        ),
+        (
+            "anc",
+            "23/11/2026",
+            "en",
+            "23/11/2026 is a date, but a number is expected here. Please type a number with "
+            "its unit, one of: ×10⁹/L, /mm³.",
+        ),
+        (
+            "anc",
+            "2026-11-23",
+            "en",
+            "2026-11-23 is a date, but a number is expected here. Please type a number with "
+            "its unit, one of: ×10⁹/L, /mm³.",
+        ),
+        (
+            "steroid_dose_mg",
+            "23/11/2026",
+            "en",
+            "23/11/2026 is a date, but a number is expected here. Please type a number "
+            "greater than 0 and at most 2000.",
+        ),
+        (
+            "age",
+            "12/05/25",
+            "fr",
+            "12/05/25 est une date, mais un nombre est attendu ici. Merci de saisir un nombre "
+            "entier entre 0 et 120.",
+        ),
+    ],
+)
+def test_a_date_typed_for_a_number_is_told_a_number_is_expected(
+    acse_parse: Callable[..., Answer | AnswerError], qid: str, text: str, lang: str, expected: str
+) -> None:
+    """'23/11/2026' at the ANC was told « Je ne connais pas l'unité « /11/2026 » »."""
+    result = acse_parse(qid, text, lang)
+    assert isinstance(result, AnswerError), result
+    assert result.message == expected
+
+
+def test_a_decimal_point_number_is_no_date(
+    acse_parse: Callable[..., Answer | AnswerError],
+) -> None:
+    result = acse_parse("steroid_dose_mg", "12.11")
+    assert isinstance(result, Answer) and result.value == pytest.approx(12.11)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["16 mg/day", "16 mg/d", "16 mg/j", "16 mg/jour", "16 mg par jour", "16 mg per day", "16/j"],
+)
+def test_a_daily_dose_typed_per_day_is_read(
+    acse_parse: Callable[..., Answer | AnswerError], text: str
+) -> None:
+    """'Its daily dose, in mg?': '16 mg/day' restates the question, and was refused with
+    "I don't know the unit 'mg/day'"."""
+    result = acse_parse("steroid_dose_mg", text)
+    assert isinstance(result, Answer), result
+    assert result.value == 16
+
+
+def test_a_dose_per_another_period_is_still_refused(
+    acse_parse: Callable[..., Answer | AnswerError],
+) -> None:
+    result = acse_parse("steroid_dose_mg", "16 mg/semaine", "fr")
+    assert isinstance(result, AnswerError), result
+    assert result.message == "Je ne connais pas l'unité « mg/semaine ». Unités acceptées : mg."
+
+
+def test_a_per_day_suffix_only_where_the_label_asks_per_day(
+    acse_parse: Callable[..., Answer | AnswerError],
+) -> None:
+    # The ANC label asks for no amount per day: '1,5 G/L/j' is no unit of it.
+    assert isinstance(acse_parse("anc", "1,5 G/L/j"), AnswerError)
+    assert isinstance(acse_parse("anc", "1500/mm3/d"), AnswerError)
