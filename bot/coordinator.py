@@ -1161,7 +1161,8 @@ async def _query_response(
     lang, user = actor.lang, actor.user
     if user is None or not user.active:
         who = update.effective_user
-        await message.reply_text(t("refused_short", lang, user_id=who.id if who else "?"))
+        key = "refused_short" if user is None else "revoked_short"
+        await message.reply_text(t(key, lang, user_id=who.id if who else "?"))
         return
     review = await asyncio.to_thread(get_review, store, int(delivered.revision))
     if review is None or review.screening_id != delivered.screening_id:
@@ -1310,7 +1311,8 @@ async def _investigator_reopen(
     who = actor.user
     if who is None or not who.active:
         user = update.effective_user
-        return t("refused_short", lang, user_id=user.id if user else "?")
+        key = "refused_short" if who is None else "revoked_short"
+        return t(key, lang, user_id=user.id if user else "?")
     review = await asyncio.to_thread(get_review, services.store, review_id)
     if review is None or review.action != ReviewAction.QUERY:
         return tr("not_yours", lang)

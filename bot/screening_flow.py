@@ -331,9 +331,11 @@ class ScreeningFlow:
                 msg.user_id,
                 msg.display_name or "-",
             )
-            out = Outcome([Reply(t("refused", lang, user_id=msg.user_id))], lang=lang)
+            # A deactivated user read "not authorised… ask for access", as if never given.
+            key = "refused" if user is None else "revoked"
+            out = Outcome([Reply(t(key, lang, user_id=msg.user_id))], lang=lang)
             if msg.data is not None:
-                out.notice = t("refused_short", lang, user_id=msg.user_id)
+                out.notice = t(f"{key}_short", lang, user_id=msg.user_id)
             return out
         ctx = _Ctx(
             user.telegram_id,
@@ -930,6 +932,9 @@ class ScreeningFlow:
             if existing is None or question_id in work.conv.resolution.invalid:
                 raise _Refused("stale")
             switched = not work.tx.is_current()
+            # A value of the old lab date read unknown until kept: kept, it may fail now,
+            # as it would have typed again (the stop offer, not silence until the verdict).
+            before = work.engine.failing(work.conv, question_id)
             # Move on with the stored answer itself: re-parsing its text could change it
             # ("today" typed last week).
             work.conv.trigger("advance", answer=existing)
@@ -937,8 +942,12 @@ class ScreeningFlow:
             work.tx.log_event("kept", ctx.user_id, {"question_id": question_id})
             shown = work.engine.display(question_id, existing.value, ctx.lang)
             failing = work.engine.failing(work.conv, question_id)
+            newly: tuple[CriterionResult, ...] = ()
+            if failing - before:
+                failed = work.engine.evaluate(work.conv).failed
+                newly = tuple(r for r in failed if r.id in failing - before)
             lines = [t("resumed", ctx.lang, code=work.screening.patient_code)] if switched else []
-            out = self._advance(ctx, work, lines, (), failing)
+            out = self._advance(ctx, work, lines, newly, failing)
         out.recorded = t("kept", ctx.lang, answer=shown)
         return out
 

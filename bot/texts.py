@@ -21,6 +21,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "Votre identifiant Telegram est {user_id} : transmettez-le au coordinateur "
         "de l'étude, qui pourra vous donner accès.",
     },
+    "revoked": {
+        "en": "⛔ Your access to this bot was revoked.\n"
+        "Your Telegram user id is {user_id}: ask the study coordinator if this is a mistake.",
+        "fr": "⛔ Votre accès à ce bot a été retiré.\n"
+        "Votre identifiant Telegram est {user_id} : voyez avec le coordinateur de l'étude "
+        "s'il s'agit d'une erreur.",
+    },
+    "revoked_short": {
+        "en": "Access revoked (your id: {user_id}).",
+        "fr": "Accès retiré (votre identifiant : {user_id}).",
+    },
     "refused_short": {
         "en": "Not authorised (your id: {user_id}).",
         "fr": "Non autorisé (votre identifiant : {user_id}).",

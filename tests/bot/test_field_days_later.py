@@ -629,6 +629,45 @@ async def test_the_welcome_after_a_restart_says_a_patient_code_is_still_awaited(
     )
 
 
+async def test_keeping_an_old_lab_value_that_fails_brings_the_stop_offer(
+    bot_on: Callable[..., Any],
+) -> None:
+    """Kept for the new lab date, the old platelets (50) failed I09 in silence: the walk
+    went on to the haemoglobin, where typing « 50 G/L » brought the stop offer at once."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    old = {
+        **eligible_on(TODAY),
+        "planned_start_date": dmy(TODAY + dt.timedelta(days=7)),
+        "sex": "male",
+        "lab_date": ago(20),
+        "platelets": "50 G/L",
+    }
+    await chat.send("/new P-0047")
+    await answer_up_to(bot, chat, old)
+    await chat.send("/resume P-0047")
+    await chat.send("today")  # the new lab date
+    await chat.send("2 G/L")
+    await chat.press("Keep: 50 ×10⁹/L")
+    assert "Criterion I09 not met" in chat.last_text, chat.last_text
+    assert chat.buttons == ["End screening", "Document remaining criteria"]
+
+
+async def test_a_deactivated_investigator_is_told_access_was_revoked(
+    bot_on: Callable[..., Any],
+) -> None:
+    # « You are not authorised… send your id to get access », as if never given any.
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new P-0048")
+    bot.store.set_active(INVESTIGATOR, False, actor="test")
+    await chat.send("today")
+    assert chat.last_text == (
+        "⛔ Your access to this bot was revoked.\nYour Telegram user id is "
+        f"{INVESTIGATOR}: ask the study coordinator if this is a mistake."
+    )
+
+
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
     bot_on: Callable[..., Any],
 ) -> None:

@@ -178,7 +178,9 @@ async def test_inactive_user_is_refused(bot: Bot) -> None:
     bot.store.set_active(OTHER_INVESTIGATOR, False, actor="test")
     chat = bot.chat(OTHER_INVESTIGATOR, language_code="fr")
     await chat.send("/new P-0003")
-    assert "pas autorisé" in chat.last_text and str(OTHER_INVESTIGATOR) in chat.last_text
+    assert "accès à ce bot a été retiré" in chat.last_text, chat.last_text
+    assert str(OTHER_INVESTIGATOR) in chat.last_text
+    assert bot.store.list_screenings() == []
 
 
 async def test_pseudonym_rules_and_duplicate_codes(bot: Bot) -> None:

@@ -169,7 +169,7 @@ async def test_a_deactivated_investigators_query_button_does_nothing(
     sid, _coordinator, investigator = await _queried(bot, store, engine, "P-065")
     store.set_active(INVESTIGATOR, False, actor="test")
     await investigator.press_data(_reopen_button(investigator), investigator.sent[-1])
-    assert investigator.notices[-1] == f"Not authorised (your id: {INVESTIGATOR})."
+    assert investigator.notices[-1] == f"Access revoked (your id: {INVESTIGATOR})."
     assert store.get_screening(sid).status == "completed"
     assert store.events(sid, "reopened") == []
 
