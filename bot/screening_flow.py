@@ -921,6 +921,8 @@ class ScreeningFlow:
             return self._change_start(ctx, sid)
         if data.kind == "n":
             return self._new_anyway(ctx, sid)
+        if data.kind == "x" and data.value == "c":
+            return self._close_again(ctx, sid)
         if data.kind == "x":
             return self._abandon(ctx, sid, data.value == "y")
         raise _Refused("forged")
@@ -1157,17 +1159,39 @@ class ScreeningFlow:
 
     def _abandon_question(self, ctx: _Ctx, s: Screening, before: Sequence[str]) -> Reply:
         assert s.id is not None
-        keyboard = (
-            (
-                Button(
-                    t("button_abandon", ctx.lang, code=s.patient_code),
-                    screening_data("x", s.id, "y"),
-                ),
-                Button(t("button_keep_screening", ctx.lang), screening_data("x", s.id, "n")),
-            ),
+        abandon = Button(
+            t("button_abandon", ctx.lang, code=s.patient_code), screening_data("x", s.id, "y")
         )
+        keep = Button(t("button_keep_screening", ctx.lang), screening_data("x", s.id, "n"))
+        if self._resumed_by_investigator(s.id):
+            # Taken up again to document labs: /cancel most likely means "not now", and
+            # abandoning would throw away the verdict it had (coordinators told so).
+            close = Button(t("button_close_again", ctx.lang), screening_data("x", s.id, "c"))
+            text = t("cancel_confirm_resumed", ctx.lang, code=s.patient_code)
+            return Reply("\n".join([*before, text]), ((close,), (abandon,), (keep,)))
         text = "\n".join([*before, t("cancel_confirm", ctx.lang, code=s.patient_code)])
-        return Reply(text, keyboard)
+        return Reply(text, ((abandon, keep),))
+
+    def _resumed_by_investigator(self, sid: int) -> bool:
+        """Whether the open screening is one its investigator reopened with /resume."""
+        last = self.store.last_event(sid, ("reopened", _MOVED))
+        detail = last.detail if last is not None and isinstance(last.detail, dict) else {}
+        return (
+            last is not None
+            and last.kind == "reopened"
+            and detail.get("reason") == (_RESUME_REASON)
+        )
+
+    def _close_again(self, ctx: _Ctx, sid: int) -> Outcome:
+        """/cancel in a resumed walk, then "Close it again": completed with the answers
+        given so far, as if the walk had reached its end (a kept walk says so)."""
+        if not self._resumed_by_investigator(sid):
+            raise _Refused("stale")
+        with self._session(ctx, sid) as work:
+            work.tx.log_event("closed_again", ctx.user_id, None)
+            out = self._finish(ctx, work, [])
+        out.recorded = t("chose_close_again", ctx.lang)
+        return out
 
     def _abandon_still_asked(self, ctx: _Ctx, sid: int) -> Outcome | None:
         """The abandon question again, for a line typed while it waits; None once the

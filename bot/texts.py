@@ -356,6 +356,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Abandon screening {code}? Its answers stay in the audit trail.",
         "fr": "Abandonner le screening {code} ? Ses réponses restent dans l'historique.",
     },
+    "cancel_confirm_resumed": {
+        "en": "Stop documenting {code} for now? “Close it again” closes it with the answers "
+        "given so far (its verdict worked out again; /resume {code} later). “Abandon” "
+        "discards the screening and its verdict (its answers stay in the audit trail).",
+        "fr": "Arrêter de documenter {code} pour l'instant ? « Le refermer » le clôt avec "
+        "les réponses données jusqu'ici (son verdict est recalculé ; /resume {code} plus "
+        "tard). « Abandonner » écarte le screening et son verdict (ses réponses restent "
+        "dans l'historique).",
+    },
+    "button_close_again": {"en": "Close it again", "fr": "Le refermer"},
+    "chose_close_again": {"en": "→ Closed again.", "fr": "→ Refermé."},
     "abandon_use_buttons": {
         "en": "Nothing recorded: please answer with a button.",
         "fr": "Rien n'a été enregistré : répondez avec un bouton.",

@@ -668,6 +668,31 @@ async def test_a_deactivated_investigator_is_told_access_was_revoked(
     )
 
 
+async def test_cancel_in_a_resumed_walk_offers_to_close_it_again(
+    bot_on: Callable[..., Any],
+) -> None:
+    """/cancel half-way through a /resume walk offered only to abandon: the INCOMPLETE
+    verdict was thrown away (coordinators told « its verdict no longer counts ») when the
+    investigator only meant to stop for now."""
+    bot: Bot = await bot_on()
+    summaries: list[str] = []
+    bot.services.on_completing.append(lambda tx, *_: summaries.append(tx.screening.verdict))
+    chat = bot.chat()
+    await chat.send("/new P-0049")
+    await answer_up_to(bot, chat, {**eligible_on(TODAY), "ffpe_available": "?", "anc": "?"})
+    await chat.send("/resume P-0049")
+    await chat.press("Yes")  # the FFPE block was found; the ANC still out
+    await chat.send("/cancel")
+    assert chat.buttons == ["Close it again", "Abandon P-0049", "Keep it"]
+    await chat.press("Close it again")
+    assert "verdict: INCOMPLETE" in chat.last_text and "FFPE" not in chat.last_text
+    (s,) = bot.store.list_screenings(INVESTIGATOR)
+    assert (s.status, s.verdict) == ("completed", "incomplete")
+    assert summaries == ["incomplete", "incomplete"]  # the FFPE answer is news
+    await chat.send("/resume P-0049")  # and it can be taken up again
+    assert current(bot).current_state == "anc"
+
+
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
     bot_on: Callable[..., Any],
 ) -> None:

@@ -139,9 +139,9 @@ async def test_review_history_shows_a_change_as_the_chat_shows_values_in_the_rea
     await coordinator.send("/review P-0604")
     history = coordinator.texts[-1]
     first, second = (line for line in history.splitlines() if "Date prévue" in line)
-    assert first.startswith("<b>#1</b> ") and first.endswith(
-        " : 03/06/2025 → remplacée par #2"
-    ), first
+    assert first.startswith("<b>#1</b> ") and first.endswith(" : 03/06/2025 → remplacée par #2"), (
+        first
+    )
     assert second.startswith("<b>#2</b> ") and second.endswith(
         " : 04/06/2025 (modifiée ; avant « 03/06/2025 », après /back)"
     ), second
