@@ -87,7 +87,8 @@ _WEEK_UNITS = frozenset({"semaine", "semaines", "sem", "week", "weeks", "wk", "w
 _SPAN_RE = re.compile(
     r"(il y a|depuis) .*\b(mois|ans?|annees?|quinzaine|quinze jours|quelques \w+)"
     r"|.*\b(months?|years?|yrs?|fortnight|few \w+|several \w+) ago"
-    r"|(le )?mois dernier|l'an dernier|l'annee derniere|last (month|year)"
+    r"|(le )?mois dernier|l'an dernier|l'annee derniere|last (week|month|year)"
+    r"|(la )?semaine derniere"
     r"|(une )?quinzaine|a fortnight"
 )
 # 'J-3', 'j - 3', 'D-3': days before day 1 (the planned start), the trial team's count.

@@ -497,6 +497,8 @@ def test_days_and_weeks_ago_count_back_from_today(text: str, expected: dt.date) 
         "l’année dernière",
         "last month",
         "a few days ago",
+        "la semaine dernière",
+        "last week",
     ],
 )
 def test_a_span_that_is_no_day_is_refused_as_a_span(text: str) -> None:
