@@ -4,7 +4,8 @@ The same functions build the documents /export and /log send in Telegram, so a f
 from the shell and a file from the bot never differ.  Exit codes: 0 done (warnings, such
 as screenings exported without their protocol file, go to stderr), 1 refused (no
 database, database problem, an output file that cannot be written or is the database
-itself), 2 bad usage (argparse).
+itself, standard output closed early by its reader, as by ``| head``), 2 bad usage
+(argparse).
 
 ``--since`` means what each document is for: an export is incremental, so it carries
 the screenings *changed* since the date (a screening started earlier and completed
@@ -53,7 +54,14 @@ from storage.exports import (
     write_json,
 )
 from storage.fhir import write_bundle
-from storage.screening_log import OUTCOME_LABELS, OUTCOMES, ScreeningLog, compute_log
+from storage.screening_log import (
+    OUTCOME_LABELS,
+    OUTCOMES,
+    ChartWords,
+    ScreeningLog,
+    compute_log,
+    render_png,
+)
 
 Format = Literal["csv", "json", "fhir"]
 UTF8_BOM = "\ufeff"
@@ -298,13 +306,19 @@ def unloaded_warnings(fmt: Format, unloaded: Mapping[ProtocolKey, int]) -> list[
     ]
 
 
-def log_rows(log: ScreeningLog) -> list[list[str]]:
-    """The log as rows (header first): one per cohort, then the total."""
+def log_rows(log: ScreeningLog, names: Mapping[str, str] | None = None) -> list[list[str]]:
+    """The log as rows (header first): one per cohort, then the total.
+
+    ``names``: each stored cohort code's label (``bot.coordinator.cohort_names``), as
+    /log shows them; rows are in label order, as there.  A code without one stays as
+    stored."""
+    names = names or {}
     header = ["Cohort", "Screened", *(OUTCOME_LABELS[k] for k in OUTCOMES)]
     rows = [header]
-    for cohort in sorted(log.by_cohort):
+    for cohort in sorted(log.by_cohort, key=lambda code: names.get(code, code)):
         counts = log.by_cohort[cohort]
-        rows.append([cohort, str(sum(counts.values())), *(str(counts[k]) for k in OUTCOMES)])
+        label = names.get(cohort, cohort)
+        rows.append([label, str(sum(counts.values())), *(str(counts[k]) for k in OUTCOMES)])
     rows.append(["Total", str(log.screened), *(str(log.totals[k]) for k in OUTCOMES)])
     return rows
 
@@ -332,6 +346,30 @@ def _error(console: Console, message: object) -> None:
 def _line(console: Console, message: str, style: str = "") -> None:
     """One line, unwrapped and never read as markup (a path may hold brackets)."""
     console.print(Text(message, style=style), soft_wrap=True)
+
+
+# A reader that stops early (``| head``, a pager quit) closes the pipe, and the next write
+# raises BrokenPipeError.  That is normal on the command line: no traceback, and exit 1,
+# this command's "output could not be written", as rich exits when a table meets a closed
+# pipe (``log``); a script with ``set -o pipefail`` still sees the output was cut short.
+# (Not 141, "killed by SIGPIPE": the process was not killed, it stopped.)
+BROKEN_PIPE = 1
+
+
+def quiet_broken_pipe() -> int:
+    """After a BrokenPipeError on standard output: point it at /dev/null, so that the
+    interpreter's final flush of what is still buffered cannot raise again ("Exception
+    ignored … BrokenPipeError", exit 120), as the Python documentation recommends
+    (signal module, "Note on SIGPIPE"); returns :data:`BROKEN_PIPE`."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (a test's capture)
+        pass
+    return BROKEN_PIPE
 
 
 def cannot_write(path: Path, exc: OSError) -> str:
@@ -434,6 +472,11 @@ def _export_command(args: argparse.Namespace) -> int:
                 for_spreadsheet=to_file,
                 unloaded=unloaded,
             )
+            # Flushed here, not at exit: a reader gone by now must reach the handler below.
+            out.flush()
+    except BrokenPipeError:
+        # Nothing more on stderr either: no summary of an export nobody read to its end.
+        return quiet_broken_pipe()
     except (StorageError, OutputError) as exc:
         _error(err, exc)
         return 1
@@ -470,8 +513,6 @@ def _column(table: Table, name: str, justify: Literal["left", "right"] = "left")
 
 
 def _log_command(args: argparse.Namespace) -> int:
-    from storage.screening_log import render_png
-
     until = exclusive_end(args.until) if args.until is not None else None
     if args.since is not None and until is not None and until <= args.since:
         # argparse's own usage error (exit 2), before any database is opened.
@@ -484,7 +525,7 @@ def _log_command(args: argparse.Namespace) -> int:
     try:
         if args.png is not None:
             refuse_database(args.png)
-        store, _registry = _open()
+        store, registry = _open()
     except (StorageError, ProtocolError, OutputError) as exc:
         _error(Console(stderr=True), exc)
         return 1
@@ -492,7 +533,24 @@ def _log_command(args: argparse.Namespace) -> int:
         log = compute_log(store, args.since, until=until)
     finally:
         store.close()
-    rows = log_rows(log)
+    # Cohorts by their label in the protocol, in English, as /log shows them in Telegram
+    # ("Sarcoma", not the stored code "sarcoma"); imported here, as bot.coordinator
+    # imports this module.
+    from bot.coordinator import cohort_names
+
+    names = cohort_names(registry, log.by_cohort, "en")
+    try:
+        return _print_log(console, args, log, names)
+    except BrokenPipeError:
+        # rich itself exits 1 quietly when a print meets a closed pipe; this catches
+        # what reaches us all the same.
+        return quiet_broken_pipe()
+
+
+def _print_log(
+    console: Console, args: argparse.Namespace, log: ScreeningLog, names: Mapping[str, str]
+) -> int:
+    rows = log_rows(log, names)
     # The log counts patients screened in the period: screenings *started* in it (an
     # export's --since is about changes); the title says so, to the second.
     period = describe_period(args.since, args.until)
@@ -511,9 +569,10 @@ def _log_command(args: argparse.Namespace) -> int:
     console.print(failing)
     if args.png is not None:
         try:
-            args.png.write_bytes(render_png(log))
+            args.png.write_bytes(render_png(log, words=ChartWords(cohorts=names)))
         except OSError as exc:
             _error(Console(stderr=True), cannot_write(args.png, exc))
             return 1
         _line(console, f"chart written to {args.png}")
+    console.file.flush()
     return 0

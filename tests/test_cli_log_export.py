@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib.util
 import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from bot.cli import main
-from bot.cli_export import exclusive_end, parse_since
+from bot.cli_export import BROKEN_PIPE, exclusive_end, parse_since
 from bot.coordinator import Period, period_of
+from bot.screening_flow import answers_of
 from dialogs.engine import Engine
 from dialogs.registry import ProtocolRegistry
+from dialogs.values import to_json, unit_of
 from storage import Store, sqlite_url
 from storage.coordination import record_review
 from storage.exports import CSV_FIXED_COLUMNS, CSV_REVIEW_COLUMNS
@@ -33,6 +37,13 @@ from tests.coordinator.conftest import answer, start_screening
 from tests.fixtures import typed_on
 
 ROOT = Path(__file__).resolve().parents[1]
+# The unit's cohorts, by the English label the protocol gives each stored code.
+COHORT_LABELS = {
+    "neuroendocrine": "Neuroendocrine tumour or carcinoma",
+    "pcnsl": "Primary CNS lymphoma",
+    "sarcoma": "Sarcoma",
+    "thyroid": "Thyroid cancer",
+}
 TODAY = dt.datetime.now(dt.UTC).date()
 INVESTIGATOR, COORDINATOR = 111, 555
 
@@ -120,7 +131,7 @@ def test_a_log_saved_to_a_file_keeps_every_header_and_cohort_whole(
     for name in ("Screened", "Eligible", "Not eligible", "Incomplete", "In progress", "Abandoned"):
         assert name in header
     rows = {line.split("│")[1].strip(): line for line in text.splitlines() if "│" in line}
-    assert {"(no cohort)", "neuroendocrine", "pcnsl", "sarcoma", "thyroid", "Total"} <= set(rows)
+    assert {"(no cohort)", *COHORT_LABELS.values(), "Total"} <= set(rows)
 
 
 # -- 2. dates as the chat writes them, and an end date ---------------------------------------
@@ -323,3 +334,138 @@ def test_the_chart_counts_whole_patients(
     bars, failing = figure.axes
     ticks = [*bars.get_yticks(), *failing.get_xticks()]
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+# -- 5. cohorts by their label, as /log shows them ---------------------------------------------
+
+
+def test_the_log_names_cohorts_by_their_label_as_telegram_does(
+    unit: dict[str, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from matplotlib.figure import Figure
+
+    figures: list[Figure] = []
+    savefig = Figure.savefig
+
+    def keep(self: Figure, *args: object, **kwargs: object) -> None:
+        figures.append(self)
+        savefig(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    # $ screenbot log --png log.png
+    assert main(["log", "--png", str(tmp_path / "log.png")]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") > 2]
+    # In label order (the order /log lists them), the screening without a cohort too.
+    cohorts = rows[: rows.index("Total")]
+    assert cohorts == sorted(["(no cohort)", *COHORT_LABELS.values()])
+    assert not set(COHORT_LABELS) & set(rows)
+    # The chart names them the same way.
+    [figure] = figures
+    bars = figure.axes[0]
+    assert sorted(t.get_text() for t in bars.get_xticklabels()) == cohorts
+
+
+# -- 6. a reader that closes the pipe early (| head) --------------------------------------------
+
+
+def _bench(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def many(data_dir: Path) -> Path:
+    """1,000 screenings: every export is far larger than a pipe holds (64 KiB), so the
+    command is still writing when its reader goes."""
+    bench = _bench("bench_export")
+    with Store(sqlite_url(data_dir)) as store:
+        store.upgrade()
+        bench.seed(store, ProtocolRegistry.from_directory(clock=lambda: bench.TODAY), 1_000)
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "--format", "csv"],
+        ["export", "--format", "json"],
+        ["export", "--format", "fhir"],
+        ["export", "--format", "csv", "--output", "/dev/stdout"],
+        ["log"],
+    ],
+    ids=["csv", "json", "fhir", "csv-dev-stdout", "log"],
+)
+def test_a_reader_closing_the_pipe_early_ends_the_command_quietly(
+    argv: list[str], many: Path
+) -> None:
+    # $ screenbot export --format csv | head -c 5
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "DATABASE_URL")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *argv],
+        cwd=ROOT,
+        env={**env, "DATA_DIR": str(many), "PYTHONIOENCODING": "utf-8"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as command:
+        assert command.stdout is not None and command.stderr is not None
+        assert len(command.stdout.read(5)) == 5
+        command.stdout.close()
+        err = command.stderr.read().decode("utf-8")
+        code = command.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert "Exception ignored" not in err, err
+    # No summary either: the export was not read to its end.
+    assert "exported as" not in err, err
+    if argv[0] == "log":
+        # A log is a few kilobytes: the pipe may take it whole before the reader goes.
+        assert code in (0, BROKEN_PIPE), err
+    else:
+        assert code == BROKEN_PIPE, err
+
+
+# -- 7. a screening reopened, in progress again -------------------------------------------------
+
+
+def test_a_reopened_screening_in_progress_shows_its_current_answers_not_its_old_verdict(
+    unit: dict[str, int], data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # P-2 completed not eligible until its radiotherapy washout ends (today + 11); then
+    # reopened and the radiotherapy dated later (5 days ago, not 10), and not completed
+    # again yet: in progress, its new answer recorded.
+    engine = ProtocolRegistry.from_directory(clock=lambda: TODAY).latest()
+    with Store(sqlite_url(data_dir)) as store, store.screening_tx(unit["P-2"]) as tx:
+        tx.reopen("last_radiotherapy_date", user_id=INVESTIGATOR, reason="date")
+        answers = answers_of(tx.current_answers())
+        with engine.attached(tx.screening.current_state, answers, "en") as conv:
+            step = engine.answer(conv, _dmy(TODAY - dt.timedelta(days=5)))
+        assert step.accepted and step.answer is not None
+        value, raw = step.answer.value, step.answer.raw
+        tx.record_answer(step.question_id, raw, to_json(value), unit_of(value), INVESTIGATOR)
+    superseded = (TODAY + dt.timedelta(days=11)).isoformat()
+    current = (TODAY + dt.timedelta(days=16)).isoformat()
+    # CSV: no verdict; the criterion columns, earliest start and flags are the current
+    # answers' evaluation, never the superseded one's.
+    assert main(["export", "--format", "csv"]) == 0
+    rows = {r["patient_code"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    row = rows["P-2"]
+    assert (row["status"], row["verdict"]) == ("in_progress", "")
+    assert row["N07"] == "fail" and row["N09"] == "pass"
+    assert row["earliest_start"] == current != superseded
+    assert row["flagged"] == "N09"
+    # JSON: the stored evaluation, which the reopening cleared: nothing until completed.
+    assert main(["export", "--format", "json"]) == 0
+    screenings = {s["patient_code"]: s for s in json.loads(capsys.readouterr().out)["screenings"]}
+    reopened = screenings["P-2"]
+    assert (reopened["status"], reopened["verdict"], reopened["criteria"]) == (
+        "in_progress",
+        None,
+        None,
+    )
+    assert (reopened["earliest_start"], reopened["flagged"]) == (None, {})
