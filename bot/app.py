@@ -159,7 +159,9 @@ class StartupFailureFilter(logging.Filter):
     LOG_LEVEL=DEBUG the traceback is still logged, at DEBUG.
     """
 
-    PREFIX = "Network Retry Loop ("
+    # Only the start-up loops ("Bootstrap Initialize Application", "Bootstrap delete
+    # Webhook", …): a token revoked while polling must still be logged as an error.
+    PREFIX = "Network Retry Loop (Bootstrap "
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.ERROR or not _message(record).startswith(self.PREFIX):

@@ -261,3 +261,21 @@ def test_scheduler_job_runs_are_not_logged_at_info(
     for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
         assert not logging.getLogger(name).isEnabledFor(logging.INFO)
     assert logging.getLogger("apscheduler").isEnabledFor(logging.WARNING)
+
+
+def test_a_retry_loop_failing_after_start_up_is_still_an_error() -> None:
+    """Only the start-up loops are said in one line by run_bot: a token revoked while
+    polling (the "Polling Updates" loop) must stay an ERROR record, not vanish to DEBUG."""
+    from bot.app import StartupFailureFilter
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("telegram.ext", logging.ERROR, __file__, 1, text, None, None)
+
+    quiet = StartupFailureFilter()
+    polling = record("Network Retry Loop (Polling Updates): Invalid token. Aborting retry loop.")
+    assert quiet.filter(polling) and polling.levelno == logging.ERROR
+    bootstrap = record(
+        "Network Retry Loop (Bootstrap Initialize Application): Invalid token. Aborting retry loop."
+    )
+    quiet.filter(bootstrap)
+    assert bootstrap.levelno == logging.DEBUG
