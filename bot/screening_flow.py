@@ -1294,7 +1294,12 @@ class ScreeningFlow:
         # As in the verdict: what passes but a person should look at.
         lines += _flagged_section(engine, evaluation, ctx.lang)
         lines += earliest_lines(engine, evaluation, answers, ctx.lang)
-        return Outcome([Reply("\n".join(lines))], screening_id=s.id)
+        replies = [Reply("\n".join(lines))]
+        if in_progress:
+            # After a summary of 40 lines, the question (and its Keep button) was a long
+            # scroll up on a phone: shown again under it, as /status does.
+            replies.append(self._current_view(ctx, s))
+        return Outcome(replies, screening_id=s.id)
 
     def _list(self, ctx: _Ctx) -> Outcome:
         every = self.store.list_screenings(ctx.user_id)

@@ -254,7 +254,7 @@ async def test_summary_and_status_do_not_count_the_old_labs_while_new_ones_are_a
     await chat.send("today")
     assert current(bot).current_state == "anc", chat.last_text
     await chat.send("/summary")
-    summary = chat.last_text
+    summary = chat.texts[-2]
     assert "verdict so far: INCOMPLETE" in summary, summary
     assert "I09" not in summary.split("⏳")[0]  # waits for the new values, not "passed"
     assert "⏳ 6 criteria wait for questions still to come: I09, I10, I11, I12, N11, N12" in summary
@@ -271,9 +271,10 @@ async def test_summary_early_in_a_screening_fits_one_phone_message(bot: Bot) -> 
     await chat.press("Sarcome")
     sent = len(chat.texts)
     await chat.send("/summary")
-    assert len(chat.texts) == sent + 1
-    summary = chat.last_text
+    assert len(chat.texts) == sent + 2  # the summary, then the question again under it
+    summary = chat.texts[-2]
     assert len(summary) < 600, summary
+    assert chat.last_text.startswith("Q "), chat.last_text
     assert "? ? mg/jour" not in summary
     assert "critère(s) en attente des questions à venir : I01, I02" in summary
     assert "verdict à ce stade : INCOMPLET (questions encore à poser)" in summary
@@ -579,7 +580,8 @@ async def test_values_of_the_old_lab_date_fail_nothing_before_they_are_confirmed
     assert current(bot).current_state == "platelets", chat.last_text
     assert "Current answer: 50 ×10⁹/L" in chat.last_text
     await chat.send("/summary")  # I09 waits for the platelets: unknown, not failed
-    assert "❌ I09" not in chat.last_text, chat.last_text
+    assert "❌ I09" not in chat.texts[-2], chat.texts[-2]
+    assert "Current answer: 50 ×10⁹/L" in chat.last_text  # the question, under it
     await chat.send("50 G/L")  # the same count on the new panel: now it fails
     assert "Criterion I09 not met" in chat.last_text, chat.last_text
 

@@ -419,7 +419,8 @@ async def test_list_status_summary_and_resume_choice(bot: Bot) -> None:
     await chat.send("/status")
     assert "Screening P-0001" in chat.texts[-2] and "Q 2/" in chat.texts[-2]
     await chat.send("/summary")
-    summary = "\n".join(chat.texts[-2:])  # 37 criteria: over 4096 characters, so split
+    summary = "\n".join(chat.texts[-3:-1])  # 37 criteria: over 4096 characters, so split
+    assert chat.last_text.startswith("Q 2/")  # then the question again, under it
     assert "verdict so far" in summary and "I01" in summary
 
 
