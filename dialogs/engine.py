@@ -204,9 +204,18 @@ class Engine:
         return self.parser.expected(self.question(question_id), lang)
 
     def display(self, question_id: str, value: Value, lang: str) -> str:
+        """An answer as the chat shows it.  A number read in its question's unit says the
+        unit ("16 mg", not "16": '16 mg/j' read back as « 16 » looked like a lost unit);
+        reasons fill values into their own sentences ("{dose} mg/day") and do not use this."""
         if value is UNKNOWN:
             return message("unknown_answer", lang)
-        return value_text(self.protocol, question_id, value, lang)
+        shown = value_text(self.protocol, question_id, value, lang)
+        q = self.protocol.question_by_id.get(question_id)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if q is not None and q.type is AnswerType.number and q.default_unit and numeric:
+            unit = self.protocol.unit_by_id.get(q.default_unit)
+            shown = f"{shown} {unit.display if unit is not None else q.default_unit}"
+        return shown
 
     def parse(self, conv: Conversation, question_id: str, text: str) -> Answer | AnswerError:
         ctx = ParseContext(

@@ -133,6 +133,7 @@ async def test_a_daily_dose_typed_per_day_is_read(make_bot: Any, eligible: dict[
     assert chat.last_text.startswith("Je ne connais pas l'unité « mg/semaine »"), chat.last_text
     await chat.send("10 mg/j")
     assert current(bot) != "steroid_dose_mg"
+    assert chat.last_text.startswith("→ 10 mg\n"), chat.last_text  # read back with its unit
     assert "10 mg/jour = 10 mg/jour en équivalent prednisone" in chat.last_text
 
 
