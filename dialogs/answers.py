@@ -71,10 +71,15 @@ _DAYS_AHEAD: dict[str, int] = {
 # Counts as a phone types them too: « il y a deux semaines », "three days ago".
 _FR_COUNTS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix")
 _EN_COUNTS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+# « quinze jours » is no count: it means two weeks (14 days? 15?), a span (see _SPAN_RE).
+_TENS = {"vingt": 20, "trente": 30, "twenty": 20, "thirty": 30}
 _COUNT_WORDS = {
     **dict.fromkeys(("un", "une", "a", "an", "one"), 1),
     **{w: n for n, w in enumerate(_FR_COUNTS, 2)},
     **{w: n for n, w in enumerate(_EN_COUNTS, 2)},
+    **{w: n for n, w in enumerate(("onze", "douze", "treize", "quatorze"), 11)},
+    **{w: n for n, w in enumerate(("eleven", "twelve", "thirteen", "fourteen"), 11)},
+    **_TENS,
 }
 _COUNT = "[0-9]{1,3}|" + "|".join(sorted(_COUNT_WORDS, key=len, reverse=True))
 _AGO_RE = re.compile(

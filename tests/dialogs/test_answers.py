@@ -477,6 +477,9 @@ def test_yesterday_and_days_before_day_1(text: str, expected: dt.date) -> None:
         ("Il y a trois jours", dt.date(2026, 11, 20)),
         ("ten days ago", dt.date(2026, 11, 13)),
         ("two weeks ago", dt.date(2026, 11, 9)),
+        ("il y a trente jours", dt.date(2026, 10, 24)),
+        ("il y a douze jours", dt.date(2026, 11, 11)),
+        ("twenty days ago", dt.date(2026, 11, 3)),
     ],
 )
 def test_days_and_weeks_ago_count_back_from_today(text: str, expected: dt.date) -> None:
