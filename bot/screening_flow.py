@@ -247,9 +247,16 @@ class _Walk:
     verdict: str | None  # the verdict reopened, for a completed screening
 
 
+# The events that start a walk; the latest of them is the walk under way.
+_WALK_EVENTS = ("reopened", _MOVED)
+
+
 def _walk_of(tx: ScreeningTx) -> _Walk | None:
+    return _walk_from(tx.last_event(_WALK_EVENTS))
+
+
+def _walk_from(last: EventRecord | None) -> _Walk | None:
     """The latest reopening's walk; None before any, or for one recorded without its items."""
-    last = tx.last_event(("reopened", _MOVED))
     detail = last.detail if last is not None and isinstance(last.detail, dict) else {}
     items = detail.get("items")
     if not isinstance(items, list):
@@ -1070,8 +1077,8 @@ class ScreeningFlow:
         return Outcome([Reply(t("resume_choose", ctx.lang), layout(buttons))])
 
     def _latest_of_code(self, user_id: int, code: str) -> Screening | None:
-        """The code's latest closed screening that counts: one abandoned (a second screening
-        opened by mistake, then dropped) never hides an earlier verdict."""
+        """The code's latest screening that counts: one abandoned (a second screening opened
+        by mistake, then dropped) never hides an earlier verdict."""
         closed = [s for s in self.store.list_screenings(user_id) if s.patient_code == code]
         kept = [s for s in closed if s.status != Status.ABANDONED.value] or closed
         return max(kept, key=lambda s: (s.updated_at, s.id or 0)) if kept else None
@@ -1174,13 +1181,8 @@ class ScreeningFlow:
 
     def _resumed_by_investigator(self, sid: int) -> bool:
         """Whether the open screening is one its investigator reopened with /resume."""
-        last = self.store.last_event(sid, ("reopened", _MOVED))
-        detail = last.detail if last is not None and isinstance(last.detail, dict) else {}
-        return (
-            last is not None
-            and last.kind == "reopened"
-            and detail.get("reason") == (_RESUME_REASON)
-        )
+        walk = _walk_from(self.store.last_event(sid, _WALK_EVENTS))
+        return walk is not None and walk.reason == _RESUME_REASON and walk.verdict is not None
 
     def _close_again(self, ctx: _Ctx, sid: int) -> Outcome:
         """/cancel in a resumed walk, then "Close it again": completed with the answers
