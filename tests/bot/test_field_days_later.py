@@ -553,6 +553,17 @@ async def test_keeping_every_answer_of_a_resumed_walk_sends_no_second_summary(
     assert summaries == ["incomplete", "incomplete"]
 
 
+# Labs drawn 20 days before a start a week away: too old, so the screening ends INCOMPLETE
+# and /resume asks for a new lab date; its platelets (50) would fail I09.
+OLD_PANEL_OF_50_PLATELETS = {
+    **eligible_on(TODAY),
+    "planned_start_date": dmy(TODAY + dt.timedelta(days=7)),
+    "sex": "male",
+    "lab_date": ago(20),
+    "platelets": "50 G/L",
+}
+
+
 async def test_values_of_the_old_lab_date_fail_nothing_before_they_are_confirmed(
     bot_on: Callable[..., Any],
 ) -> None:
@@ -561,13 +572,7 @@ async def test_values_of_the_old_lab_date_fail_nothing_before_they_are_confirmed
     ending there closed the screening NOT ELIGIBLE on a value nobody confirmed."""
     bot: Bot = await bot_on()
     chat = bot.chat()
-    old = {
-        **eligible_on(TODAY),
-        "planned_start_date": dmy(TODAY + dt.timedelta(days=7)),
-        "sex": "male",
-        "lab_date": ago(20),
-        "platelets": "50 G/L",
-    }
+    old = OLD_PANEL_OF_50_PLATELETS
     await chat.send("/new P-0045")
     await answer_up_to(bot, chat, old)
     assert "INCOMPLETE" in chat.last_text, chat.last_text
@@ -638,13 +643,7 @@ async def test_keeping_an_old_lab_value_that_fails_brings_the_stop_offer(
     went on to the haemoglobin, where typing « 50 G/L » brought the stop offer at once."""
     bot: Bot = await bot_on()
     chat = bot.chat()
-    old = {
-        **eligible_on(TODAY),
-        "planned_start_date": dmy(TODAY + dt.timedelta(days=7)),
-        "sex": "male",
-        "lab_date": ago(20),
-        "platelets": "50 G/L",
-    }
+    old = OLD_PANEL_OF_50_PLATELETS
     await chat.send("/new P-0047")
     await answer_up_to(bot, chat, old)
     await chat.send("/resume P-0047")
