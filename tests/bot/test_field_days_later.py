@@ -24,7 +24,7 @@ from bot.reminders import reminder_payload, render_reminder
 from bot.settings import Settings
 from dialogs.protocol import PROTOCOL_DIR, AnswerType
 from storage.coordination import IdleScreening
-from tests.bot.conftest import INVESTIGATOR, TODAY, Bot, ago, eligible_on
+from tests.bot.conftest import INVESTIGATOR, OTHER_INVESTIGATOR, TODAY, Bot, ago, eligible_on
 from tests.bot.transcript import TelegramChat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -692,6 +692,27 @@ async def test_cancel_in_a_resumed_walk_offers_to_close_it_again(
     assert summaries == ["incomplete", "incomplete"]  # the FFPE answer is news
     await chat.send("/resume P-0049")  # and it can be taken up again
     assert current(bot).current_state == "anc"
+
+
+async def test_the_new_buttons_of_someone_else_or_a_closed_walk_change_nothing(
+    bot_on: Callable[..., Any],
+) -> None:
+    """The "new screening anyway" button is the investigator's own, and "Close it again"
+    only closes a walk its investigator took up with /resume."""
+    bot: Bot = await bot_on()
+    chat = bot.chat()
+    await chat.send("/new P-0050")
+    await answer_up_to(bot, chat, {**eligible_on(TODAY), "ffpe_available": "?"})
+    (s,) = bot.store.list_screenings(INVESTIGATOR)
+    other = bot.chat(OTHER_INVESTIGATOR)
+    await other.press_data(f"n|{s.id}", chat.sent[-1])
+    assert other.notices[-1] == "This button is not valid for you: nothing changed."
+    assert bot.store.list_screenings(OTHER_INVESTIGATOR) == []
+    await chat.send("/new P-0051")  # open, never completed: no walk to close
+    opened = current(bot)
+    await chat.press_data(f"x|{opened.id}|c", chat.sent[-1])
+    assert chat.notices[-1] == "This question was already answered: nothing changed."
+    assert current(bot).status == "in_progress"
 
 
 async def test_back_right_after_a_verdict_names_the_patient_just_closed(
