@@ -13,6 +13,20 @@ message to show the answer, send the next question with its Yes / No / Unknown b
 (sent together, as the bot does).  What the bot spends beyond it is its own work: the
 engine, the audit rows and the reads a press needs.
 
+Floors of the bot's required work (also for reading), each with the replies of the bot's
+answer it follows (a press's three, or reply_text for a typed one):
+
+- dialog floor: the raw INSERT plus the dialog's step on the same question: restore the
+  conversation from its remembered resolution, ``Engine.answer`` (parse, the shared
+  ``transitions`` machine, the criteria the answer can reach), release;
+- work floor: the dialog step plus the bot's own statements (user read, screening lock,
+  update claim, current answers, answer, screening update) on a raw ``sqlite3``
+  connection, one durable commit.
+
+No flow, no SQLAlchemy Connection or pool, no records built, no texts: a bot cannot do
+less and still be the issue's bot.  When the work floor is at 2x, the target leaves
+nothing for the rest.
+
 Also: answers/s with 1,000 screenings in flight (answers interleaved across 1,000 open
 screenings of 1,000 investigators) and resident memory per in-flight screening.
 
@@ -38,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -49,7 +63,11 @@ from telegram.ext import (
 
 from bot.app import build_application, build_services
 from bot.settings import Settings
+from dialogs.engine import Engine
 from dialogs.protocol import AnswerType
+from dialogs.registry import ProtocolRegistry
+from dialogs.values import Answer
+from storage.repository import Store, _HotPath
 from tests.bot.transcript import BOT_USER, OfflineRequest
 from tests.fixtures import typed_on
 
@@ -153,15 +171,18 @@ class Floor:
         self,
         app: Application,  # type: ignore[type-arg]
         db: sqlite3.Connection,
-        update_of: Callable[[int], dict[str, Any]],
+        update_of: Callable[[int, str], dict[str, Any]],
     ) -> None:
         self.app = app
         self.db = db
         self.update_of = update_of
         self.samples: list[float] = []
 
-    async def sample(self) -> None:
-        self.samples.append(await timed(self.app, self.update_of(len(self.samples))))
+    async def sample(self, question_id: str) -> None:
+        """One sample, after the bot answered ``question_id`` (the engine floor answers it
+        too; the others ignore it)."""
+        update = self.update_of(len(self.samples), question_id)
+        self.samples.append(await timed(self.app, update))
 
     async def close(self) -> None:
         await self.app.shutdown()
@@ -192,7 +213,7 @@ async def reply_floor(database: Path) -> Floor:
         await message.reply_text("recorded")
 
     app = await _floor_app(handler, callback=False)
-    return Floor(app, db, lambda i: message_update(1 + i % 1000, "54"))
+    return Floor(app, db, lambda i, _: message_update(1 + i % 1000, "54"))
 
 
 def _next_question_keyboard(screening_id: int, question_id: str) -> InlineKeyboardMarkup:
@@ -203,10 +224,27 @@ def _next_question_keyboard(screening_id: int, question_id: str) -> InlineKeyboa
     return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
 
 
+_KEYBOARD = _next_question_keyboard(12345, "histology_confirmed")
+
+
+async def press_replies(
+    query: CallbackQuery, message: Message, context: ContextTypes.DEFAULT_TYPE
+) -> None:
+    """The three calls a button press must make, sent together as the bot sends them."""
+    await asyncio.gather(
+        query.answer(),
+        query.edit_message_text(f"{message.text}\n✔️ Yes"),
+        context.bot.send_message(
+            message.chat.id,
+            "2/38 · Is the diagnosis histologically confirmed?",
+            reply_markup=_KEYBOARD,
+        ),
+    )
+
+
 async def press_floor(database: Path) -> Floor:
     """The same INSERT with the three calls a button press must make."""
     db = durable_table(database, "floor_press")
-    keyboard = _next_question_keyboard(12345, "histology_confirmed")
 
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -215,18 +253,137 @@ async def press_floor(database: Path) -> Floor:
             "INSERT INTO floor_press (user_id, text) VALUES (?, ?)",
             (query.from_user.id, query.data),
         )
-        await asyncio.gather(
-            query.answer(),
-            query.edit_message_text(f"{query.message.text}\n✔️ Yes"),
-            context.bot.send_message(
-                query.message.chat.id,
-                "2/38 · Is the diagnosis histologically confirmed?",
-                reply_markup=keyboard,
-            ),
-        )
+        await press_replies(query, query.message, context)
 
     app = await _floor_app(handler, callback=True)
-    return Floor(app, db, lambda i: callback_update(1 + i % 1000, "a|1|cohort|sarcoma"))
+    return Floor(app, db, lambda i, _: callback_update(1 + i % 1000, "a|1|cohort|sarcoma"))
+
+
+Write = Callable[[int, str], None]  # (user, callback data or text): the floor's write
+
+
+def raw_insert(database: Path, table: str) -> tuple[sqlite3.Connection, Write]:
+    """The issue's floor write: one raw durable INSERT."""
+    db = durable_table(database, table)
+
+    def write(user: int, text: str) -> None:
+        db.execute(f"INSERT INTO {table} (user_id, text) VALUES (?, ?)", (user, text))
+
+    return db, write
+
+
+def raw_unit_of_work(
+    database: Path, store: Store, engine: Engine
+) -> tuple[sqlite3.Connection, Write]:
+    """The bot's own unit of work, its very statements on a raw ``sqlite3`` connection: the
+    user read, the screening lock, the update claim, the current answers, the answer, the
+    screening update, one durable commit.  Without SQLAlchemy's Connection and pool and
+    without building records: what a bot writing straight to the driver would pay.
+
+    On floor screenings of users 1-1000 (the bot's own users start at 10001), in the bot's
+    tables: same file, same indexes, answers piling up as the bot's do.
+    """
+    protocol = engine.protocol
+    screenings: dict[int, int] = {}
+    for user in range(1, 1001):
+        store.add_user(user, "investigator", f"floor {user}", actor="bench")
+        opened = store.create_screening(
+            f"F-{user}", protocol.id, str(protocol.version), protocol.sha256, user, "cohort"
+        )
+        assert opened.id is not None
+        screenings[user] = opened.id
+    hot = _HotPath(store.engine.dialect)  # the statements the bot runs, compiled as it does
+    update = hot.update(("answer_count", "updated_at"))
+    db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA synchronous=FULL")
+    claims = itertools.count(1_000_000_000)
+    conn: Any = None  # only used on a driver error, which a bench does not expect
+
+    def write(user: int, text: str) -> None:
+        sid = screenings[user]
+        cursor = db.cursor()
+        try:
+            cursor.execute("BEGIN")
+            (who,) = hot.user.run(conn, cursor, {"telegram_id": user})
+            (row,) = hot.lock.run(conn, cursor, {"screening_id": sid})
+            now = dt.datetime.now(dt.UTC)
+            claim = {"update_id": next(claims), "processed_at": now, "screening_id": sid}
+            assert hot.claim.run(conn, cursor, claim)
+            hot.current_values.run(conn, cursor, {"screening_id": sid})
+            seq = row["answer_count"] + 1
+            question = text.split("|")[2] if text.startswith("a|") else "planned_start_date"
+            answer = {
+                "screening_id": sid, "seq": seq, "question_id": question, "raw": text,
+                "value_json": text, "unit": None, "user_id": who["telegram_id"],
+                "created_at": now, "reason": None, "prev_screening_id": sid,
+                "prev_question_id": question,
+            }  # fmt: skip
+            hot.answer.run(conn, cursor, answer)
+            changed = {"b_screening_id": sid, "answer_count": seq, "updated_at": now}
+            update.run(conn, cursor, changed)
+            cursor.execute("COMMIT")
+        finally:
+            cursor.close()
+
+    return db, write
+
+
+async def dialog_floor(db: sqlite3.Connection, write: Write, engine: Engine) -> Floor:
+    """A floor's write and replies (a press's three, or reply_text for a typed answer) plus
+    the dialog's step on the bot's question: the mandated FSM and rules.
+
+    Each question is answered from the answers before it, their resolution remembered (as
+    the bot's next update of a screening finds it); the conversation is released without
+    remembering the answer, so every sample of a question starts from the same place.
+    """
+    before: dict[str, dict[str, Answer]] = {}
+    answers: dict[str, Answer] = {}
+    for qid, text in ANSWERS.items():
+        before[qid] = dict(answers)
+        with engine.attached(qid, answers, "en", key=("floor", qid)) as conv:
+            step = engine.answer(conv, text)
+            assert step.accepted, (qid, text, step.error)
+            answers = dict(conv.answers)
+        with engine.attached(qid, before[qid], "en", key=("floor", qid)):
+            pass  # remembered: the answers before qid, and their resolution
+    asked = [""]  # the question of the update being sampled
+
+    def dialog_step() -> None:
+        qid = asked[0]
+        conv = engine.restore(qid, before[qid], "en", key=("floor", qid))
+        try:
+            assert engine.answer(conv, ANSWERS[qid]).accepted
+        finally:
+            engine.release(conv)
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            message = update.effective_message
+            assert message is not None and message.from_user is not None
+            dialog_step()
+            write(message.from_user.id, message.text or "")
+            await message.reply_text("recorded")
+            return
+        assert isinstance(query.message, Message)
+        dialog_step()
+        write(query.from_user.id, query.data or "")
+        await press_replies(query, query.message, context)
+
+    request = OfflineRequest(record=False)
+    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+    app.add_handler(CallbackQueryHandler(handler))
+    app.add_handler(MessageHandler(filters.TEXT, handler))
+    await app.initialize()
+
+    def update_of(i: int, question_id: str) -> dict[str, Any]:
+        asked[0] = question_id
+        user = 1 + i % 1000
+        if engine.question(question_id).type in (AnswerType.yesno, AnswerType.choice):
+            return callback_update(user, f"a|1|{question_id}|{ANSWERS[question_id]}")
+        return message_update(user, ANSWERS[question_id])
+
+    return Floor(app, db, update_of)
 
 
 # -- the bot ---------------------------------------------------------------------------------
@@ -282,7 +439,7 @@ async def measure_bot(
             samples.append(elapsed)
             wall += elapsed
             for floor in floors:
-                await floor.sample()
+                await floor.sample(qid)
     gc.collect()
     rss_after = rss_kib()
     # Sanity: every screening moved exactly answers_each questions on.
@@ -302,6 +459,12 @@ async def measure_bot(
     }
 
 
+def ratios(name: str, samples: list[float], floor: list[float], what: str) -> str:
+    r50 = pct(samples, 0.5) / pct(floor, 0.5)
+    r99 = pct(samples, 0.99) / pct(floor, 0.99)
+    return f"{name}: p50 {r50:.2f}x, p99 {r99:.2f}x ({what})"
+
+
 def line(name: str, samples: list[float]) -> str:
     return (
         f"{name:<34} n={len(samples):>6}  p50={pct(samples, 0.50) * 1e3:7.3f} ms"
@@ -315,11 +478,21 @@ async def main(quick: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-bot-") as tmp:
         folder = Path(tmp)
         database = folder / BOT_DATABASE
-        floors = (await reply_floor(database), await press_floor(database))
+        # The floors' own engine: its remembered resolutions are not the bot's memory.
+        engine = ProtocolRegistry.from_directory(clock=lambda: TODAY).latest()
+        store = Store(f"sqlite:///{database}")
+        store.upgrade()
+        floors = (
+            await reply_floor(database),
+            await press_floor(database),
+            await dialog_floor(*raw_insert(database, "floor_dialog"), engine),
+            await dialog_floor(*raw_unit_of_work(database, store, engine), engine),
+        )
+        store.close()
         bot = await measure_bot(folder, screenings, answers_each, floors=floors)
         for each in floors:
             await each.close()
-        floor, press = (each.samples for each in floors)
+        floor, press, dialog, work = (each.samples for each in floors)
         limited = await measure_bot(folder / "limited", min(screenings, 30), 2, rate_limiter=True)
         remote = await measure_bot(folder / "remote", min(screenings, 30), 3, round_trip=ROUND_TRIP)
     samples = bot["samples"]
@@ -343,6 +516,12 @@ async def main(quick: bool) -> int:
     p50 = pct(bot["pressed"], 0.5) / pct(press, 0.5)
     p99 = pct(bot["pressed"], 0.99) / pct(press, 0.99)
     print(f"  bot presses / press floor: p50 {p50:.2f}x, p99 {p99:.2f}x (the bot's own work)")
+    print("floors of the bot's required work, each answer's replies as the bot's (press or typed):")
+    print(line("  + dialog step (FSM, rules)", dialog))
+    print(ratios("    dialog floor / floor", dialog, floor, "the mandated FSM and rules"))
+    print(line("  + its statements, raw sqlite3", work))
+    print(ratios("    work floor / floor", work, floor, "what 2x must fit in"))
+    print(ratios("    bot / work floor", samples, work, "SQLAlchemy, flow, reads, texts"))
     print(f"throughput with {screenings} in flight: {len(samples) / bot['wall']:.0f} answers/s")
     print(line("with AIORateLimiter (production)", limited["samples"]))
     print("  (Telegram allows a bot ~30 messages/s overall: the limiter spaces the replies)")

@@ -34,5 +34,7 @@ def test_bot_bench_quick_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "ratio to floor: p50" in out
     assert "bot presses / press floor: p50" in out
+    assert "dialog floor / floor: p50" in out
+    assert "work floor / floor: p50" in out
     assert "button press, Bot API 20 ms away" in out
     assert "resident memory per in-flight screening" in out
