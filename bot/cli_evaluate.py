@@ -19,7 +19,7 @@ from typing import Any
 from dialogs.engine import Engine
 from dialogs.errors import ProtocolError, RecordError
 from dialogs.protocol import load_protocol
-from dialogs.record import RecordResult, evaluate_record
+from dialogs.record import RecordResult, evaluate_record, parse_record
 from dialogs.registry import ProtocolRegistry
 from dialogs.values import UNKNOWN
 
@@ -48,6 +48,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("record", metavar="RECORD", help="a .json record or a .jsonl batch")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a key that is no question of the protocol (default: warn, list as unused)",
+    )
     parser.add_argument(
         "--protocol", metavar="FILE", help="protocol file (default: newest bundled version)"
     )
@@ -96,21 +101,31 @@ def run(args: argparse.Namespace) -> int:
         _err(f"{path}: cannot read the file: {exc}")
         return EXIT_INPUT
     if path.suffix == ".jsonl":
-        return _run_batch(engine, path, text)
-    return _run_single(engine, path, text, as_json=args.json)
+        return _run_batch(engine, path, text, strict=args.strict)
+    return _run_single(engine, path, text, as_json=args.json, strict=args.strict)
 
 
-def _run_single(engine: Engine, path: Path, text: str, *, as_json: bool) -> int:
+def _warn_strangers(where: str, result: RecordResult) -> None:
+    """On stderr, so a pipeline's log shows it; the verdict stays on stdout."""
+    for stranger in result.strangers:
+        _err(f"{where}: warning: {stranger}: ignored, listed as unused")
+
+
+def _run_single(engine: Engine, path: Path, text: str, *, as_json: bool, strict: bool) -> int:
     try:
-        record = json.loads(text)
+        record = parse_record(text)
     except json.JSONDecodeError as exc:
         _err(f"{path}: not valid JSON: {exc}")
         return EXIT_INPUT
-    try:
-        result = evaluate_record(engine, record)
     except RecordError as exc:
         _err(f"{path}: {_record_problem(exc)}")
         return EXIT_INPUT
+    try:
+        result = evaluate_record(engine, record, strict=strict)
+    except RecordError as exc:
+        _err(f"{path}: {_record_problem(exc)}")
+        return EXIT_INPUT
+    _warn_strangers(str(path), result)
     if as_json:
         print(json.dumps(result_json(engine, result), ensure_ascii=False))
     else:
@@ -124,11 +139,15 @@ def _record_problem(exc: RecordError) -> str:
     return f"question '{exc.question_id}': {exc.message}"
 
 
-def _run_batch(engine: Engine, path: Path, text: str) -> int:
+def _run_batch(engine: Engine, path: Path, text: str, *, strict: bool) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        # Exit 0 with no output read as "all evaluated" to a pipeline fed an empty export.
+        _err(f"{path}: no records: the file is empty (one JSON object a line is expected)")
+        return EXIT_INPUT
     failed = 0
     progress = Progress(
         TextColumn("evaluating"),
@@ -144,8 +163,8 @@ def _run_batch(engine: Engine, path: Path, text: str) -> int:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                result = evaluate_record(engine, record)
+                record = parse_record(line)
+                result = evaluate_record(engine, record, strict=strict)
             except (json.JSONDecodeError, RecordError) as exc:
                 failed += 1
                 problem = (
@@ -157,6 +176,13 @@ def _run_batch(engine: Engine, path: Path, text: str) -> int:
                     f"{path}:{number}: {problem}", markup=False, highlight=False, soft_wrap=True
                 )
                 continue
+            for stranger in result.strangers:
+                progress.console.print(
+                    f"{path}:{number}: warning: {stranger}: ignored, listed as unused",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             out = {"line": number, **result_json(engine, result)}
             # Plain print, not the console: stdout stays pure JSON lines for a pipe.
             print(json.dumps(out, ensure_ascii=False), flush=True)
@@ -197,6 +223,8 @@ def result_json(engine: Engine, result: RecordResult) -> dict[str, Any]:
         "flagged": {cid: r.flagged for cid, r in ev.results.items() if r.flagged},
         "earliest_start": ev.earliest_start.isoformat() if ev.earliest_start else None,
         "unused": list(result.unused),
+        # Of those, the keys that are no question at all, with the question likely meant.
+        "not_questions": {s.key: s.meant for s in result.strangers},
         "computed": {
             cid: {"value": _plain(c.value), "text": c.text} for cid, c in ev.computed.items()
         },
@@ -236,6 +264,8 @@ def _print_human(engine: Engine, result: RecordResult, path: Path) -> None:
         markup=False,
         highlight=False,
     )
+    for stranger in result.strangers:
+        console.print(f"  ⚠ {stranger}", markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"protocol: {p.id} v{p.version} sha256 {p.sha256}",
         markup=False,

@@ -54,9 +54,11 @@ def test_eligible_record_gives_eligible_with_the_full_json_shape(
         "flagged",
         "earliest_start",
         "unused",
+        "not_questions",
         "computed",
         "protocol",
     }
+    assert result["not_questions"] == {}
     acse = load_protocol(ACSE)
     assert result["protocol"] == {"id": acse.id, "version": 1, "sha256": acse.sha256}
     assert set(result["criteria"]) == {c.id for c in acse.criteria}
@@ -157,7 +159,7 @@ def test_a_value_that_does_not_parse_names_the_question_and_what_was_expected(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "question 'age'" in captured.err
-    assert "'fifty' is not accepted: Please type a whole number between 0 and 120." in (
+    assert '"fifty" is not accepted: Please type a whole number between 0 and 120.' in (
         captured.err
     )
 
@@ -259,6 +261,59 @@ def test_batch_of_good_records_exits_0_even_with_json_flag_absent(
     assert main(["evaluate", str(path), "--today", TODAY]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["verdict"] == "eligible"
+
+
+def test_a_misspelt_key_is_warned_about_and_strict_refuses_it(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    """« prior_anti_pd_1: yes » was only one more name in "unused", and the verdict read
+    incomplete, exit 0: a pipeline never knew an answer was lost."""
+    record = {k: v for k, v in eligible_record.items() if k != "prior_anti_pd1"}
+    path = write(tmp_path, "misspelt.json", json.dumps({**record, "prior_anti_pd_1": "yes"}))
+    assert main(["evaluate", str(path), "--json", "--today", TODAY]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["not_questions"] == {"prior_anti_pd_1": "prior_anti_pd1"}
+    assert "prior_anti_pd_1" in out["unused"]
+    assert captured.err == (
+        f"screenbot evaluate: {path}: warning: 'prior_anti_pd_1' is no question of this protocol "
+        "(did you mean 'prior_anti_pd1'?): ignored, listed as unused\n"
+    )
+    assert main(["evaluate", str(path), "--strict", "--today", TODAY]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        f"{path}: question 'prior_anti_pd_1': no such question in acse-pembrolizumab v1 "
+        "(did you mean 'prior_anti_pd1'?)"
+    ) in captured.err
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n"], ids=["empty", "blank-lines"])
+def test_an_empty_batch_is_refused_not_taken_as_all_evaluated(
+    tmp_path: Path, text: str, capsys: Any
+) -> None:
+    """Exit 0 with no output: a pipeline fed an empty export read "all evaluated"."""
+    path = write(tmp_path, "batch.jsonl", text)
+    assert main(["evaluate", str(path), "--today", TODAY]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{path}: no records: the file is empty" in captured.err
+
+
+def test_a_key_given_twice_is_refused_in_a_record_and_in_a_batch(
+    tmp_path: Path, eligible_record: dict[str, Any], capsys: Any
+) -> None:
+    """The last of two « consent_signed » won, silently: « no » then « yes » was eligible."""
+    body = json.dumps(eligible_record)[:-1] + ', "consent_signed": "no"}'
+    single = write(tmp_path, "twice.json", body)
+    assert main(["evaluate", str(single), "--today", TODAY]) == 2
+    said = "question 'consent_signed': given twice in the record: which answer is meant?"
+    assert f"{single}: {said}" in capsys.readouterr().err
+    batch = write(tmp_path, "twice.jsonl", json.dumps(eligible_record) + "\n" + body + "\n")
+    assert main(["evaluate", str(batch), "--today", TODAY]) == 2
+    captured = capsys.readouterr()
+    assert [json.loads(line)["line"] for line in captured.out.splitlines()] == [1]
+    assert f"{batch}:2: {said}" in captured.err
 
 
 # -- protocol check / graph ----------------------------------------------------------------
