@@ -702,7 +702,9 @@ class ScreeningFlow:
                 # (a dose) picked the fifth drug.  The terminal shows them numbered.
                 assert question is not None
                 example = question.choices[0].label.get(ctx.lang)
-                reply = Reply(t("choice_not_numbered", ctx.lang, example=example))
+                # With the buttons: the question itself has scrolled up, out of reach.
+                keyboard = self._prompt(engine, conv, sid, ctx.lang).keyboard
+                reply = Reply(t("choice_not_numbered", ctx.lang, example=example), keyboard)
                 return Outcome([reply], screening_id=sid)
             if question_id is not None and value.startswith("#") and value[1:].isdigit():
                 choices = engine.question(question_id).choices

@@ -223,8 +223,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "warning": {"en": "⚠️ {text}", "fr": "⚠️ {text}"},
     "criteria_warning": {"en": "⚠️ {ids}: {reason}", "fr": "⚠️ {ids} : {reason}"},
     "criterion_failed": {
-        "en": "❌ Criterion {id} not met — {label}: {reason}",
-        "fr": "❌ Critère {id} non rempli — {label} : {reason}",
+        # Not "not met" / « non rempli »: said of a non-inclusion criterion, those read as
+        # "the patient does not have it", the opposite of what is meant.
+        "en": "❌ Criterion {id} failed (excludes the patient) — {label}: {reason}",
+        "fr": "❌ Critère {id} en échec (exclut le patient) — {label} : {reason}",
     },
     "stop_offer": {
         "en": "The patient is not eligible. End the screening now, or document the "
@@ -265,8 +267,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "status": {
         "en": "Screening {code}: {progress} — {question}\nSo far: {failed} failed, "
         "{unknown} unknown or pending.",
-        "fr": "Screening {code} : {progress} — {question}\nÀ ce stade : {failed} non "
-        "rempli(s), {unknown} inconnu(s) ou en attente.",
+        "fr": "Screening {code} : {progress} — {question}\nÀ ce stade : critères en échec : "
+        "{failed}, inconnus ou en attente : {unknown}.",
     },
     "summary_title": {
         "en": "Screening {code} ({status}) — verdict so far: {verdict}",
@@ -329,13 +331,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "🏁 Screening {code} complete — verdict: {verdict}",
         "fr": "🏁 Screening {code} terminé — verdict : {verdict}",
     },
-    "failing": {"en": "Criteria not met:", "fr": "Critères non remplis :"},
+    "failing": {"en": "Failed criteria:", "fr": "Critères en échec :"},
     "unknowns": {"en": "Criteria unknown:", "fr": "Critères inconnus :"},
     "flagged": {"en": "To review:", "fr": "À vérifier :"},
     "not_documented": {
         "en": "{n} other criteria not documented (screening ended at the first failed criterion).",
-        "fr": "{n} autres critères non documentés (screening arrêté au premier critère non "
-        "rempli).",
+        "fr": "{n} autres critères non documentés (screening arrêté au premier critère en "
+        "échec).",
     },
     "summary_later": {
         "en": "⏳ {n} criteria wait for questions still to come: {ids}",
@@ -431,7 +433,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "coord_failed": {
         "en": "Failing criteria:",
-        "fr": "Critères non remplis :",
+        "fr": "Critères en échec :",
     },
     "coord_unknown": {
         "en": "Unknown criteria:",
@@ -440,8 +442,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "coord_unknown_not_asked": {
         "en": "{n} other criteria not documented (screening ended at the first failed "
         "criterion): {ids}",
-        "fr": "{n} autres critères non documentés (screening arrêté au premier critère non "
-        "rempli) : {ids}",
+        "fr": "{n} autres critères non documentés (screening arrêté au premier critère en "
+        "échec) : {ids}",
     },
     "coord_unknown_to_come": {
         "en": "{n} criteria still to document (screening in progress): {ids}",
@@ -513,7 +515,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "coord_query_answers": {
         "en": "Answers behind the failing, unknown or flagged criteria:",
-        "fr": "Réponses en cause dans les critères non remplis, inconnus ou à vérifier :",
+        "fr": "Réponses en cause dans les critères en échec, inconnus ou à vérifier :",
     },
     "coord_query_placeholder": {
         "en": "#{n} your question",
@@ -892,7 +894,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "coord_chart_failing": {
         "en": "Most frequent failing criteria",
-        "fr": "Critères non remplis les plus fréquents",
+        "fr": "Critères en échec les plus fréquents",
     },
     "coord_chart_failing_axis": {
         "en": "not-eligible patients",
@@ -900,7 +902,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "coord_chart_no_failed": {
         "en": "no failed criteria",
-        "fr": "aucun critère non rempli",
+        "fr": "aucun critère en échec",
     },
     "coord_export_too_large": {
         "en": "{name} is {mb} MB even compressed: over Telegram's 50 MB limit for bots. "

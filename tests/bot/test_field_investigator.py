@@ -173,6 +173,8 @@ async def test_a_number_typed_at_a_choice_is_not_the_nth_button(
     assert chat.last_text == (
         "Les boutons ne sont pas numérotés : appuyez sur l'un d'eux, ou tapez son nom (ex. Aucune)."
     )
+    # Under the refusal, the question's buttons: the question has scrolled up.
+    assert "Dexaméthasone" in chat.buttons and "Inconnu" in chat.buttons, chat.buttons
     await chat.send("dexaméthasone")  # typed by name: read back before the next question
     assert current(bot) == "steroid_dose_mg"
     assert chat.last_text.startswith("→ Dexaméthasone\n"), chat.last_text
@@ -433,7 +435,7 @@ async def test_confirming_a_failing_answer_after_back_offers_to_stop_again(
     assert chat.buttons == ["Terminer le screening", "Documenter la suite"]
     await chat.send("/back")  # to check the answer
     await chat.press(confirm)  # the same answer again
-    assert "❌ Critère N01 non rempli" in chat.last_text
+    assert "❌ Critère N01 en échec (exclut le patient)" in chat.last_text
     assert chat.buttons == ["Terminer le screening", "Documenter la suite"]
     await chat.press("Terminer le screening")
     assert "NON ÉLIGIBLE" in chat.last_text.upper(), chat.last_text

@@ -578,7 +578,7 @@ async def test_stop_at_first_fail_then_end(bot: Bot) -> None:
     assert "choose first" in chat.last_text
     await chat.press("End screening")
     assert "verdict: NOT ELIGIBLE" in chat.last_text
-    assert "Criteria not met" in chat.last_text and "not documented" in chat.last_text
+    assert "Failed criteria:" in chat.last_text and "not documented" in chat.last_text
     s = bot.store.list_screenings()[0]
     assert (s.status, s.verdict) == ("completed", "not_eligible")
 

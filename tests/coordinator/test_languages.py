@@ -45,7 +45,7 @@ async def test_a_french_coordinator_reads_an_english_screening_in_french(
         "Protocole mini v1 · cohorte : Alpha",
         f"Investigateur : Dr A ({INVESTIGATOR})",
     ]
-    assert "Critères non remplis :" in french["text"]
+    assert "Critères en échec :" in french["text"]
     assert "<b>I01</b> Adulte : âge 16 (≥ 18)" in french["text"]
     assert "deux fois 16 = 32" in french["text"]
     buttons = [b["text"] for b in french["reply_markup"]["inline_keyboard"][0]]

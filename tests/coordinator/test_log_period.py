@@ -139,7 +139,7 @@ async def test_a_french_coordinator_reads_log_review_and_export_in_french(
     assert words is not None
     assert words.heading == "Journal de screening : 2 patients"
     assert words.outcomes["not_eligible"] == "Non éligibles"
-    assert words.failing == "Critères non remplis les plus fréquents"
+    assert words.failing == "Critères en échec les plus fréquents"
     assert words.cohorts["alpha"] == "Alpha"
 
     await french.send("/review P-074")

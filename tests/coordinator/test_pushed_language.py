@@ -92,7 +92,7 @@ async def test_a_coordinator_seen_once_with_a_french_client_reads_summaries_in_f
 
     await _complete(bot, "P-0201")
     summary = _summary(bot, COORDINATOR, "P-0201")
-    assert FRENCH in summary["text"] and "Critères non remplis :" in summary["text"]
+    assert FRENCH in summary["text"] and "Critères en échec :" in summary["text"]
     last = bot.request.messages_to(COORDINATOR)[-1]  # a long summary: buttons on its end
     buttons = [b["text"] for b in last["reply_markup"]["inline_keyboard"][0]]
     assert buttons == ["✅ Valider", "❓ Question", "↩️ Rouvrir"]

@@ -211,7 +211,7 @@ async def test_a_french_coordinator_is_asked_again_in_french(
     assert "commencez par son numéro, p. ex. <code>#3 est-ce la dernière valeur ?</code>" in (
         prompt
     )
-    assert "Réponses en cause dans les critères non remplis, inconnus ou à vérifier :" in prompt
+    assert "Réponses en cause dans les critères en échec, inconnus ou à vérifier :" in prompt
     assert _listed(prompt) == ["<b>#3</b> Âge : 16"]
     assert _last_markup(bot, FRENCH_COORDINATOR)["input_field_placeholder"] == ("#3 votre question")
 

@@ -97,7 +97,7 @@ async def test_a_screening_ended_at_its_first_fail_folds_what_was_never_asked(
     assert "N01" in summary
     assert "Critères inconnus" not in summary
     assert (
-        "autres critères non documentés (screening arrêté au premier critère non rempli) : I01"
+        "autres critères non documentés (screening arrêté au premier critère en échec) : I01"
         in (summary)
     )
     assert "pas encore renseigné" not in summary
