@@ -1279,8 +1279,15 @@ class ScreeningFlow:
             for cid, r in evaluation.results.items()
             if in_progress and r.status == "unknown" and _waits_for_later(r, evaluation)
         ]
+        # Ended at the first failed criterion: the others were never asked, and 35 lines of
+        # "not yet answered" on a closed screening made two messages of nothing (as in the
+        # verdict and the coordinators' summary, one line).
+        ended_early = self._ended_early(s)
+        never = [
+            cid for cid, r in evaluation.results.items() if ended_early and r.status == "unknown"
+        ]
         for cid, r in evaluation.results.items():
-            if cid in later:
+            if cid in later or cid in never:
                 continue
             label = engine.protocol.criterion_by_id[cid].label.get(ctx.lang)
             lines.append(
@@ -1295,6 +1302,8 @@ class ScreeningFlow:
             )
         if later:
             lines.append(t("summary_later", ctx.lang, n=len(later), ids=", ".join(later)))
+        if never:
+            lines.append(t("summary_not_asked", ctx.lang, n=len(never), ids=", ".join(never)))
         # As in the verdict: what passes but a person should look at.
         lines += _flagged_section(engine, evaluation, ctx.lang)
         lines += earliest_lines(engine, evaluation, answers, ctx.lang)
@@ -1304,6 +1313,13 @@ class ScreeningFlow:
             # scroll up on a phone: shown again under it, as /status does.
             replies.append(self._current_view(ctx, s))
         return Outcome(replies, screening_id=s.id)
+
+    def _ended_early(self, s: Screening) -> bool:
+        """Completed by "End screening" at a failed criterion (and not reopened since)."""
+        if s.status != Status.COMPLETED.value or s.id is None:
+            return False
+        last = self.store.last_event(s.id, ("ended_at_first_fail", "reopened"))
+        return last is not None and last.kind == "ended_at_first_fail"
 
     def _list(self, ctx: _Ctx) -> Outcome:
         every = self.store.list_screenings(ctx.user_id)

@@ -190,7 +190,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "unknown_hint": {
         "en": "(/unknown if not known)",
-        "fr": "(/unknown si inconnu)",
+        # The word works typed; « /unknown si inconnu » sent a French user to /inconnu,
+        # which no menu has.
+        "fr": "(ou « inconnu » si la valeur n'est pas connue)",
     },
     "button_unknown": {"en": "Unknown", "fr": "Inconnu"},
     "button_keep": {"en": "Keep: {answer}", "fr": "Garder : {answer}"},
@@ -338,6 +340,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{n} other criteria not documented (screening ended at the first failed criterion).",
         "fr": "{n} autres critères non documentés (screening arrêté au premier critère en "
         "échec).",
+    },
+    "summary_not_asked": {
+        "en": "⏹ {n} other criteria not documented (screening ended at the first failed "
+        "criterion): {ids}",
+        "fr": "⏹ {n} autres critères non documentés (screening arrêté au premier critère en "
+        "échec) : {ids}",
     },
     "summary_later": {
         "en": "⏳ {n} criteria wait for questions still to come: {ids}",

@@ -370,9 +370,9 @@ async def test_date_hints_name_the_special_words_as_the_help_does(
     French) was offered « aucun » right under a help saying « aucune »."""
     chat = await screening_at(bot, "last_radiotherapy_date", eligible)
     assert "Une date, ou « aucune »." in chat.last_text
-    assert "JJ/MM/AAAA ou AAAA-MM-JJ, ou aucune. (/unknown si inconnu)" in chat.last_text
+    assert "JJ/MM/AAAA ou AAAA-MM-JJ, ou aucune. (ou « inconnu »" in chat.last_text
     await chat.send("aucune")
-    assert "JJ/MM/AAAA ou AAAA-MM-JJ, aucun, ou en cours. (/unknown" in chat.last_text
+    assert "JJ/MM/AAAA ou AAAA-MM-JJ, aucun, ou en cours. (ou « inconnu »" in chat.last_text
     await chat.send("/lang en")
     assert "DD/MM/YYYY or YYYY-MM-DD, none, or ongoing. (/unknown" in chat.last_text
 

@@ -1,0 +1,38 @@
+"""QA round 4 (issue 4): a French investigator on a phone, through Telegram.
+
+Each test reads as a transcript and failed on the code before its fix.
+"""
+
+from __future__ import annotations
+
+from tests.bot.conftest import Bot
+from tests.bot.test_field_investigator import answer, at_the_stop_offer, current, screening_at
+
+
+async def test_summary_after_ending_at_the_first_failure_folds_what_was_never_asked(
+    bot: Bot,
+) -> None:
+    """« Terminer le screening » at N01, then /summary: two phone messages (3,862 + 3,972
+    characters) where 35 criteria read « pas encore renseigné », on a closed screening."""
+    chat = await at_the_stop_offer(bot)
+    await chat.press("Terminer le screening")
+    await chat.send("/summary")
+    (summary,) = chat.texts[-1:]
+    assert "N01" in summary and "❌" in summary
+    assert "pas encore renseigné" not in summary, summary
+    assert "autres critères non documentés (screening arrêté au premier critère en échec) : I" in (
+        summary
+    ), summary
+    assert len(summary) < 1500, len(summary)
+
+
+async def test_the_unknown_hint_names_the_french_word_that_works(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """« (/unknown si inconnu) » under each typed question: /inconnu got « Je ne connais
+    pas la commande », while the word « inconnu », typed, works."""
+    chat = await screening_at(bot, "last_systemic_therapy_date", eligible)
+    assert chat.last_text.endswith("(ou « inconnu » si la valeur n'est pas connue)"), chat.last_text
+    await chat.send("inconnu")
+    assert current(bot) != "last_systemic_therapy_date", chat.last_text
+    assert answer(bot, "last_systemic_therapy_date") == {"unknown": True}
