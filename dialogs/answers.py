@@ -173,6 +173,31 @@ _DAY_MONTH_YEAR_RE = re.compile(r"^(\d{1,2})(?:er)?[ ./-]*([a-z]+)\.?[ ./,-]*(\d
 _MONTH_DAY_YEAR_RE = re.compile(
     r"^([a-z]+)\.?[ ./-]*(\d{1,2})(?:st|nd|rd|th)?[ ./,-]*(\d{2}|\d{4})$"
 )
+# Days of the week, French and English, full or abbreviated, without accents, Monday
+# first as date.weekday() counts.  'mar' is also March: see _without_day_name.
+_WEEKDAYS: dict[str, int] = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("lundi", "lun", "monday", "mon"),
+            ("mardi", "mar", "tuesday", "tues", "tue"),
+            ("mercredi", "mer", "wednesday", "wed"),
+            ("jeudi", "jeu", "thursday", "thurs", "thur", "thu"),
+            ("vendredi", "ven", "friday", "fri"),
+            ("samedi", "sam", "saturday", "sat"),
+            ("dimanche", "dim", "sunday", "sun"),
+        )
+    )
+    for name in names
+}
+# 'le 3 juin 2025', 'mardi 3 juin 2025', 'le mar. 3/6/2025', 'on Tuesday, 3 June 2025':
+# how a date is said, before the date itself.
+_DAY_NAME_RE = re.compile(
+    r"(?:(?:le|on)\s+)?"
+    rf"(?:(?P<weekday>{'|'.join(sorted(_WEEKDAYS, key=len, reverse=True))})"
+    r"(?:\.\s*|,\s*|\s+)(?:(?:le|the)\s+)?)?"
+    r"(?P<rest>.+)"
+)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # '12/11', '12 mars', '1er déc.', 'Nov 12': a day and a month, the year left out.
 _DAY_MONTH_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})\.?$")
@@ -444,7 +469,8 @@ class AnswerParser:
         if t is AnswerType.date:
             return message("date", lang, specials=self._specials_text(question, lang))
         lo, hi = question.min_length or 1, question.max_length or 200
-        return message("text_length", lang, lo=lo, hi=hi)
+        key = "pseudonym_length" if question.pseudonym else "text_length"
+        return message(key, lang, lo=lo, hi=hi)
 
     # -- per type -----------------------------------------------------------------
 
@@ -487,7 +513,7 @@ class AnswerParser:
             return result
         if q.type is AnswerType.date:
             return self._parse_date(q, raw, norm, ctx)
-        return self._parse_text(q, raw, lang)
+        return self._parse_text(q, raw, ctx)
 
     def _parse_numeric(self, q: Question, raw: str, norm: str, lang: str) -> Value | AnswerError:
         """An integer, a number or a quantity, by the question's type."""
@@ -533,16 +559,34 @@ class AnswerParser:
         if len(whole) == 1:
             return whole[0].value
         if len(typed) >= MIN_CHOICE_PREFIX:
-            starting = [c for c in q.choices if any(k.startswith(typed) for k in _choice_keys(c))]
-            if len(starting) == 1:
-                return starting[0].value
-            if starting:
+            # The start of one choice's name ('asympt', 'méthylpred'): one choice only.
+            found = [c for c in q.choices if _choice_name_matching(c, typed, lang) is not None]
+            if len(found) == 1:
+                return found[0].value
+            if found:
                 # 'pred': Prednisone or Prednisolone?  Never pick one.
-                names = ", ".join(c.label.get(lang) for c in starting)
-                return AnswerError(
-                    q.id, message("choice_ambiguous", lang, text=norm, choices=names)
-                )
+                return self._choice_ambiguous(found, typed, norm, lang, q.id)
         return AnswerError(q.id, self.expected(q, lang))
+
+    @staticmethod
+    def _choice_ambiguous(
+        found: Sequence[Choice], typed: str, norm: str, lang: str, question_id: str
+    ) -> AnswerError:
+        """The choices ``typed`` starts, each with the name it matched when the label shown
+        has no word that starts with it: « Carcinoïde (tumeur carcinoïde) » for 'tumeur'
+        (« Carcinoïde » alone made "is the start of" false), but « Prednisolone
+        (Solupred) » alone for 'solu'."""
+        shown: list[str] = []
+        for c in found:
+            label = c.label.get(lang)
+            name = _choice_name_matching(c, typed, lang) or label
+            if f" {typed}" in f" {_choice_key(label)}":
+                shown.append(label)
+            else:
+                shown.append(f"{label} ({name})")
+        return AnswerError(
+            question_id, message("choice_ambiguous", lang, text=norm, choices=", ".join(shown))
+        )
 
     def _parse_integer(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
         words = self._words_re.get(q.id)
@@ -717,6 +761,10 @@ class AnswerParser:
             if special != "today" and _word(norm) in SPECIAL_WORDS[special]:
                 return special
         day = parse_date(norm)
+        weekday: int | None = None
+        if day is None:
+            norm, weekday = self._without_day_name(norm, ctx.today, q.not_after_today)
+            day = parse_date(norm)
         if day is None:
             example = _with_likely_year(norm, ctx.today, q.not_after_today)
             if example is not None:
@@ -735,7 +783,45 @@ class AnswerParser:
             return AnswerError(q.id, self.expected(q, lang))
         if isinstance(day, str):
             return AnswerError(q.id, message("date_invalid", lang, text=raw))
+        if weekday is not None and day.weekday() != weekday:
+            # 'lundi 3 juin 2025': a mistyped day of the month is likelier than a mistyped
+            # day of the week, so the date is what to check, and neither is picked.
+            names = message("weekdays", lang).split(",")
+            return AnswerError(
+                q.id,
+                message(
+                    "date_weekday",
+                    lang,
+                    date=day.strftime("%d/%m/%Y"),
+                    weekday=names[day.weekday()],
+                    typed=names[weekday],
+                ),
+            )
         return self._check_date(q, day, ctx)
+
+    @staticmethod
+    def _without_day_name(norm: str, today: dt.date, past: bool) -> tuple[str, int | None]:
+        """A date as said, without the 'le'/'on' and the day of the week before it:
+        'mardi 3 juin 2025' -> ('3 juin 2025', 1), the weekday to check (Monday is 0).
+
+        Only when what is left reads as a date, with or without its year: 'Mar 3, 2025'
+        is the 3rd of March, and 'Mar 12' a March day without its year, not Tuesday the
+        12th (``norm`` unchanged, no weekday).
+        """
+        m = _DAY_NAME_RE.fullmatch(_unaccented(norm))
+        if m is None:
+            return norm, None
+        rest = m["rest"]
+        if rest == _unaccented(norm):
+            return norm, None
+        if (
+            parse_date(rest) is None
+            and _with_likely_year(rest, today, past) is None
+            and not _has_two_digit_year(rest)
+        ):
+            return norm, None
+        weekday = m["weekday"]
+        return rest, None if weekday is None else _WEEKDAYS[weekday]
 
     def _check_date(self, q: Question, day: dt.date, ctx: ParseContext) -> Value | AnswerError:
         """Refuse a date after the planned start, or after today for a past event.
@@ -759,13 +845,19 @@ class AnswerParser:
             after_start=key == "date_after_start",
         )
 
-    def _parse_text(self, q: Question, raw: str, lang: str) -> Value | AnswerError:
+    def _parse_text(self, q: Question, raw: str, ctx: ParseContext) -> Value | AnswerError:
+        lang = ctx.lang
         if q.pseudonym:
             # Checked and recorded in its one stored form (see normalise_patient_code).
             raw = normalise_patient_code(raw)
+            # The date first: '12/03/1970' is how a birth date is typed, and "only letters,
+            # digits and '-'" would invite '12-03-1970' next, never the screening code.
+            if contains_date(raw, ctx.today):
+                return AnswerError(q.id, message("pseudonym_date", lang))
         lo, hi = q.min_length or 1, q.max_length or 200
         if not lo <= len(raw) <= hi:
-            return AnswerError(q.id, message("text_length", lang, lo=lo, hi=hi))
+            key = "pseudonym_length" if q.pseudonym else "text_length"
+            return AnswerError(q.id, message(key, lang, lo=lo, hi=hi))
         if q.pattern and not re.fullmatch(q.pattern, raw):
             return AnswerError(q.id, message("text_pattern", lang))
         if q.pseudonym:
@@ -773,8 +865,6 @@ class AnswerParser:
                 return AnswerError(q.id, message("text_pattern", lang))
             if not any(ch.isdigit() for ch in raw):
                 return AnswerError(q.id, message("pseudonym_digit", lang))
-            if reads_as_date(raw):
-                return AnswerError(q.id, message("pseudonym_date", lang))
         return raw
 
 
@@ -806,6 +896,19 @@ def _choice_keys(choice: Choice) -> set[str]:
     return {
         _choice_key(w) for w in (choice.value, choice.label.en, choice.label.fr, *choice.aliases)
     }
+
+
+def _choice_name_matching(choice: Choice, typed: str, lang: str) -> str | None:
+    """The name of ``choice`` that ``typed`` starts, as the protocol writes it: its label in
+    ``lang`` when that matches, else the other label, an alias or the value; None when
+    none does.  Words inside a name are not enough: 'non traitees' (untreated) also
+    describes a symptomatic patient's metastases, and read as « Asymptomatiques, non
+    traitées » it would pass an exclusion criterion on a guess."""
+    names = (choice.label.get(lang), choice.label.en, choice.label.fr, *choice.aliases)
+    for name in (*names, choice.value):
+        if _choice_key(name).startswith(typed):
+            return name
+    return None
 
 
 def _date_shaped(norm: str) -> bool:
@@ -955,3 +1058,81 @@ def reads_as_date(code: str) -> bool:
         candidates += [(y, int(digits[2:4]), int(digits[4:])) for y in _years(digits[:2])]
     candidates += _named_month_dates(text)  # '12NOV1980', '12-nov-80'
     return _any_date(candidates)
+
+
+# A date inside a patient code ('P12031970', 'AB-12-03-1970', 'P12MARS1970'): see
+# contains_date.  Lookaheads, so that overlapping readings are all tried ('1-12-03-1970').
+_DATE_SEP = r"[-/._ ]"
+_PARTS_INSIDE_RE = re.compile(
+    rf"(?<![0-9])(?=([0-9]{{1,4}}){_DATE_SEP}([0-9]{{1,2}}){_DATE_SEP}([0-9]{{1,4}})(?![0-9]))"
+)
+_DIGIT_RUN_RE = re.compile(r"[0-9]+")
+_NAMED_DMY_INSIDE_RE = re.compile(
+    rf"(?<![0-9])(?=([0-9]{{1,2}})(?:er)?{_DATE_SEP}*([a-z]+)(?![a-z])\.?"
+    rf"[-/._ ,]*([0-9]{{4}}|[0-9]{{2}})(?![0-9]))"
+)
+_NAMED_MDY_INSIDE_RE = re.compile(
+    rf"(?<![a-z])(?=([a-z]+)(?![a-z])\.?{_DATE_SEP}*([0-9]{{1,2}})(?![0-9])"
+    rf"(?:st|nd|rd|th)?[-/._ ,]*([0-9]{{4}}|[0-9]{{2}})(?![0-9]))"
+)
+# The oldest patient the protocol screens: the age question takes 0 to 120 years.
+_OLDEST_AGE = 120
+
+
+def contains_date(code: str, today: dt.date | None = None) -> bool:
+    """Whether a patient code is a date or holds one: a birth date is an identifier.
+
+    A code that is a date is refused by :func:`reads_as_date`, whatever the year.  Inside
+    a longer code ('P12031970', 'AB-12-03-1970', 'P120370', 'X-12MARS1970'), a run is
+    read as a date when it has a day, a month and a year that form a calendar date, with
+    a year someone screened today could be born in (0 to 120 years before ``today``;
+    a two-digit year is read in both centuries).  The forms:
+
+    - day, month and year separated by '-', '/', '.', '_' or a space ('12-03-1970',
+      '12/3/70', '1970.03.12'), year first or last, each part a whole run of digits;
+    - eight digits, DDMMYYYY or YYYYMMDD, anywhere in a run of eight or more digits: a
+      four-digit year from the last 120 years after a valid day and month is rare by
+      chance (about 1 in 2,000 per place), so a date glued to a sequence number is
+      still found;
+    - six digits, DDMMYY or YYMMDD, only as a whole run of exactly six ('P120370'):
+      with a two-digit year, some 7% of six-digit numbers read as a date, so a window
+      inside a longer number ('P-1203701', a 10-digit sequence number) would refuse
+      codes at random.  'P-123456' reads as no date (month 34) and is accepted;
+    - a day, a month name and a year ('12MARS1970', '12-nov-80'), or the month first
+      ('NOV-12-80'), the month name being a whole run of letters and the day a whole
+      run of one or two digits ('JAN2024-15', 'NOV-2024-7' are no dates).
+
+    A year alone ('P-1970'), a month and a year, or a number of four or five digits
+    ('ACSE-12345') is a sequence number, not a birth date, and is accepted.  As with
+    :func:`reads_as_date`, a false refusal costs a retype; a birth date stored as a
+    pseudonym cannot be taken back.
+    """
+    if reads_as_date(code):
+        return True
+    today = today or dt.date.today()
+    text = _unaccented(code)
+    candidates: list[tuple[int, int, int]] = []
+    for m in _PARTS_INSIDE_RE.finditer(text):
+        a, b, c = m.groups()
+        if len(a) <= 2 and len(c) in (2, 4):  # D-M-Y
+            candidates += [(y, int(b), int(a)) for y in _years(c)]
+        if len(a) in (2, 4) and len(c) <= 2:  # Y-M-D
+            candidates += [(y, int(b), int(c)) for y in _years(a)]
+    for run in _DIGIT_RUN_RE.findall(text):
+        if len(run) == 6:
+            candidates += [(y, int(run[2:4]), int(run[:2])) for y in _years(run[4:])]
+            candidates += [(y, int(run[2:4]), int(run[4:])) for y in _years(run[:2])]
+        for i in range(len(run) - 7):
+            eight = run[i : i + 8]
+            candidates.append((int(eight[4:]), int(eight[2:4]), int(eight[:2])))  # DDMMYYYY
+            candidates.append((int(eight[:4]), int(eight[4:6]), int(eight[6:])))  # YYYYMMDD
+    for m in _NAMED_DMY_INSIDE_RE.finditer(text):
+        day, name, year = m.groups()
+        if name in _MONTHS:
+            candidates += [(y, _MONTHS[name], int(day)) for y in _years(year)]
+    for m in _NAMED_MDY_INSIDE_RE.finditer(text):
+        name, day, year = m.groups()
+        if name in _MONTHS:
+            candidates += [(y, _MONTHS[name], int(day)) for y in _years(year)]
+    oldest = today.year - _OLDEST_AGE
+    return _any_date([(y, mo, d) for y, mo, d in candidates if oldest <= y <= today.year])

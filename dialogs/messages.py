@@ -153,6 +153,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{text} is not a valid calendar date (day first: DD/MM/YYYY).",
         "fr": "{text} n'est pas une date valide (jour d'abord : JJ/MM/AAAA).",
     },
+    "date_weekday": {
+        "en": "{date} is a {weekday}, not a {typed}: please check the date (DD/MM/YYYY).",
+        "fr": "Le {date} est un {weekday}, pas un {typed} : merci de vérifier la date "
+        "(JJ/MM/AAAA).",
+    },
+    # Monday first, as datetime.date.weekday() counts.
+    "weekdays": {
+        "en": "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
+        "fr": "lundi,mardi,mercredi,jeudi,vendredi,samedi,dimanche",
+    },
     "date_two_digit_year": {
         "en": "{text}: the year needs four digits (DD/MM/YYYY).",
         "fr": "{text} : l'année doit comporter quatre chiffres (JJ/MM/AAAA).",
@@ -181,9 +191,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Please type between {lo} and {hi} characters.",
         "fr": "Merci de saisir entre {lo} et {hi} caractères.",
     },
+    "pseudonym_length": {
+        "en": "A patient code has between {lo} and {hi} characters.",
+        "fr": "Un code patient comporte entre {lo} et {hi} caractères.",
+    },
     "text_pattern": {
-        "en": "Only letters, digits and '-' are allowed.",
-        "fr": "Seuls les lettres, les chiffres et « - » sont autorisés.",
+        "en": "Only letters, digits and '-' are allowed (letters without accents: A–Z).",
+        "fr": "Seuls les lettres sans accent (A–Z), les chiffres et « - » sont autorisés.",
     },
     "pseudonym_digit": {
         "en": "A patient code must contain at least one digit (use the centre's screening "

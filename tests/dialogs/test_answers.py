@@ -694,8 +694,10 @@ def test_a_choice_prefix_too_short_or_inside_a_name_is_refused(
             "cohort",
             "tumeur",
             "en",
+            # Through the French labels: shown, or "is the start of" would be false.
             "“tumeur” is the start of more than one choice: Neuroendocrine tumour or "
-            "carcinoma, Germ cell tumour. Please type more of the name.",
+            "carcinoma (Tumeur ou carcinome neuroendocrine), Germ cell tumour (Tumeur "
+            "germinale). Please type more of the name.",
         ),
     ],
 )
