@@ -1406,9 +1406,8 @@ class ScreeningFlow:
         if prompt.current is not None:
             lines.append(t("current_answer", lang, answer=prompt.current))
             if prompt.keepable:
-                keep = Button(
-                    t("button_keep", lang, answer=prompt.current)[:60], keep_data(sid, qid)
-                )
+                label = _phone_width(t("button_keep", lang, answer=prompt.current))
+                keep = Button(label, keep_data(sid, qid))
                 keyboard = (*keyboard, (keep,))
         return Reply("\n".join(lines), keyboard, typed=typed)
 
@@ -1548,6 +1547,18 @@ def _with_start_button(reply: Reply, sid: int, lang: str) -> Reply:
 def _command_of(text: str) -> str:
     """'/Status@screenbot now' -> 'status'."""
     return text.partition(" ")[0][1:].split("@", 1)[0].lower()
+
+
+# What a full-width button shows on a phone before Telegram cuts it off mid-word.
+PHONE_BUTTON_WIDTH = 30
+
+
+def _phone_width(label: str) -> str:
+    """A label cut where a phone would, but said to be cut: « Garder : Lymphome primitif
+    du système nerveux central » ran off the screen.  The whole answer is in the text."""
+    if len(label) <= PHONE_BUTTON_WIDTH:
+        return label
+    return label[: PHONE_BUTTON_WIDTH - 1].rstrip(" ,;:") + "…"
 
 
 def _progress(position: int, total: int, lang: str) -> str:

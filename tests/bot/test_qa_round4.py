@@ -36,3 +36,19 @@ async def test_the_unknown_hint_names_the_french_word_that_works(
     await chat.send("inconnu")
     assert current(bot) != "last_systemic_therapy_date", chat.last_text
     assert answer(bot, "last_systemic_therapy_date") == {"unknown": True}
+
+
+async def test_a_keep_button_fits_a_phone_and_says_it_was_cut(bot: Bot) -> None:
+    """« Garder : Lymphome primitif du système nerveux central » (53 characters) ran off a
+    phone's screen, cut mid-word by Telegram; the whole answer is in the message."""
+    chat = bot.chat(language_code="fr")
+    await chat.send("/new P-0001")
+    await chat.send("aujourd'hui")
+    await chat.press("Lymphome primitif du système nerveux central")
+    await chat.send("/back")
+    assert "Réponse actuelle : Lymphome primitif du système nerveux central" in chat.last_text
+    (keep,) = [b for b in chat.buttons if b.startswith("Garder")]
+    assert keep == "Garder : Lymphome primitif du…"
+    await chat.press(keep)
+    assert current(bot) != "cohort"
+    assert answer(bot, "cohort") == "pcnsl"
