@@ -540,7 +540,10 @@ class AnswerParser:
         return key
 
     def _choice_list(self, q: Question, lang: str) -> str:
-        return ", ".join(f"{i}. {c.label.get(lang)}" for i, c in enumerate(q.choices, 1))
+        """Not numbered: Telegram's buttons carry no numbers, and a list « 1. Aucune,
+        2. Symptomatiques… » invited a number the bot then refused (the terminal numbers
+        its own menu, and a number typed there is still read)."""
+        return ", ".join(c.label.get(lang) for c in q.choices)
 
     def _parse_choice(self, q: Question, norm: str, lang: str) -> Value | AnswerError:
         # ASCII digits, a few of them: str.isdigit() also accepts '²' or '𐩀', which int()

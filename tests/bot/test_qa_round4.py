@@ -52,3 +52,17 @@ async def test_a_keep_button_fits_a_phone_and_says_it_was_cut(bot: Bot) -> None:
     await chat.press(keep)
     assert current(bot) != "cohort"
     assert answer(bot, "cohort") == "pcnsl"
+
+
+async def test_a_refused_typed_choice_lists_the_choices_unnumbered_with_the_buttons(
+    bot: Bot, eligible: dict[str, str]
+) -> None:
+    """« Merci de choisir parmi : 1. Aucune, 2. Symptomatiques… », then « 4 » got « Les
+    boutons ne sont pas numérotés », without buttons: a dead end on a phone."""
+    chat = await screening_at(bot, "cns_metastases", eligible)
+    await chat.send("peut-être")
+    assert chat.last_text.startswith("Merci de choisir parmi : Aucune, Symptomatiques,"), (
+        chat.last_text
+    )
+    assert "1." not in chat.last_text
+    assert "Aucune" in chat.buttons and "Inconnu" in chat.buttons, chat.buttons

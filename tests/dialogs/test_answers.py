@@ -94,7 +94,8 @@ def test_choice_by_value_label_alias_and_number() -> None:
     assert value("pick", "2") == "thyroid"
     err = parse("pick", "3", "fr")
     assert isinstance(err, AnswerError)
-    assert err.message == "Merci de choisir parmi : 1. Cellules germinales, 2. Thyroïde."
+    # Not numbered: Telegram's buttons are not, and refuse a number.
+    assert err.message == "Merci de choisir parmi : Cellules germinales, Thyroïde."
 
 
 @pytest.mark.parametrize(
