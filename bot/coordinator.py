@@ -158,6 +158,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Ctx = CallbackContext[Any, Any, Any, Any]
+JobCallback = Callable[[Ctx], Coroutine[Any, Any, None]]
 App = Application[Any, Any, Any, Any, Any, Any]
 
 SERVICES_KEY = "coordinator.services"
@@ -2079,9 +2080,18 @@ def register(application: App, services: AppServices | CoordinatorServices) -> C
         CommandHandler("help", help_command, filters=filters.UpdateType.MESSAGE), group=group
     )
     jobs = application.job_queue
-    jobs.run_repeating(menu_job, interval=MENU_REFRESH, first=0, name=MENU_JOB)
-    jobs.run_repeating(outbox_job, interval=coordinator.send_interval, first=0, name=OUTBOX_JOB)
-    jobs.run_repeating(
-        reminder_job, interval=coordinator.reminder_interval, first=1, name=REMINDER_JOB
+    # The start-up pass of each job is a run_once of its own: an interval job's first run
+    # counts from now, but the scheduler starts only once the bot has met Telegram (getMe,
+    # the menus, setWebhook), and a first run already past then moved to the next
+    # interval: with a slow Telegram, the coordinators' menus came an hour after every
+    # restart.  A one-off run that is late still runs (no misfire grace).
+    late = {"misfire_grace_time": None}
+    periodic: tuple[tuple[JobCallback, str, float, float], ...] = (
+        (menu_job, MENU_JOB, MENU_REFRESH, 0),
+        (outbox_job, OUTBOX_JOB, coordinator.send_interval, 0),
+        (reminder_job, REMINDER_JOB, coordinator.reminder_interval.total_seconds(), 1),
     )
+    for job, name, interval, first in periodic:
+        jobs.run_once(job, first, name=f"{name} (start-up)", job_kwargs=late)
+        jobs.run_repeating(job, interval=interval, first=first + interval, name=name)
     return coordinator

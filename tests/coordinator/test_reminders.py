@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from dialogs.engine import Engine
 from storage import Store
 from storage.coordination import MessageKind, OutboxStatus, messages
 from tests.coordinator.conftest import (
+    COORDINATOR,
     ELIGIBLE,
     INVESTIGATOR,
     OTHER_INVESTIGATOR,
@@ -107,3 +109,27 @@ async def test_a_reminder_sent_late_says_how_long_it_really_waited(
     await outbox_job(bot.context())
     (text,) = _reminders(bot, INVESTIGATOR)
     assert "has been waiting for 10 days" in text, text
+
+
+async def test_a_slow_start_still_runs_the_start_up_jobs(
+    store: Store, engine: Engine, make_bot: Callable[..., Any], clock: Clock
+) -> None:
+    """With Telegram slow at start-up (getMe, the menus, setWebhook took over a second),
+    APScheduler skipped each job's first run as late: the coordinators' own menus came an
+    hour after every restart, and the start-up reminder check an interval later."""
+    idle = start_screening(store, engine, "P-040")
+    clock.advance(days=3, seconds=1)
+    bot = await make_bot()
+    await asyncio.sleep(1.6)  # the jobs' first runs (0 s and 1 s) are now in the past
+    await bot.app.start()
+    try:
+        for _ in range(60):
+            menus = [c for c in bot.request.calls if c.method == "setMyCommands"]
+            reminded = messages(store, kind=MessageKind.REMINDER)
+            if menus and reminded:
+                break
+            await asyncio.sleep(0.05)
+        assert any(str(COORDINATOR) in str(c.params) for c in menus), menus
+        assert [m.screening_id for m in reminded] == [idle]
+    finally:
+        await bot.app.stop()
