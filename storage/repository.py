@@ -748,68 +748,89 @@ class Store:
         """
         _check_language(language)
         now = utcnow()
-        with self._write() as conn:
-            if update_id is not None:
-                done = conn.execute(
-                    sa.select(PROCESSED.c.screening_id).where(PROCESSED.c.update_id == update_id)
-                ).first()
-                if done is not None:
-                    raise UpdateAlreadyProcessed(update_id, done.screening_id)
-            if _get_user(conn, investigator_id) is None:
-                raise UserNotFound(investigator_id)
-            if _open_by_code(conn, protocol_id, patient_code) is not None:
-                raise DuplicatePatientCode(protocol_id, patient_code)
-            values: dict[str, Any] = {
-                "patient_code": patient_code,
-                "protocol_id": protocol_id,
-                "protocol_version": protocol_version,
-                "protocol_sha256": protocol_sha256,
-                "investigator_id": investigator_id,
-                "status": Status.IN_PROGRESS.value,
-                "current_state": initial_state,
-                "language": language,
-                "verdict": None,
-                "criteria_json": None,
-                "to_confirm": None,
-                "answer_count": 0,
-                "created_at": now,
-                "updated_at": now,
-                "completed_at": None,
-            }
-            try:
-                result = conn.execute(sa.insert(SCREENINGS).values(**values))
-            except IntegrityError as exc:
-                # The user exists (checked above): only the open-code index can object,
-                # when another worker opened the same patient concurrently.
-                raise DuplicatePatientCode(protocol_id, patient_code) from exc
-            values["id"] = _new_id(result)
-            screening = _build(Screening, values)
-            if update_id is not None and not _insert_ignoring_conflict(
-                conn, {"update_id": update_id, "processed_at": now, "screening_id": screening.id}
-            ):
-                raise UpdateAlreadyProcessed(update_id, None)
-            # The code prompt is answered: no other worker may take a later message as one.
-            conn.execute(
-                sa.update(USERS)
-                .where(USERS.c.telegram_id == investigator_id)
-                .where(USERS.c.awaiting_code_since.is_not(None))
-                .values(awaiting_code_since=None)
-            )
-            conn.execute(
-                sa.insert(EVENTS).values(
-                    screening_id=screening.id,
-                    kind="created",
-                    user_id=investigator_id,
-                    detail={
-                        "protocol_id": protocol_id,
-                        "protocol_version": protocol_version,
-                        "protocol_sha256": protocol_sha256,
-                        "state": initial_state,
-                    },
-                    created_at=now,
+        try:
+            with self._write() as conn:
+                if update_id is not None:
+                    done = conn.execute(
+                        sa.select(PROCESSED.c.screening_id).where(
+                            PROCESSED.c.update_id == update_id
+                        )
+                    ).first()
+                    if done is not None:
+                        raise UpdateAlreadyProcessed(update_id, done.screening_id)
+                if _get_user(conn, investigator_id) is None:
+                    raise UserNotFound(investigator_id)
+                if _open_by_code(conn, protocol_id, patient_code) is not None:
+                    raise DuplicatePatientCode(protocol_id, patient_code)
+                values: dict[str, Any] = {
+                    "patient_code": patient_code,
+                    "protocol_id": protocol_id,
+                    "protocol_version": protocol_version,
+                    "protocol_sha256": protocol_sha256,
+                    "investigator_id": investigator_id,
+                    "status": Status.IN_PROGRESS.value,
+                    "current_state": initial_state,
+                    "language": language,
+                    "verdict": None,
+                    "criteria_json": None,
+                    "to_confirm": None,
+                    "answer_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "completed_at": None,
+                }
+                try:
+                    result = conn.execute(sa.insert(SCREENINGS).values(**values))
+                except IntegrityError as exc:
+                    # The user exists (checked above): only the open-code index can object,
+                    # when another worker opened the same patient concurrently.
+                    raise DuplicatePatientCode(protocol_id, patient_code) from exc
+                values["id"] = _new_id(result)
+                screening = _build(Screening, values)
+                if update_id is not None and not _insert_ignoring_conflict(
+                    conn,
+                    {"update_id": update_id, "processed_at": now, "screening_id": screening.id},
+                ):
+                    raise UpdateAlreadyProcessed(update_id, None)
+                # The code prompt is answered: no other worker may take a later message as one.
+                conn.execute(
+                    sa.update(USERS)
+                    .where(USERS.c.telegram_id == investigator_id)
+                    .where(USERS.c.awaiting_code_since.is_not(None))
+                    .values(awaiting_code_since=None)
                 )
-            )
+                conn.execute(
+                    sa.insert(EVENTS).values(
+                        screening_id=screening.id,
+                        kind="created",
+                        user_id=investigator_id,
+                        detail={
+                            "protocol_id": protocol_id,
+                            "protocol_version": protocol_version,
+                            "protocol_sha256": protocol_sha256,
+                            "state": initial_state,
+                        },
+                        created_at=now,
+                    )
+                )
+        except DuplicatePatientCode:
+            # The same update delivered to two workers at once: the other one opened this
+            # very screening while this transaction could not see it yet.  It is that
+            # update's screening, not another one in the way.
+            opened = self._processed_screening(update_id) if update_id is not None else None
+            if update_id is not None and opened is not None:
+                raise UpdateAlreadyProcessed(update_id, opened) from None
+            raise
         return screening
+
+    def _processed_screening(self, update_id: int) -> int | None:
+        """The screening an applied update opened or changed, read afresh; None if the
+        update was not applied (or changed no screening)."""
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(PROCESSED.c.screening_id).where(PROCESSED.c.update_id == update_id)
+            ).first()
+        return None if found is None else found.screening_id
 
     def get_screening(self, screening_id: int) -> Screening:
         with self._read() as conn:
