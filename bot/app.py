@@ -47,6 +47,7 @@ from bot.keyboards import FLOW_PREFIXES
 from bot.screening_flow import AbandoningHook, CompletingHook, ScreeningFlow
 from bot.settings import Settings
 from bot.texts import COMMANDS
+from bot.webhook import run_webhook
 from dialogs.engine import Clock
 from dialogs.registry import ProtocolRegistry
 from storage import Store
@@ -82,7 +83,10 @@ def configure_logging(settings: Settings) -> None:
     )
     quiet_transport_loggers()
     if settings.telegram_token is not None:
-        install_secret_filter(settings.telegram_token.get_secret_value())
+        webhook_secret = (
+            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        )
+        install_secret_filter(settings.telegram_token.get_secret_value(), webhook_secret)
     install_startup_filter()
 
 
@@ -91,9 +95,10 @@ def quiet_transport_loggers() -> None:
 
     httpx logs every request URL, and the URL contains the bot token; apscheduler logs
     two lines each time a job runs (the outbox job runs every few seconds: tens of
-    thousands of lines a day that hide everything else).
+    thousands of lines a day that hide everything else); transitions (the dialog's state
+    machine) logs three lines per answer, three quarters of a busy worker's log.
     """
-    for name in ("httpx", "httpcore", "apscheduler"):
+    for name in ("httpx", "httpcore", "apscheduler", "transitions"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -119,35 +124,48 @@ def mask_token(text: str, token: str) -> str:
 
 
 class SecretFilter(logging.Filter):
-    """Masks the bot token in every record a handler emits: message, arguments,
-    exception and stack text.
+    """Masks the bot token and the webhook secret in every record a handler emits:
+    message, arguments, exception and stack text.
 
     Defence in depth: python-telegram-bot puts the token in exception messages
-    (``InvalidToken: The token `…` was rejected``) and request URLs, and any library
-    may log either.  Installed on the handlers, because a filter on a logger does not
-    see the records of its child loggers.
+    (``InvalidToken: The token `…` was rejected``) and request URLs, and at DEBUG logs
+    every Bot API call's parameters (setWebhook's ``secret_token``); any library may log
+    either.  Installed on the handlers, because a filter on a logger does not see the
+    records of its child loggers.
     """
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, webhook_secret: str | None = None) -> None:
         super().__init__()
         self.token = token
+        self.webhook_secret = webhook_secret or None
+
+    def mask(self, text: str) -> str:
+        text = mask_token(text, self.token)
+        if self.webhook_secret:
+            text = text.replace(self.webhook_secret, "***")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = mask_token(_message(record), self.token), None
+        record.msg, record.args = self.mask(_message(record)), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = mask_token(record.exc_text, self.token)
+            record.exc_text = self.mask(record.exc_text)
         if record.stack_info:
-            record.stack_info = mask_token(record.stack_info, self.token)
+            record.stack_info = self.mask(record.stack_info)
         return True
 
 
-def install_secret_filter(token: str) -> None:
-    """Put a :class:`SecretFilter` for ``token`` on every handler of the root logger."""
+def install_secret_filter(token: str, webhook_secret: str | None = None) -> None:
+    """Put a :class:`SecretFilter` for ``token`` (and the webhook secret) on every handler
+    of the root logger."""
+    secrets = (token, webhook_secret or None)
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, SecretFilter) and f.token == token for f in handler.filters):
-            handler.addFilter(SecretFilter(token))
+        if not any(
+            isinstance(f, SecretFilter) and (f.token, f.webhook_secret) == secrets
+            for f in handler.filters
+        ):
+            handler.addFilter(SecretFilter(token, webhook_secret))
 
 
 class StartupFailureFilter(logging.Filter):
@@ -290,10 +308,10 @@ class WebhookOptions(TypedDict):
 def webhook_options(settings: Settings) -> WebhookOptions:
     """The webhook server's and setWebhook's parameters, from settings, in one place.
 
-    ``run_bot`` passes them to ``run_webhook``; tests pass the same ones to
-    ``updater.start_webhook`` inside their event loop, so what they exercise is what a
-    worker behind the load balancer runs.  The path served is the public URL's path: the
-    balancer forwards the request unchanged.
+    ``run_bot`` passes them to :func:`bot.webhook.run_webhook`; tests start the same
+    :class:`bot.webhook.WebhookServer` with them inside their event loop, so what they
+    exercise is what a worker behind the load balancer runs.  The path served is the
+    public URL's path: the balancer forwards the request unchanged.
     """
     if not settings.webhook_url:
         raise ConfigurationError("WEBHOOK_URL is not set")
@@ -315,6 +333,10 @@ class StartupError(ConfigurationError):
 def run_bot(app: AnyApplication, settings: Settings) -> None:
     """Polling by default; a webhook when WEBHOOK_URL is set (several workers, one DB).
 
+    The webhook is :mod:`bot.webhook`'s server, not python-telegram-bot's: it answers
+    Telegram only after the update was processed, and runs different chats' updates
+    concurrently.
+
     A failure to start (token refused, Telegram unreachable, port in use) raises
     :class:`StartupError` with one line naming the setting to check: the command line
     prints it instead of python-telegram-bot's chained tracebacks, which also quote
@@ -324,7 +346,7 @@ def run_bot(app: AnyApplication, settings: Settings) -> None:
         if settings.webhook_url:
             opts = webhook_options(settings)
             log.info("webhook mode on %s:%s/%s", opts["listen"], opts["port"], opts["url_path"])
-            app.run_webhook(**opts)
+            run_webhook(app, opts)
         else:
             log.info("polling mode")
             app.run_polling(allowed_updates=ALLOWED_UPDATES)

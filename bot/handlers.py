@@ -8,7 +8,8 @@ Replies are sent only after the flow returned, i.e. after its commit.  Where the
 * the embedded SQLite: on the event loop, as the benchmark's floor does.  The work is
   local CPU plus one fsync (about a millisecond); the hop to a thread and back cost about
   0.1 ms per update here (a fifth of a whole bare reply), and buys no concurrency, since
-  the Application processes updates one at a time.
+  polling processes updates one at a time (the webhook server, ``bot.webhook``, runs
+  different chats at once: it is how several workers share PostgreSQL).
 """
 
 from __future__ import annotations

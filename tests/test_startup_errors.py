@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -279,3 +282,119 @@ def test_a_retry_loop_failing_after_start_up_is_still_an_error() -> None:
     )
     quiet.filter(bootstrap)
     assert bootstrap.levelno == logging.DEBUG
+
+
+# -- webhook mode as run by the command line -------------------------------------------------
+
+WEBHOOK_SECRET = "balancer-shares-this-secret-42"
+
+
+class HeldReplyRequest(OfflineRequest):
+    """The Bot API where a reply (sendMessage) waits until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = threading.Event()
+        self.release = threading.Event()
+
+    async def do_request(
+        self, url: str, method: str, *args: object, **kwargs: object
+    ) -> tuple[int, bytes]:
+        if url.endswith("/sendMessage"):
+            self.sending.set()
+            await asyncio.to_thread(self.release.wait, 10)
+        return await super().do_request(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_sigterm_finishes_the_update_in_progress_and_debug_never_logs_the_webhook_secret(
+    bot_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``screenbot`` in webhook mode at LOG_LEVEL=DEBUG: a /help arrives, SIGTERM comes while
+    its reply is still being sent; the reply goes out, then the 200, then the bot exits 0.
+    python-telegram-bot logs setWebhook's parameters at DEBUG: the secret must be masked."""
+    import httpx
+
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/telegram")
+    monkeypatch.setenv("WEBHOOK_LISTEN", "127.0.0.1")
+    monkeypatch.setenv("WEBHOOK_PORT", str(port))
+    monkeypatch.setenv("WEBHOOK_SECRET", WEBHOOK_SECRET)
+    request = HeldReplyRequest()
+    outcome: dict[str, object] = {}
+
+    def telegram_then_sigterm() -> None:
+        try:
+            deadline = time.monotonic() + 20
+            while not request.of("setWebhook") or not _accepts(port):
+                assert time.monotonic() < deadline, "the webhook never started"
+                time.sleep(0.02)
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "chat": {"id": 777, "type": "private"},
+                    "from": {"id": 777, "is_bot": False, "first_name": "X"},
+                    "text": "/help",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+                },
+            }
+            with httpx.Client(timeout=20, trust_env=False) as client:
+                poster = threading.Thread(
+                    target=lambda: outcome.update(
+                        response=client.post(
+                            f"http://127.0.0.1:{port}/telegram",
+                            json=update,
+                            headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+                        )
+                    )
+                )
+                poster.start()
+                assert request.sending.wait(10), "no reply was attempted"
+                os.kill(os.getpid(), signal.SIGTERM)  # the worker is asked to stop
+                time.sleep(0.3)
+                outcome["answered_before_release"] = "response" in outcome
+                request.release.set()
+                poster.join(20)
+        except (AssertionError, OSError, httpx.HTTPError) as exc:  # for the main thread
+            outcome["error"] = exc
+            request.release.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    helper = threading.Thread(target=telegram_then_sigterm, daemon=True)
+    helper.start()
+    assert main([], request=request) == 0
+    helper.join(20)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["answered_before_release"] is False
+    response = outcome["response"]
+    assert isinstance(response, httpx.Response) and response.status_code == 200
+    assert [c.params["chat_id"] for c in request.of("sendMessage")] == [777]
+    [registered] = request.of("setWebhook")
+    assert registered.params["secret_token"] == WEBHOOK_SECRET
+    assert "setWebhook" in caplog.text  # the call is logged at DEBUG, its secret masked
+    assert WEBHOOK_SECRET not in caplog.text
+    assert SECRET not in caplog.text
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_state_machine_does_not_log_each_answer_at_info(
+    bot_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """transitions logs three INFO lines per answer: three quarters of a worker's log."""
+    from bot.app import configure_logging
+    from bot.settings import Settings
+
+    caplog.set_level(logging.INFO)  # LOG_LEVEL=INFO, the default
+    configure_logging(Settings())
+    assert not logging.getLogger("transitions.core").isEnabledFor(logging.INFO)
+    assert logging.getLogger("transitions.core").isEnabledFor(logging.WARNING)

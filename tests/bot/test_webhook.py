@@ -1,8 +1,8 @@
 """Webhook mode as deployed: several workers behind a load balancer, one PostgreSQL database.
 
 Each worker is the real composition (``build_services`` + ``build_application``) serving
-the real webhook (PTB's server, started with ``bot.app.webhook_options``) on loopback,
-with the Bot API answered offline.  The test plays Telegram and the balancer: it POSTs
+the real webhook (``bot.webhook.WebhookServer``, started with ``bot.app.webhook_options``)
+on loopback, with the Bot API answered offline.  The test plays Telegram and the balancer: it POSTs
 Update JSON, with the secret token header, to whichever worker it picks.  Nothing in a
 worker's memory may matter: only the shared database decides what an update does.
 """
@@ -25,6 +25,7 @@ from bot.app import Services, build_application, build_services, webhook_options
 from bot.errors import ConfigurationError
 from bot.handlers import AnyApplication
 from bot.settings import Settings
+from bot.webhook import WebhookServer
 from dialogs.machine import COMPLETE
 from dialogs.protocol import AnswerType
 from storage.models import AnswerRecord, Screening
@@ -63,29 +64,34 @@ class WorkerRequest(OfflineRequest):
 class Worker:
     """One bot process: its own engine, Application and webhook server; the shared DB."""
 
-    def __init__(self, name: str, settings: Settings, first_message_id: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        first_message_id: int,
+        request: OfflineRequest | None = None,
+    ) -> None:
         self.name = name
         self.settings = settings
         self.services: Services = build_services(settings, clock=lambda: TODAY)
-        self.request = WorkerRequest(first_message_id)
+        self.request = request or WorkerRequest(first_message_id)
         self.app: AnyApplication = build_application(
             settings, self.services, request=self.request, get_updates_request=self.request
         )
         options = webhook_options(settings)
+        self.server = WebhookServer(self.app, options, drain_seconds=PROCESSING_TIMEOUT)
         self.url = f"http://127.0.0.1:{options['port']}/{options['url_path']}"
 
     async def start(self) -> None:
-        """What ``run_webhook`` does, minus its own event loop and signal handling."""
+        """What ``bot.webhook.serve`` does, minus its own event loop and signal handling."""
         await self.app.initialize()
-        assert self.app.updater is not None
-        await self.app.updater.start_webhook(**webhook_options(self.settings))
+        await self.server.start()
         await self.app.start()
 
     async def stop(self) -> None:
         """Each step only if needed, so a worker that failed half-way still closes."""
         try:
-            if self.app.updater is not None and self.app.updater.running:
-                await self.app.updater.stop()
+            await self.server.stop()
             if self.app.running:
                 await self.app.stop()
             await self.app.shutdown()
@@ -93,12 +99,9 @@ class Worker:
             self.services.close()
 
     async def idle(self) -> None:
-        """Wait until every update this worker accepted has been handled.
-
-        The webhook answers 200 once the update is queued; PTB marks it done in the queue
-        after the handlers ran (and any reply went out through the request).
-        """
-        await asyncio.wait_for(self.app.update_queue.join(), PROCESSING_TIMEOUT)
+        """Nothing in progress: the webhook answers only after the update was processed."""
+        assert self.server.in_progress == 0
+        assert self.app.update_queue.empty()  # nothing is queued to be handled later
 
     def sent_since(self, mark: int) -> list[dict[str, Any]]:
         return [m for m in self.request.messages_to(INVESTIGATOR) if m["message_id"] >= mark]
@@ -174,6 +177,20 @@ class Telegram:
 # -- fixtures ------------------------------------------------------------------------------
 
 
+def settings_for(database_url: str, tmp_path: Path) -> Settings:
+    """A worker's settings: its own loopback port, the shared public URL and secret."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_token="123456:TEST-TOKEN",
+        database_url=database_url,
+        data_dir=tmp_path,
+        webhook_url=PUBLIC_URL,
+        webhook_listen="127.0.0.1",
+        webhook_port=free_loopback_port(),
+        webhook_secret=SECRET,
+    )
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     for database in postgres_database():
@@ -187,16 +204,7 @@ async def workers(
     # The investigator flow alone: the coordinator's jobs (outbox, reminders) would send
     # messages of their own, and they have their own PostgreSQL tests.
     monkeypatch.setattr("bot.app.EXTENSION_MODULES", ())
-    settings_a = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_token="123456:TEST-TOKEN",
-        database_url=pg_url,
-        data_dir=tmp_path,
-        webhook_url=PUBLIC_URL,
-        webhook_listen="127.0.0.1",
-        webhook_port=free_loopback_port(),
-        webhook_secret=SECRET,
-    )
+    settings_a = settings_for(pg_url, tmp_path)
     settings_b = settings_a.model_copy(update={"webhook_port": free_loopback_port()})
     started: list[Worker] = []
     try:
@@ -262,7 +270,7 @@ def history(worker: Worker, screening_id: int) -> list[AnswerRecord]:
 
 
 def test_webhook_options_come_from_settings() -> None:
-    """What run_bot serves and registers; without tornado, run_webhook cannot start."""
+    """What run_bot serves and registers; without tornado, the server cannot start."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         webhook_url=PUBLIC_URL,
