@@ -194,7 +194,6 @@ class WebhookServer:
         return HTTPStatus.OK
 
 
-# pylint: disable=abstract-method
 class _UpdateHandler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("POST",)
 

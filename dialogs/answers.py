@@ -563,9 +563,13 @@ class AnswerParser:
             return whole[0].value
         if len(typed) >= MIN_CHOICE_PREFIX:
             # The start of one choice's name ('asympt', 'méthylpred'): one choice only.
-            found = [c for c in q.choices if _choice_name_matching(c, typed, lang) is not None]
+            found = [
+                (c, name)
+                for c in q.choices
+                if (name := _choice_name_matching(c, typed, lang)) is not None
+            ]
             if len(found) == 1:
-                return found[0].value
+                return found[0][0].value
             if found:
                 # 'pred': Prednisone or Prednisolone?  Never pick one.
                 return self._choice_ambiguous(found, typed, norm, lang, q.id)
@@ -573,16 +577,15 @@ class AnswerParser:
 
     @staticmethod
     def _choice_ambiguous(
-        found: Sequence[Choice], typed: str, norm: str, lang: str, question_id: str
+        found: Sequence[tuple[Choice, str]], typed: str, norm: str, lang: str, question_id: str
     ) -> AnswerError:
-        """The choices ``typed`` starts, each with the name it matched when the label shown
+        """The choices ``typed`` starts, each with the name it started when the label shown
         has no word that starts with it: « Carcinoïde (tumeur carcinoïde) » for 'tumeur'
         (« Carcinoïde » alone made "is the start of" false), but « Prednisolone
         (Solupred) » alone for 'solu'."""
         shown: list[str] = []
-        for c in found:
+        for c, name in found:
             label = c.label.get(lang)
-            name = _choice_name_matching(c, typed, lang) or label
             if f" {typed}" in f" {_choice_key(label)}":
                 shown.append(label)
             else:

@@ -35,9 +35,12 @@ class Stranger:
     key: str
     meant: str | None  # the question most likely meant, if one is close
 
+    @property
+    def hint(self) -> str:
+        return f" (did you mean {self.meant!r}?)" if self.meant else ""
+
     def __str__(self) -> str:
-        hint = f" (did you mean {self.meant!r}?)" if self.meant else ""
-        return f"{self.key!r} is no question of this protocol{hint}"
+        return f"{self.key!r} is no question of this protocol{self.hint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ def evaluate_record(
     strangers = tuple(strangers_in(engine, record))
     if strict and strangers:
         first = strangers[0]
-        raise RecordError(first.key, f"no such question in {_named(engine)}{_hint(first)}")
+        raise RecordError(first.key, f"no such question in {_named(engine)}{first.hint}")
     conv = engine.start("en", skip_chat_only=True)
     asked: list[str] = []
     try:
@@ -145,10 +148,6 @@ def strangers_in(engine: Engine, record: Mapping[str, Any]) -> Iterator[Stranger
 
 def _named(engine: Engine) -> str:
     return f"{engine.protocol.id} v{engine.protocol.version}"
-
-
-def _hint(stranger: Stranger) -> str:
-    return f" (did you mean {stranger.meant!r}?)" if stranger.meant else ""
 
 
 def _missing(engine: Engine, qid: str, record: Mapping[str, Any]) -> str:
